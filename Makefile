@@ -1,0 +1,43 @@
+# `make run` and `make test` set everything up on a fresh machine (Python 3.11 required).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FLASK := $(BIN)/flask --app petitions
+PYTEST_ARGS ?=
+
+.PHONY: run test test-sqlite test-postgres lint worker bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Run the app on SQLite (instance/petitions.sqlite3) at http://127.0.0.1:5000, mail to the log.
+run: $(STAMP)
+	$(FLASK) db upgrade
+	$(FLASK) seed
+	$(FLASK) serve --host 127.0.0.1 --port 5000
+
+## The whole suite, on SQLite unless TEST_DATABASE_URL names a PostgreSQL database.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The suite against the local PostgreSQL (127.0.0.1:5432, database test).
+test-postgres: $(STAMP)
+	TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+worker: $(STAMP)
+	$(FLASK) worker
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/load.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

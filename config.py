@@ -1,0 +1,150 @@
+"""Configuration classes; every value can be overridden by an environment variable.
+
+`create_app()` picks a class by `PETITIONS_ENV` (development, testing, production) and then
+applies the environment, so the same variables work under `make run`, tests and gunicorn.
+README.md lists every variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+#: The development default; production refuses to start with it.
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Read a yes/no variable the way operators write them (1/0, true/false, yes/no, on/off)."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return int(value)
+
+
+def env_str(name: str, default: str | None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value
+
+
+class Config:
+    """Defaults shared by every environment."""
+
+    SECRET_KEY = DEFAULT_SECRET_KEY
+    #: Key for the keyed hash of signers' normalised email addresses; must never change once
+    #: signatures exist (the one-signature-per-person constraint depends on it). Falls back to
+    #: SECRET_KEY.
+    SIGNER_HASH_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'petitions.sqlite3'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    #: Base URL used in links sent by email (no trailing slash).
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_TIMEOUT = 20
+    MAIL_DEFAULT_SENDER = "Petitions <no-reply@localhost>"
+    OUTBOX_BATCH_SIZE = 50
+    OUTBOX_MAX_ATTEMPTS = 25
+    OUTBOX_LEASE_SECONDS = 120
+    OUTBOX_POLL_SECONDS = 1.0
+
+    #: How long an emailed confirmation link stays valid.
+    CONFIRMATION_MAX_AGE_SECONDS = 7 * 24 * 3600
+    #: How many confirmation emails one pending signature may receive in all.
+    CONFIRMATION_MAX_SENDS = 3
+    #: How many "you already signed" notices one signature may trigger.
+    ALREADY_SIGNED_MAX_NOTICES = 2
+    #: DNS lookups on email domains; off by default so signing works offline and fast.
+    EMAIL_CHECK_DELIVERABILITY = False
+
+    #: Counter shards per petition (see petitions/services/counts.py).
+    COUNT_SHARDS = 16
+    #: max-age of count.json for browsers and reverse proxies.
+    COUNT_CACHE_MAX_AGE = 2
+
+    PETITIONS_PER_PAGE = 20
+    DEFAULT_PETITION_DAYS = 182
+
+    WTF_CSRF_TIME_LIMIT = 6 * 3600
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    PREFERRED_URL_SCHEME = "http"
+    #: Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+    PROXY_FIX_HOPS = 0
+
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = ("en",)
+
+    MAX_CONTENT_LENGTH = 256 * 1024
+
+    @classmethod
+    def from_environment(cls) -> dict:
+        """Settings taken from the environment, layered over the class defaults."""
+        settings = {
+            "SECRET_KEY": env_str("SECRET_KEY", cls.SECRET_KEY),
+            "SIGNER_HASH_KEY": env_str("SIGNER_HASH_KEY", cls.SIGNER_HASH_KEY),
+            "SQLALCHEMY_DATABASE_URI": env_str("DATABASE_URL", cls.SQLALCHEMY_DATABASE_URI),
+            "PUBLIC_BASE_URL": (env_str("PUBLIC_BASE_URL", cls.PUBLIC_BASE_URL) or "").rstrip("/"),
+            "MAIL_SERVER": env_str("MAIL_SERVER", cls.MAIL_SERVER),
+            "MAIL_PORT": env_int("MAIL_PORT", cls.MAIL_PORT),
+            "MAIL_USERNAME": env_str("MAIL_USERNAME", cls.MAIL_USERNAME),
+            "MAIL_PASSWORD": env_str("MAIL_PASSWORD", cls.MAIL_PASSWORD),
+            "MAIL_USE_TLS": env_bool("MAIL_USE_TLS", cls.MAIL_USE_TLS),
+            "MAIL_USE_SSL": env_bool("MAIL_USE_SSL", cls.MAIL_USE_SSL),
+            "MAIL_TIMEOUT": env_int("MAIL_TIMEOUT", cls.MAIL_TIMEOUT),
+            "MAIL_DEFAULT_SENDER": env_str("MAIL_DEFAULT_SENDER", cls.MAIL_DEFAULT_SENDER),
+            "OUTBOX_MAX_ATTEMPTS": env_int("OUTBOX_MAX_ATTEMPTS", cls.OUTBOX_MAX_ATTEMPTS),
+            "CONFIRMATION_MAX_AGE_SECONDS": env_int(
+                "CONFIRMATION_MAX_AGE_SECONDS", cls.CONFIRMATION_MAX_AGE_SECONDS
+            ),
+            "CONFIRMATION_MAX_SENDS": env_int("CONFIRMATION_MAX_SENDS", cls.CONFIRMATION_MAX_SENDS),
+            "EMAIL_CHECK_DELIVERABILITY": env_bool(
+                "EMAIL_CHECK_DELIVERABILITY", cls.EMAIL_CHECK_DELIVERABILITY
+            ),
+            "COUNT_SHARDS": env_int("COUNT_SHARDS", cls.COUNT_SHARDS),
+            "COUNT_CACHE_MAX_AGE": env_int("COUNT_CACHE_MAX_AGE", cls.COUNT_CACHE_MAX_AGE),
+            "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", cls.SESSION_COOKIE_SECURE),
+            "PROXY_FIX_HOPS": env_int("PROXY_FIX_HOPS", cls.PROXY_FIX_HOPS),
+        }
+        return settings
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = "sqlite:///:memory:"
+    PUBLIC_BASE_URL = "http://localhost"
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,84 @@
+"""The petition platform: `create_app()` builds a configured Flask application."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: class defaults, then the environment, then `test_config`.
+
+    Nothing is connected or started at import time; the in-process mail worker (for
+    `make run`) starts only when MAIL_WORKER_IN_PROCESS is set.
+    """
+    from config import CONFIGS, DEFAULT_SECRET_KEY
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    env_name = (test_config or {}).get("PETITIONS_ENV") or os.environ.get(
+        "PETITIONS_ENV", "development"
+    )
+    if env_name not in CONFIGS:
+        raise RuntimeError(f"PETITIONS_ENV must be one of {sorted(CONFIGS)}, not {env_name!r}")
+    config_class = CONFIGS[env_name]
+    app.config.from_object(config_class)
+    app.config.update(config_class.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    app.config["PETITIONS_ENV"] = env_name
+
+    if env_name == "production" and app.config["SECRET_KEY"] in ("", None, DEFAULT_SECRET_KEY):
+        raise RuntimeError(
+            "Refusing to start in production with the default or an empty SECRET_KEY: "
+            "set SECRET_KEY to a long random value."
+        )
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if not app.config.get("SIGNER_HASH_KEY"):
+        app.config["SIGNER_HASH_KEY"] = app.config["SECRET_KEY"]
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from . import cli, database, errors, i18n, security
+    from .extensions import csrf, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    database.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+
+    from .public.views import bp as public_bp
+    from .signing.views import bp as signing_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(signing_bp)
+
+    from . import worker
+    from .text import paragraphs
+
+    worker.init_app(app)
+    app.add_template_filter(paragraphs)
+    return app
+
+
+def database_url(url: str) -> str:
+    """Accept `postgres://` and `postgresql://` URLs; PostgreSQL is driven by psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,248 @@
+"""Operator commands: `flask --app petitions petition ...`, `counts ...`, `seed`."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import func, select
+
+from .extensions import db
+from .models import Petition, utcnow
+from .services import counts, petitions
+from .services.petitions import PetitionDraft, PetitionError
+
+
+def _petition(petition_id: int) -> Petition:
+    petition = db.session.get(Petition, petition_id)
+    if petition is None:
+        raise click.ClickException(f"No petition with id {petition_id}.")
+    return petition
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO 8601 date or time: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _load_file(path: Path) -> dict:
+    """A petition described in TOML or JSON (keys as the `create` options)."""
+    raw = path.read_bytes()
+    try:
+        data = tomllib.loads(raw.decode()) if path.suffix == ".toml" else json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise click.ClickException(f"{path}: expected a table/object of petition fields")
+    return data
+
+
+petition_cli = click.Group("petition", help="Create, open, close and list petitions.")
+
+
+@petition_cli.command("create")
+@click.option("--title")
+@click.option("--action", help="What the petition asks for.")
+@click.option("--background", default="", help="Why: context and reasons.")
+@click.option("--addressee", help="Who it is addressed to.")
+@click.option("--goal", type=click.IntRange(min=1), help="Signature goal.")
+@click.option(
+    "--from-file",
+    "from_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML or JSON file with these fields.",
+)
+@click.option("--open", "open_now", is_flag=True, help="Open it for signatures right away.")
+@click.option("--closes", help="Closing date/time (ISO 8601, UTC if no offset).")
+@click.option("--days", type=click.IntRange(min=1), help="Open for this many days.")
+def create_command(
+    title, action, background, addressee, goal, from_file, open_now, closes, days
+) -> None:
+    """Create a petition (a draft unless --open)."""
+    fields = _load_file(from_file) if from_file else {}
+    title = title or fields.get("title")
+    action = action or fields.get("action")
+    addressee = addressee or fields.get("addressee")
+    if not (title and action and addressee):
+        raise click.UsageError("title, action and addressee are required (options or file).")
+    goal = goal or fields.get("goal") or fields.get("signature_goal")
+    draft = PetitionDraft(
+        title=str(title),
+        action=str(action),
+        addressee=str(addressee),
+        background=str(background or fields.get("background", "")),
+        signature_goal=int(goal) if goal is not None else None,
+    )
+    now = utcnow()
+    try:
+        petition = petitions.create_petition(db.session, draft, now=now)
+        if open_now or fields.get("open"):
+            petitions.open_petition(
+                petition,
+                now=now,
+                closes_at=_parse_time(closes or fields.get("closes")),
+                duration_days=days
+                or fields.get("days")
+                or current_app.config["DEFAULT_PETITION_DAYS"],
+            )
+    except PetitionError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"petition {petition.id} created ({petition.state}): {petition.title}")
+
+
+@petition_cli.command("open")
+@click.argument("petition_id", type=int)
+@click.option("--closes", help="Closing date/time (ISO 8601, UTC if no offset).")
+@click.option("--days", type=click.IntRange(min=1), help="Open for this many days.")
+def open_command(petition_id: int, closes: str | None, days: int | None) -> None:
+    """Open a draft petition for signatures."""
+    petition = _petition(petition_id)
+    closes_at = _parse_time(closes)
+    try:
+        petitions.open_petition(
+            petition,
+            now=utcnow(),
+            closes_at=closes_at,
+            duration_days=None
+            if closes_at
+            else days or current_app.config["DEFAULT_PETITION_DAYS"],
+        )
+    except PetitionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"petition {petition.id} open until {petition.closes_at:%Y-%m-%d %H:%M} UTC")
+
+
+@petition_cli.command("close")
+@click.argument("petition_id", type=int)
+def close_command(petition_id: int) -> None:
+    """Close an open petition now."""
+    petition = _petition(petition_id)
+    try:
+        petitions.close_petition(petition, now=utcnow())
+    except PetitionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"petition {petition.id} closed")
+
+
+@petition_cli.command("close-expired")
+def close_expired_command() -> None:
+    """Close open petitions whose deadline has passed (the worker also does this)."""
+    closed = petitions.close_expired(db.session, now=utcnow())
+    db.session.commit()
+    click.echo(f"closed {len(closed)} petition(s)")
+
+
+@petition_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(as_json: bool) -> None:
+    """List every petition with its state and confirmed-signature count."""
+    rows = petitions.list_all(db.session)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {"id": p.id, "state": p.state, "signature_count": n, "title": p.title}
+                    for p, n in rows
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    if not rows:
+        click.echo("no petitions")
+    for petition, total in rows:
+        click.echo(f"{petition.id:>6}  {petition.state:<7} {total:>10}  {petition.title}")
+
+
+counts_cli = click.Group("counts", help="Check and repair running totals.")
+
+
+@counts_cli.command("reconcile")
+@click.option("--repair", is_flag=True, help="Rewrite the stored totals from the signatures.")
+@click.argument("petition_ids", nargs=-1, type=int)
+def reconcile_command(repair: bool, petition_ids: tuple[int, ...]) -> None:
+    """Compare stored totals with confirmed signatures (all petitions unless ids are given).
+
+    Exits with status 1 if drift was found and not repaired, so cron can alert on it.
+    """
+    ids = list(petition_ids) or list(db.session.scalars(select(Petition.id).order_by(Petition.id)))
+    drifted = 0
+    for petition_id in ids:
+        result = counts.reconcile(
+            db.session, _petition(petition_id), current_app.config["COUNT_SHARDS"], repair=repair
+        )
+        if result.drift:
+            drifted += 1
+            verb = "repaired" if repair else "DRIFT"
+            click.echo(
+                f"petition {petition_id}: {verb}: stored {result.stored}, "
+                f"signatures {result.actual} ({result.drift:+d})"
+            )
+    click.echo(
+        f"{len(ids)} petition(s) checked, {drifted} with drift"
+        + (" (repaired)" if repair and drifted else "")
+    )
+    if drifted and not repair:
+        raise SystemExit(1)
+
+
+DEMO_PETITIONS = [
+    PetitionDraft(
+        title="Do not send Kyrgyz troops abroad",
+        action="We ask the Jogorku Kenesh to vote against any bill that would deploy the armed "
+        "forces of the Kyrgyz Republic outside its borders.",
+        background="Our soldiers swore to defend their homeland.\n\n"
+        "Sending them to foreign conflicts puts their lives at risk for causes the "
+        "people of Kyrgyzstan have never been asked about.",
+        addressee="Jogorku Kenesh — Parliament of the Kyrgyz Republic",
+        signature_goal=10000,
+    ),
+    PetitionDraft(
+        title="Чистый воздух в Бишкеке зимой",
+        action="Просим мэрию Бишкека перевести городские котельные на газ до следующей зимы.",
+        background="Зимой Бишкек входит в число городов с самым грязным воздухом в мире.",
+        addressee="Мэрия города Бишкек",
+        signature_goal=5000,
+    ),
+    PetitionDraft(
+        title="Safe bicycle lanes on Chüy Avenue",
+        action="Build a protected bicycle lane along Chüy Avenue.",
+        addressee="Bishkek City Council",
+    ),
+]
+
+
+@click.command("seed")
+def seed_command() -> None:
+    """Add demo petitions if the database has none (so `make run` shows something real)."""
+    if db.session.scalar(select(func.count()).select_from(Petition)):
+        click.echo("petitions exist; nothing seeded")
+        return
+    now = utcnow()
+    for draft in DEMO_PETITIONS:
+        petition = petitions.create_petition(db.session, draft, now=now)
+        petitions.open_petition(
+            petition, now=now, duration_days=current_app.config["DEFAULT_PETITION_DAYS"]
+        )
+    db.session.commit()
+    click.echo(f"seeded {len(DEMO_PETITIONS)} open petitions")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(petition_cli)
+    app.cli.add_command(counts_cli)
+    app.cli.add_command(seed_command)

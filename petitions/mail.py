@@ -1,0 +1,105 @@
+"""Sending mail: an SMTP backend, and a console backend for `make run` without a mail server."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+
+
+class PermanentFailure(Exception):
+    """The server refused this message for good (e.g. an unknown recipient)."""
+
+
+class Connection(Protocol):
+    def send(self, mail: Mail) -> None: ...
+    def close(self) -> None: ...
+
+
+def build_message(mail: Mail, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(mail.text)
+    if mail.html:
+        message.add_alternative(mail.html, subtype="html")
+    return message
+
+
+class SMTPConnection:
+    """One SMTP session, reused for a batch of messages."""
+
+    def __init__(self, config: Mapping) -> None:
+        self.sender = config["MAIL_DEFAULT_SENDER"]
+        host, port, timeout = config["MAIL_SERVER"], config["MAIL_PORT"], config["MAIL_TIMEOUT"]
+        if config.get("MAIL_USE_SSL"):
+            self.smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            self.smtp = smtplib.SMTP(host, port, timeout=timeout)
+            if config.get("MAIL_USE_TLS"):
+                self.smtp.starttls(context=ssl.create_default_context())
+        if config.get("MAIL_USERNAME"):
+            self.smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+
+    def send(self, mail: Mail) -> None:
+        try:
+            self.smtp.send_message(build_message(mail, self.sender))
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentFailure(f"recipient refused: {exc.recipients}") from exc
+        except smtplib.SMTPResponseException as exc:
+            if 500 <= exc.smtp_code < 600:
+                raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+            raise
+
+    def close(self) -> None:
+        try:
+            self.smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            self.smtp.close()
+
+
+class ConsoleConnection:
+    """Writes each message to the log: development without a mail server."""
+
+    def __init__(self, config: Mapping) -> None:
+        self.sender = config["MAIL_DEFAULT_SENDER"]
+
+    def send(self, mail: Mail) -> None:
+        logger.warning(
+            "\n---- email (no MAIL_SERVER set) ----\nFrom: %s\nTo: %s\nSubject: %s\n\n%s\n----",
+            self.sender,
+            mail.to,
+            mail.subject,
+            mail.text,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def connect(config: Mapping) -> Connection:
+    """An open connection to the configured mail server, or the console without one."""
+    if config.get("MAIL_SERVER"):
+        return SMTPConnection(config)
+    return ConsoleConnection(config)

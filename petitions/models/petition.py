@@ -1,0 +1,91 @@
+"""Petitions and their public running totals."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import BigId, UTCDateTime, utcnow
+
+
+class PetitionState(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+TITLE_MAX = 150
+ACTION_MAX = 1000
+BACKGROUND_MAX = 5000
+ADDRESSEE_MAX = 200
+
+
+class Petition(db.Model):
+    __tablename__ = "petitions"
+    __table_args__ = (
+        CheckConstraint("state IN ('draft', 'open', 'closed')", name="state_known"),
+        CheckConstraint("length(title) > 0", name="title_not_empty"),
+        CheckConstraint("signature_goal IS NULL OR signature_goal > 0", name="goal_positive"),
+        CheckConstraint("state = 'draft' OR opened_at IS NOT NULL", name="opened_has_date"),
+        CheckConstraint("state <> 'closed' OR closed_at IS NOT NULL", name="closed_has_date"),
+        CheckConstraint(
+            "closes_at IS NULL OR opened_at IS NULL OR closes_at > opened_at",
+            name="closes_after_opening",
+        ),
+        Index("ix_petitions_state_opened_at", "state", "opened_at"),
+    )
+
+    #: Public, stable identifier: the petition lives at /petitions/<id>.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Short headline shown in lists and share previews.
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    #: What the petition asks the addressee to do.
+    action: Mapped[str] = mapped_column(Text)
+    #: Why: context and reasons, plain text with blank-line paragraphs.
+    background: Mapped[str] = mapped_column(Text, default="")
+    #: Who the petition is addressed to, e.g. "Jogorku Kenesh — Parliament of the Kyrgyz Republic".
+    addressee: Mapped[str] = mapped_column(String(ADDRESSEE_MAX))
+    #: Optional number of signatures the organisers aim for.
+    signature_goal: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Lifecycle state; only open petitions accept signatures.
+    state: Mapped[str] = mapped_column(String(16), default=PetitionState.DRAFT)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When it opened for signatures (set once).
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Deadline for signatures; no signature is accepted from this moment on.
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: When it was closed (by the deadline or an operator).
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def accepts_signatures(self, now: datetime) -> bool:
+        """Open, and its deadline (if any) not yet reached."""
+        return self.state == PetitionState.OPEN and (self.closes_at is None or now < self.closes_at)
+
+    def is_public(self) -> bool:
+        return self.state in (PetitionState.OPEN, PetitionState.CLOSED)
+
+    def __repr__(self) -> str:
+        return f"<Petition {self.id} {self.state} {self.title[:30]!r}>"
+
+
+class CountShard(db.Model):
+    """One slice of a petition's confirmed-signature total (see services/counts.py)."""
+
+    __tablename__ = "petition_count_shards"
+    __table_args__ = (CheckConstraint("count >= 0", name="count_not_negative"),)
+
+    #: The petition counted.
+    petition_id: Mapped[int] = mapped_column(
+        ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: Shard number: confirmed signature ids are spread over shards by `id % COUNT_SHARDS`.
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: Confirmed signatures counted in this shard.
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+__all__ = ["BigId", "CountShard", "Petition", "PetitionState"]

@@ -1,0 +1,83 @@
+"""Signatures: pending until the signer confirms by email, then counted once."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .petition import Petition
+from .types import BigId, UTCDateTime, utcnow
+
+
+class SignatureStatus(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+
+
+NAME_MAX = 100
+EMAIL_MAX = 254
+REGION_MAX = 100
+
+
+class Signature(db.Model):
+    __tablename__ = "signatures"
+    __table_args__ = (
+        UniqueConstraint("petition_id", "email_key", name="uq_signatures_petition_person"),
+        CheckConstraint("status IN ('pending', 'confirmed')", name="status_known"),
+        CheckConstraint(
+            "(status = 'confirmed' AND confirmed_at IS NOT NULL)"
+            " OR (status = 'pending' AND confirmed_at IS NULL)",
+            name="confirmed_has_date",
+        ),
+        CheckConstraint("length(country) = 2", name="country_alpha2"),
+        CheckConstraint("length(name) > 0", name="name_not_empty"),
+        CheckConstraint("confirmation_sends >= 0", name="sends_not_negative"),
+        Index("ix_signatures_petition_status", "petition_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    #: Keyed hash (HMAC-SHA256) of the normalised address: one signature per person per
+    #: petition without keeping a searchable copy of the address (see emailaddr.py).
+    email_key: Mapped[str] = mapped_column(String(64))
+    #: The address as typed; kept while a confirmation may still be needed, and after
+    #: confirmation only if the signer asked for updates.
+    email: Mapped[str | None] = mapped_column(String(EMAIL_MAX), nullable=True)
+    #: Full name as the signer gave it.
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    #: ISO 3166-1 alpha-2 country code.
+    country: Mapped[str] = mapped_column(String(2))
+    #: Optional region, city or constituency, free text.
+    region: Mapped[str | None] = mapped_column(String(REGION_MAX), nullable=True)
+    #: The signer asked to hear about this petition's progress.
+    wants_updates: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When the signer agreed to the processing of their data (the form requires it).
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default=SignatureStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Confirmation emails queued for this signature so far (bounded per signature).
+    confirmation_sends: Mapped[int] = mapped_column(Integer, default=0)
+    #: "You already signed" notices queued so far (bounded, so nobody is mail-bombed).
+    already_signed_notices: Mapped[int] = mapped_column(Integer, default=0)
+
+    petition: Mapped[Petition] = relationship(lazy="joined")
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status == SignatureStatus.CONFIRMED
+
+    def __repr__(self) -> str:
+        return f"<Signature {self.id} petition={self.petition_id} {self.status}>"

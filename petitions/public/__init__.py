@@ -1,0 +1,1 @@
+"""Public pages: the list of petitions, a petition, its running total."""

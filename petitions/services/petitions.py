@@ -1,0 +1,157 @@
+"""Creating petitions and moving them through their states; listing them for the public."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models import Petition, PetitionState
+from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
+from ..text import bad_character, normalise
+from . import counts
+
+logger = logging.getLogger(__name__)
+
+
+class PetitionError(ValueError):
+    """A petition cannot be created or changed as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class PetitionDraft:
+    title: str
+    action: str
+    addressee: str
+    background: str = ""
+    signature_goal: int | None = None
+
+
+def _clean(value: str, label: str, limit: int, *, required: bool, multiline: bool) -> str:
+    value = normalise(value, multiline=multiline)
+    if required and not value:
+        raise PetitionError(f"{label} is required.")
+    if len(value) > limit:
+        raise PetitionError(f"{label} is too long ({len(value)} characters; at most {limit}).")
+    if bad_character(value, multiline=multiline):
+        raise PetitionError(f"{label} contains a control or invalid character.")
+    return value
+
+
+def create_petition(session: Session, draft: PetitionDraft, *, now: datetime) -> Petition:
+    """Store a new draft petition; flushes, the caller commits."""
+    if draft.signature_goal is not None and draft.signature_goal <= 0:
+        raise PetitionError("The signature goal must be a positive number.")
+    petition = Petition(
+        title=_clean(draft.title, "Title", TITLE_MAX, required=True, multiline=False),
+        action=_clean(draft.action, "Action", ACTION_MAX, required=True, multiline=True),
+        background=_clean(
+            draft.background, "Background", BACKGROUND_MAX, required=False, multiline=True
+        ),
+        addressee=_clean(
+            draft.addressee, "Addressee", ADDRESSEE_MAX, required=True, multiline=False
+        ),
+        signature_goal=draft.signature_goal,
+        state=PetitionState.DRAFT,
+        created_at=now,
+    )
+    session.add(petition)
+    session.flush()
+    logger.info("petition %s created: %r", petition.id, petition.title)
+    return petition
+
+
+def open_petition(
+    petition: Petition,
+    *,
+    now: datetime,
+    closes_at: datetime | None = None,
+    duration_days: int | None = None,
+) -> None:
+    """Open a draft for signatures until `closes_at` (or `duration_days` from now)."""
+    if petition.state != PetitionState.DRAFT:
+        raise PetitionError(f"Petition {petition.id} is {petition.state}; only drafts can open.")
+    if closes_at is None and duration_days is not None:
+        closes_at = now + timedelta(days=duration_days)
+    if closes_at is not None and closes_at <= now:
+        raise PetitionError("The closing time must be in the future.")
+    petition.state = PetitionState.OPEN
+    petition.opened_at = now
+    petition.closes_at = closes_at
+    logger.info("petition %s opened until %s", petition.id, closes_at)
+
+
+def close_petition(petition: Petition, *, now: datetime) -> None:
+    """Stop accepting signatures; the total stays public."""
+    if petition.state != PetitionState.OPEN:
+        raise PetitionError(f"Petition {petition.id} is {petition.state}; only open ones close.")
+    petition.state = PetitionState.CLOSED
+    petition.closed_at = now
+    logger.info("petition %s closed", petition.id)
+
+
+def close_expired(session: Session, *, now: datetime) -> list[int]:
+    """Close every open petition whose deadline has passed; flushes. Returns their ids."""
+    due = session.scalars(
+        select(Petition).where(Petition.state == PetitionState.OPEN, Petition.closes_at <= now)
+    ).all()
+    for petition in due:
+        petition.state = PetitionState.CLOSED
+        petition.closed_at = petition.closes_at
+    session.flush()
+    return [p.id for p in due]
+
+
+def public_petition(session: Session, petition_id: int) -> Petition | None:
+    """An open or closed petition; drafts are not public."""
+    petition = session.get(Petition, petition_id)
+    if petition is None or not petition.is_public():
+        return None
+    return petition
+
+
+SORTS = ("popular", "newest")
+
+
+@dataclass(frozen=True)
+class PetitionPage:
+    items: list[tuple[Petition, int]]
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def list_open(session: Session, *, sort: str, page: int, per_page: int) -> PetitionPage:
+    """Open petitions with their totals, most signed or newest first."""
+    base = select(Petition).where(Petition.state == PetitionState.OPEN)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    if sort == "newest":
+        query = base.order_by(Petition.opened_at.desc(), Petition.id.desc())
+    else:
+        totals = counts.totals_subquery()
+        query = base.outerjoin(totals, totals.c.petition_id == Petition.id).order_by(
+            func.coalesce(totals.c.total, 0).desc(), Petition.id.desc()
+        )
+    petitions = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+    totals_by_id = counts.counts_for(session, [p.id for p in petitions])
+    return PetitionPage([(p, totals_by_id[p.id]) for p in petitions], page, pages, total)
+
+
+def list_all(session: Session) -> list[tuple[Petition, int]]:
+    """Every petition with its total, for operators."""
+    petitions = session.scalars(select(Petition).order_by(Petition.id)).all()
+    totals_by_id = counts.counts_for(session, [p.id for p in petitions])
+    return [(p, totals_by_id[p.id]) for p in petitions]

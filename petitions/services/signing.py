@@ -1,0 +1,255 @@
+"""Signing a petition and confirming the signature by email.
+
+The signer always sees the same "check your email" answer, whatever the address's history;
+what differs is only the email that address receives (a confirmation link, a reminder link,
+or "you already signed"), so the site never tells a third party whether someone signed.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import outbox
+from ..emailaddr import identity_key
+from ..models import Petition, Signature, SignatureStatus
+from ..tokens import ConfirmationClaim, TokenState, make_confirmation_token
+from . import counts
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SigningPolicy:
+    """The settings signing depends on, taken from the app config once per call site."""
+
+    secret_key: str
+    hash_key: str
+    base_url: str
+    max_confirmation_sends: int
+    max_already_signed_notices: int
+    count_shards: int
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> SigningPolicy:
+        return cls(
+            secret_key=config["SECRET_KEY"],
+            hash_key=config["SIGNER_HASH_KEY"],
+            base_url=config["PUBLIC_BASE_URL"],
+            max_confirmation_sends=config["CONFIRMATION_MAX_SENDS"],
+            max_already_signed_notices=config["ALREADY_SIGNED_MAX_NOTICES"],
+            count_shards=config["COUNT_SHARDS"],
+        )
+
+
+@dataclass(frozen=True)
+class Signer:
+    """What the sign form collects, already validated and cleaned."""
+
+    name: str
+    email: str
+    country: str
+    region: str | None
+    wants_updates: bool
+
+
+class SignOutcome(enum.Enum):
+    #: A new pending signature; a confirmation link was queued.
+    CREATED = "created"
+    #: The address had a pending signature; its link was queued again.
+    RESENT = "resent"
+    #: The address had already confirmed; a "you already signed" notice was queued.
+    ALREADY_SIGNED = "already_signed"
+    #: Nothing was queued (the per-signature mail limit is reached).
+    LIMIT_REACHED = "limit_reached"
+
+
+class PetitionNotOpen(Exception):
+    """The petition does not accept signatures (draft, closed, or past its deadline)."""
+
+
+def confirmation_link(signature: Signature, policy: SigningPolicy) -> str:
+    token = make_confirmation_token(signature.id, signature.email_key, policy.secret_key)
+    return f"{policy.base_url}/confirm/{token}"
+
+
+def petition_link(petition: Petition, policy: SigningPolicy) -> str:
+    return f"{policy.base_url}/petitions/{petition.id}"
+
+
+def _queue_confirmation(
+    session: Session, signature: Signature, petition: Petition, to: str, policy: SigningPolicy
+) -> None:
+    signature.confirmation_sends += 1
+    outbox.enqueue(
+        session,
+        kind="confirmation",
+        to=to,
+        subject=_("Confirm your signature: %(title)s", title=petition.title),
+        template="confirm_signature",
+        petition=petition,
+        signature=signature,
+        confirm_url=confirmation_link(signature, policy),
+        petition_url=petition_link(petition, policy),
+    )
+
+
+def _queue_already_signed(
+    session: Session, signature: Signature, petition: Petition, to: str, policy: SigningPolicy
+) -> None:
+    signature.already_signed_notices += 1
+    outbox.enqueue(
+        session,
+        kind="already_signed",
+        to=to,
+        subject=_("You have already signed: %(title)s", title=petition.title),
+        template="already_signed",
+        petition=petition,
+        petition_url=petition_link(petition, policy),
+    )
+
+
+def sign_petition(
+    session: Session, petition: Petition, signer: Signer, *, now: datetime, policy: SigningPolicy
+) -> SignOutcome:
+    """Record a pending signature (or answer a repeat) and queue its email; commits.
+
+    The signature and its email are written in one transaction. Two submissions racing with
+    the same address meet at the unique constraint: the loser is treated as a repeat.
+    """
+    if not petition.accepts_signatures(now):
+        raise PetitionNotOpen(petition.id)
+    key = identity_key(signer.email, policy.hash_key)
+    existing = session.scalar(
+        select(Signature).where(Signature.petition_id == petition.id, Signature.email_key == key)
+    )
+    if existing is None:
+        signature = Signature(
+            petition_id=petition.id,
+            email_key=key,
+            email=signer.email,
+            name=signer.name,
+            country=signer.country,
+            region=signer.region,
+            wants_updates=signer.wants_updates,
+            consented_at=now,
+            created_at=now,
+            status=SignatureStatus.PENDING,
+            confirmation_sends=0,
+            already_signed_notices=0,
+        )
+        try:
+            with session.begin_nested():
+                session.add(signature)
+                session.flush()
+        except IntegrityError:
+            existing = session.scalar(
+                select(Signature).where(
+                    Signature.petition_id == petition.id, Signature.email_key == key
+                )
+            )
+            if existing is None:
+                raise
+        else:
+            _queue_confirmation(session, signature, petition, signer.email, policy)
+            session.commit()
+            return SignOutcome.CREATED
+    outcome = _answer_repeat(session, existing, petition, signer, policy)
+    session.commit()
+    return outcome
+
+
+def _answer_repeat(
+    session: Session,
+    signature: Signature,
+    petition: Petition,
+    signer: Signer,
+    policy: SigningPolicy,
+) -> SignOutcome:
+    if signature.is_confirmed:
+        if signature.already_signed_notices >= policy.max_already_signed_notices:
+            return SignOutcome.LIMIT_REACHED
+        _queue_already_signed(session, signature, petition, signer.email, policy)
+        return SignOutcome.ALREADY_SIGNED
+    if signature.confirmation_sends >= policy.max_confirmation_sends:
+        return SignOutcome.LIMIT_REACHED
+    _queue_confirmation(session, signature, petition, signer.email, policy)
+    return SignOutcome.RESENT
+
+
+class ConfirmOutcome(enum.Enum):
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already_confirmed"
+    PETITION_CLOSED = "petition_closed"
+    NOT_FOUND = "not_found"
+
+
+def signature_for_claim(session: Session, claim: ConfirmationClaim) -> Signature | None:
+    """The signature a decoded token refers to, if the token is well-formed and still fits."""
+    if claim.state is TokenState.INVALID or claim.signature_id is None:
+        return None
+    signature = session.get(Signature, claim.signature_id)
+    if signature is None or not signature.email_key.startswith(claim.key_prefix or "\0"):
+        return None
+    return signature
+
+
+def confirm_signature(
+    session: Session, signature_id: int, *, now: datetime, policy: SigningPolicy
+) -> ConfirmOutcome:
+    """Confirm a pending signature and count it, exactly once; commits.
+
+    The status flip is a conditional UPDATE, so of two simultaneous confirmations only one
+    changes a row and only that one adds to the count.
+    """
+    signature = session.get(Signature, signature_id)
+    if signature is None:
+        return ConfirmOutcome.NOT_FOUND
+    if signature.is_confirmed:
+        return ConfirmOutcome.ALREADY_CONFIRMED
+    if not signature.petition.accepts_signatures(now):
+        return ConfirmOutcome.PETITION_CLOSED
+    values: dict = {"status": SignatureStatus.CONFIRMED, "confirmed_at": now}
+    if not signature.wants_updates:
+        values["email"] = None
+    flipped = session.execute(
+        update(Signature)
+        .where(Signature.id == signature_id, Signature.status == SignatureStatus.PENDING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if flipped != 1:
+        session.rollback()
+        return ConfirmOutcome.ALREADY_CONFIRMED
+    counts.add_confirmed(session, signature.petition_id, signature_id, policy.count_shards)
+    session.commit()
+    logger.info("signature %s confirmed on petition %s", signature_id, signature.petition_id)
+    return ConfirmOutcome.CONFIRMED
+
+
+def resend_confirmation(
+    session: Session, signature: Signature, *, now: datetime, policy: SigningPolicy
+) -> bool:
+    """Queue a fresh link for a pending signature whose link expired; commits.
+
+    Returns False (and queues nothing) when there is nothing to send: the signature is already
+    confirmed, its address was erased, the petition closed, or the mail limit is reached.
+    """
+    if (
+        signature.is_confirmed
+        or not signature.email
+        or not signature.petition.accepts_signatures(now)
+        or signature.confirmation_sends >= policy.max_confirmation_sends
+    ):
+        return False
+    _queue_confirmation(session, signature, signature.petition, signature.email, policy)
+    session.commit()
+    return True

@@ -1,0 +1,1 @@
+"""Signing a petition and confirming the signature by email."""

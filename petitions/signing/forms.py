@@ -1,0 +1,96 @@
+"""The sign form."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+
+from ..countries import country_choices
+from ..emailaddr import InvalidEmail, validate_address
+from ..forms import LineField
+from ..models.signature import EMAIL_MAX, NAME_MAX, REGION_MAX
+from ..services.signing import Signer
+
+
+class SignForm(FlaskForm):
+    name = LineField(
+        _l("Full name"),
+        validators=[
+            DataRequired(_l("Please enter your name.")),
+            Length(max=NAME_MAX, message=_l("Please use at most %(max)d characters.")),
+        ],
+        render_kw={"autocomplete": "name", "maxlength": NAME_MAX},
+    )
+    email = LineField(
+        _l("Email address"),
+        validators=[
+            DataRequired(_l("Please enter your email address.")),
+            Length(max=EMAIL_MAX, message=_l("Please use at most %(max)d characters.")),
+        ],
+        description=_l("We send a link to this address; your signature counts once you confirm."),
+        render_kw={
+            "autocomplete": "email",
+            "inputmode": "email",
+            "maxlength": EMAIL_MAX,
+            "type": "email",
+        },
+    )
+    country = SelectField(
+        _l("Country"),
+        validators=[InputRequired(_l("Please choose your country."))],
+        validate_choice=True,
+        render_kw={"autocomplete": "country"},
+    )
+    region = LineField(
+        _l("Region or city (optional)"),
+        validators=[Length(max=REGION_MAX, message=_l("Please use at most %(max)d characters."))],
+        render_kw={"autocomplete": "address-level1", "maxlength": REGION_MAX},
+    )
+    consent = BooleanField(
+        _l(
+            "I agree that my name, country and region are stored to count my signature, "
+            "and my email address until I confirm it."
+        ),
+        validators=[DataRequired(_l("We can only count your signature with your agreement."))],
+    )
+    wants_updates = BooleanField(_l("Email me about this petition's progress (optional)."))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", _l("Choose a country")), *country_choices(str(get_locale()))]
+        self.normalised_email: str | None = None
+
+    def validate_email(self, field) -> None:
+        try:
+            self.normalised_email = validate_address(
+                field.data or "",
+                check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
+            )
+        except InvalidEmail as exc:
+            raise ValidationError(
+                _l(
+                    "This does not look like an email address we can write to: %(reason)s",
+                    reason=str(exc),
+                )
+            ) from exc
+
+    def signer(self) -> Signer:
+        return Signer(
+            name=self.name.data,
+            email=self.normalised_email or self.email.data,
+            country=self.country.data,
+            region=self.region.data or None,
+            wants_updates=bool(self.wants_updates.data),
+        )
+
+
+class ConfirmForm(FlaskForm):
+    """A button only: confirming needs a POST (mail scanners open links with GET)."""
+
+
+class ResendForm(FlaskForm):
+    """A button only: asks for a fresh confirmation link."""

@@ -1,0 +1,49 @@
+"""Cleaning and checking of text people type, and its display.
+
+Input is normalised to NFC (so the same Kyrgyz or Russian word is stored one way), stripped,
+and refused if it holds control characters, unpaired surrogates or the replacement character
+that stands for bytes that were not valid UTF-8. Multi-line fields keep newlines and tabs.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from markupsafe import Markup
+
+_NEWLINES = re.compile(r"\r\n?")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def normalise(value: str | None, *, multiline: bool = False) -> str:
+    """NFC, unified newlines, outer whitespace stripped (trailing spaces per line too)."""
+    if value is None:
+        return ""
+    value = unicodedata.normalize("NFC", _NEWLINES.sub("\n", value))
+    if multiline:
+        value = "\n".join(line.rstrip() for line in value.split("\n"))
+    return value.strip()
+
+
+def bad_character(value: str, *, multiline: bool = False) -> str | None:
+    """The first character we refuse to store, or None."""
+    allowed = {"\n", "\t"} if multiline else set()
+    for char in value:
+        if char in allowed:
+            continue
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cs") or char == "\ufffd" or category == "Co":
+            return char
+    return None
+
+
+def paragraphs(value: str | None) -> Markup:
+    """Plain text to escaped HTML paragraphs, single newlines kept as line breaks."""
+    if not value:
+        return Markup("")
+    parts = [p.strip() for p in _PARAGRAPH_BREAK.split(value) if p.strip()]
+    line_break = Markup("<br>\n")
+    return Markup("").join(
+        Markup("<p>{}</p>\n").format(line_break.join(part.split("\n"))) for part in parts
+    )

@@ -1,0 +1,67 @@
+"""Signed, expiring tokens for the links we email.
+
+Tokens are signed with SECRET_KEY (itsdangerous), so they cannot be guessed or altered, and
+they carry their creation time, so they expire without a database lookup. An expired token
+still tells us which signature it was for, which lets the page offer a fresh link.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+CONFIRM_SALT = "signature-confirmation"
+
+
+class TokenState(enum.Enum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class ConfirmationClaim:
+    state: TokenState
+    signature_id: int | None = None
+    #: First characters of the signature's email_key, so a token never fits another row.
+    key_prefix: str | None = None
+
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=CONFIRM_SALT)
+
+
+def make_confirmation_token(signature_id: int, email_key: str, secret: str) -> str:
+    return _serializer(secret).dumps([signature_id, email_key[:16]])
+
+
+def _parse(payload) -> tuple[int, str] | None:
+    if (
+        isinstance(payload, list)
+        and len(payload) == 2
+        and isinstance(payload[0], int)
+        and isinstance(payload[1], str)
+    ):
+        return payload[0], payload[1]
+    return None
+
+
+def read_confirmation_token(token: str, secret: str, max_age: int) -> ConfirmationClaim:
+    """Decode a token; never raises for bad input."""
+    serializer = _serializer(secret)
+    try:
+        parsed = _parse(serializer.loads(token, max_age=max_age))
+        state = TokenState.VALID
+    except SignatureExpired as exc:
+        try:
+            parsed = _parse(serializer.load_payload(exc.payload))
+        except BadSignature:
+            parsed = None
+        state = TokenState.EXPIRED
+    except (BadSignature, UnicodeError, ValueError):
+        return ConfirmationClaim(TokenState.INVALID)
+    if parsed is None:
+        return ConfirmationClaim(TokenState.INVALID)
+    return ConfirmationClaim(state, parsed[0], parsed[1])

@@ -1,0 +1,83 @@
+"""The mail worker: a loop that drains the outbox, as a CLI command or a thread for `make run`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import click
+from flask import Flask, current_app
+from sqlalchemy.exc import OperationalError
+
+from . import outbox
+from .extensions import db
+from .models import utcnow
+from .services.petitions import close_expired
+
+logger = logging.getLogger(__name__)
+
+
+def run_forever(app: Flask, stop: threading.Event) -> None:
+    """Deliver due mail and close petitions past their deadline until `stop` is set.
+
+    Survives the database or the mail server going away: it logs, waits and tries again.
+    """
+    poll = app.config["OUTBOX_POLL_SECONDS"]
+    while not stop.is_set():
+        handled = 0
+        try:
+            with app.app_context():
+                report = outbox.deliver_batch(db.session, app.config)
+                handled = report.handled
+                if close_expired(db.session, now=utcnow()):
+                    db.session.commit()
+                db.session.remove()
+        except OperationalError as exc:
+            logger.warning("database unavailable, worker waits: %s", exc.orig)
+            stop.wait(5)
+            continue
+        if handled == 0:
+            stop.wait(poll)
+
+
+def start_in_process(app: Flask) -> threading.Thread:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever, args=(app, stop), name="outbox-worker", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Deliver everything due, then exit.")
+def worker_command(once: bool) -> None:
+    """Deliver queued mail (run one or more of these next to the web processes)."""
+    app = current_app._get_current_object()
+    if once:
+        report = outbox.deliver_all(db.session, app.config)
+        click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}")
+        return
+    click.echo("outbox worker running; Ctrl-C stops it")
+    stop = threading.Event()
+    try:
+        run_forever(app, stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve_command(host: str, port: int) -> None:
+    """Development server with the mail worker in a thread (what `make run` starts)."""
+    app = current_app._get_current_object()
+    start_in_process(app)
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, use_reloader=False, threaded=True)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(worker_command)
+    app.cli.add_command(serve_command)
