@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
 
 from ..extensions import db
 from ..models import utcnow
@@ -27,7 +35,9 @@ def _policy() -> SigningPolicy:
     return SigningPolicy.from_config(current_app.config)
 
 
-def _no_store(response):
+def _private_page(template: str, status: int = 200, **context):
+    """A page reached through an emailed token: never cached, by browsers or proxies."""
+    response = make_response(render_template(template, **context), status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -65,55 +75,47 @@ def _read(token: str):
     return claim, signature_for_claim(db.session, claim)
 
 
+CONFIRM_PAGES = {
+    ConfirmOutcome.CONFIRMED: ("signing/confirmed.html", 200),
+    ConfirmOutcome.ALREADY_CONFIRMED: ("signing/already_confirmed.html", 200),
+    ConfirmOutcome.PETITION_CLOSED: ("signing/not_open.html", 409),
+    ConfirmOutcome.NOT_FOUND: ("signing/token_invalid.html", 404),
+}
+
+
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str):
-    """GET shows a button and changes nothing; the POST confirms."""
+    """GET shows a button and changes nothing (mail scanners open links); the POST confirms."""
     claim, signature = _read(token)
     if signature is None:
-        return _no_store(render_template("signing/token_invalid.html")), 404
+        return _private_page("signing/token_invalid.html", 404)
     petition = signature.petition
     if claim.state is TokenState.EXPIRED and not signature.is_confirmed:
-        page = render_template(
-            "signing/token_expired.html", petition=petition, token=token, form=ResendForm()
+        return _private_page(
+            "signing/token_expired.html", 410, petition=petition, token=token, form=ResendForm()
         )
-        return _no_store(current_app.make_response((page, 410)))
     form = ConfirmForm()
     if form.validate_on_submit():
         outcome = confirm_signature(db.session, signature.id, now=utcnow(), policy=_policy())
-        db.session.refresh(petition)
-        template = {
-            ConfirmOutcome.CONFIRMED: "signing/confirmed.html",
-            ConfirmOutcome.ALREADY_CONFIRMED: "signing/already_confirmed.html",
-            ConfirmOutcome.PETITION_CLOSED: "signing/not_open.html",
-            ConfirmOutcome.NOT_FOUND: "signing/token_invalid.html",
-        }[outcome]
-        status = {ConfirmOutcome.PETITION_CLOSED: 409, ConfirmOutcome.NOT_FOUND: 404}.get(
-            outcome, 200
-        )
-        return _no_store(
-            current_app.make_response((render_template(template, petition=petition), status))
-        )
+        template, status = CONFIRM_PAGES[outcome]
+        return _private_page(template, status, petition=petition)
     if signature.is_confirmed:
-        return _no_store(render_template("signing/already_confirmed.html", petition=petition))
+        return _private_page("signing/already_confirmed.html", petition=petition)
     if not petition.accepts_signatures(utcnow()):
-        return _no_store(
-            current_app.make_response(
-                (render_template("signing/not_open.html", petition=petition), 409)
-            )
-        )
-    return _no_store(
-        current_app.make_response(
-            render_template("signing/confirm.html", petition=petition, form=form)
-        )
-    )
+        return _private_page("signing/not_open.html", 409, petition=petition)
+    return _private_page("signing/confirm.html", petition=petition, form=form)
 
 
 @bp.post("/confirm/<token>/resend")
 def resend(token: str):
     """A fresh link for an expired one (the old token still names the signature)."""
-    claim, signature = _read(token)
-    form = ResendForm()
-    if signature is None or not form.validate_on_submit():
-        return _no_store(render_template("signing/token_invalid.html")), 404
+    _, signature = _read(token)
+    if signature is None or not ResendForm().validate_on_submit():
+        return _private_page("signing/token_invalid.html", 404)
+    petition = signature.petition
+    if signature.is_confirmed:
+        return _private_page("signing/already_confirmed.html", petition=petition)
+    if not petition.accepts_signatures(utcnow()):
+        return _private_page("signing/not_open.html", 409, petition=petition)
     resend_confirmation(db.session, signature, now=utcnow(), policy=_policy())
-    return redirect(url_for("signing.check_email", petition_id=signature.petition_id), code=303)
+    return redirect(url_for("signing.check_email", petition_id=petition.id), code=303)

@@ -1,0 +1,364 @@
+"""Shared fixtures: a migrated database (SQLite, or PostgreSQL via TEST_DATABASE_URL), a real
+SMTP server (aiosmtpd) that receives what the outbox sends, and helpers that act like a signer.
+
+The schema is built once per run by the Alembic migrations themselves (not `create_all`), so
+every test also exercises "upgrade from empty". Between tests every table is emptied.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, text
+
+from petitions import create_app, database_url
+from petitions.extensions import db
+from petitions.models import Petition, utcnow
+from petitions.outbox import deliver_all
+from petitions.services import petitions as petition_service
+
+TEST_SECRET = "test-secret-key-not-for-production"
+
+
+def _test_database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return database_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def pytest_report_header(config):
+    return f"database: {os.environ.get('TEST_DATABASE_URL') or 'SQLite (temporary file)'}"
+
+
+# --- a real SMTP server --------------------------------------------------------------------
+
+
+@dataclass
+class Mailbox:
+    """Messages received by the test SMTP server."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Recipients the server refuses with a permanent error (550).
+    refuse: set[str] = field(default_factory=set)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+            self.refuse.clear()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+    def last_to(self, address: str) -> EmailMessage:
+        found = self.to(address)
+        assert found, f"no mail received for {address}; got {[m['To'] for m in self.messages]}"
+        return found[-1]
+
+
+class _Handler:
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.mailbox.refuse:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self.mailbox.lock:
+            self.mailbox.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    mailbox = Mailbox()
+    controller = Controller(_Handler(mailbox), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller, mailbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server) -> Iterator[Mailbox]:
+    _, box = smtp_server
+    box.clear()
+    yield box
+    box.clear()
+
+
+def body_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return part.get_content()
+
+
+def body_html(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return part.get_content()
+
+
+def links_in(message: EmailMessage) -> list[str]:
+    return re.findall(r"https?://[^\s<>\"]+", body_text(message))
+
+
+def confirm_link(message: EmailMessage) -> str:
+    found = [link for link in links_in(message) if "/confirm/" in link]
+    assert len(found) == 1, f"expected one confirmation link, got {found}"
+    return found[0]
+
+
+# --- the database and the app ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory) -> str:
+    """Empty the test database and build the schema with `flask db upgrade`."""
+    url = _test_database_url(tmp_path_factory)
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    from flask_migrate import upgrade
+
+    app = create_app(_config(url, smtp_port=25))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+def _config(url: str, smtp_port: int) -> dict:
+    return {
+        "PETITIONS_ENV": "testing",
+        "SECRET_KEY": TEST_SECRET,
+        "SIGNER_HASH_KEY": "test-signer-hash-key",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp_port,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_SSL": False,
+        "MAIL_USERNAME": None,
+        "MAIL_DEFAULT_SENDER": "Petitions <no-reply@petitions.test>",
+        "PUBLIC_BASE_URL": "http://localhost",
+        "SERVER_NAME": "localhost",
+        "COUNT_SHARDS": 4,
+    }
+
+
+TABLES = ("outbox_messages", "signatures", "petition_count_shards", "petitions")
+
+
+def _empty_tables() -> None:
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    else:
+        for table in TABLES:
+            db.session.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+    db.session.commit()
+
+
+@pytest.fixture
+def app_config(migrated_database, smtp_server) -> dict:
+    """The app's settings; a test may change them before asking for `app`."""
+    controller, _ = smtp_server
+    return _config(migrated_database, smtp_port=controller.port)
+
+
+@pytest.fixture
+def app(app_config, mailbox):
+    app = create_app(app_config)
+    with app.app_context():
+        _empty_tables()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def deliver(app):
+    """Run the outbox worker until nothing is due (mail goes to the test SMTP server)."""
+
+    def run():
+        with app.app_context():
+            report = deliver_all(db.session, app.config)
+            db.session.remove()
+            return report
+
+    return run
+
+
+@pytest.fixture
+def make_petition(app):
+    """Create a petition through the service; returns its id."""
+
+    def make(
+        state: str = "open",
+        title: str = "Do not send troops abroad",
+        goal=None,
+        closes_in: timedelta | None = timedelta(days=30),
+        **fields,
+    ) -> int:
+        with app.app_context():
+            now = utcnow()
+            petition = petition_service.create_petition(
+                db.session,
+                petition_service.PetitionDraft(
+                    title=title,
+                    action=fields.pop("action", "Vote against sending troops abroad."),
+                    addressee=fields.pop("addressee", "Jogorku Kenesh"),
+                    background=fields.pop("background", "Our soldiers defend our homeland."),
+                    signature_goal=goal,
+                ),
+                now=now,
+            )
+            if state in ("open", "closed"):
+                petition_service.open_petition(
+                    petition, now=now, closes_at=now + closes_in if closes_in else None
+                )
+            if state == "closed":
+                petition_service.close_petition(petition, now=now)
+            db.session.commit()
+            return petition.id
+
+    return make
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+class SignerActions:
+    """What a person does in the browser, through the test client."""
+
+    def __init__(self, client, mailbox: Mailbox, deliver) -> None:
+        self.client = client
+        self.mailbox = mailbox
+        self.deliver = deliver
+
+    def sign(
+        self,
+        petition_id: int,
+        email: str,
+        name: str = "Aibek Asanov",
+        country: str = "KG",
+        region: str = "Chüy",
+        consent: bool = True,
+        wants_updates: bool = False,
+        follow: bool = False,
+        **extra,
+    ):
+        page = self.client.get(f"/petitions/{petition_id}")
+        assert page.status_code == 200
+        data = {
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "name": name,
+            "email": email,
+            "country": country,
+            "region": region,
+            **extra,
+        }
+        if consent:
+            data["consent"] = "y"
+        if wants_updates:
+            data["wants_updates"] = "y"
+        return self.client.post(
+            f"/petitions/{petition_id}/sign", data=data, follow_redirects=follow
+        )
+
+    def confirmation_path(self, email: str) -> str:
+        """Deliver the outbox, read the newest mail to `email`, return its link's path."""
+        self.deliver()
+        link = confirm_link(self.mailbox.last_to(email))
+        assert link.startswith("http://localhost/confirm/")
+        return link.removeprefix("http://localhost")
+
+    def confirm(self, path: str):
+        page = self.client.get(path)
+        if page.status_code != 200 or b'name="csrf_token"' not in page.data:
+            return page
+        return self.client.post(path, data={"csrf_token": csrf_token(page.get_data(as_text=True))})
+
+    def sign_and_confirm(self, petition_id: int, email: str, **kwargs):
+        response = self.sign(petition_id, email, **kwargs)
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return self.confirm(self.confirmation_path(email))
+
+    def count(self, petition_id: int) -> int:
+        response = self.client.get(f"/petitions/{petition_id}/count.json")
+        assert response.status_code == 200
+        return response.get_json()["signature_count"]
+
+
+@pytest.fixture
+def signer(client, mailbox, deliver) -> SignerActions:
+    return SignerActions(client, mailbox, deliver)
+
+
+@pytest.fixture
+def petition(make_petition) -> int:
+    return make_petition()
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
+    """Poll `predicate` (for tests with background threads); never asserts timing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+@pytest.fixture
+def get_petition(app):
+    def get(petition_id: int) -> Petition:
+        with app.app_context():
+            found = db.session.get(Petition, petition_id)
+            db.session.expunge_all()
+            return found
+
+    return get
