@@ -17,6 +17,13 @@ from .services.petitions import close_expired
 logger = logging.getLogger(__name__)
 
 
+def log_to_console() -> None:
+    """Show the worker's log lines (and, without MAIL_SERVER, the emails) on the console."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 def run_forever(app: Flask, stop: threading.Event) -> None:
     """Deliver due mail and close petitions past their deadline until `stop` is set.
 
@@ -54,6 +61,7 @@ def start_in_process(app: Flask) -> threading.Thread:
 def worker_command(once: bool) -> None:
     """Deliver queued mail (run one or more of these next to the web processes)."""
     app = current_app._get_current_object()
+    log_to_console()
     if once:
         report = outbox.deliver_all(db.session, app.config)
         click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}")
@@ -72,6 +80,7 @@ def worker_command(once: bool) -> None:
 def serve_command(host: str, port: int) -> None:
     """Development server with the mail worker in a thread (what `make run` starts)."""
     app = current_app._get_current_object()
+    log_to_console()
     start_in_process(app)
     from werkzeug.serving import run_simple
 

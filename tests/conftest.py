@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -20,7 +22,7 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from petitions import create_app, database_url
 from petitions.extensions import db
@@ -136,23 +138,40 @@ def confirm_link(message: EmailMessage) -> str:
 # --- the database and the app ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory) -> str:
-    """Empty the test database and build the schema with `flask db upgrade`."""
-    url = _test_database_url(tmp_path_factory)
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    from flask_migrate import upgrade
+@contextmanager
+def _private_postgres_database(url: str) -> Iterator[str]:
+    """A fresh database beside the one in TEST_DATABASE_URL, dropped afterwards.
 
-    app = create_app(_config(url, smtp_port=25))
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    return url
+    Each test run gets its own, so runs in parallel (several developers' shells, CI) never
+    empty each other's tables.
+    """
+    base = make_url(url)
+    name = f"petitions_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory) -> Iterator[str]:
+    """An empty database whose schema is built by `flask db upgrade` (the migrations)."""
+    url = _test_database_url(tmp_path_factory)
+    with ExitStack() as stack:
+        if url.startswith("postgresql"):
+            url = stack.enter_context(_private_postgres_database(url))
+        from flask_migrate import upgrade
+
+        app = create_app(_config(url, smtp_port=25))
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        yield url
 
 
 def _config(url: str, smtp_port: int) -> dict:
