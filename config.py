@@ -72,6 +72,8 @@ class Config:
     CONFIRMATION_MAX_SENDS = 3
     #: How many "you already signed" notices one signature may trigger.
     ALREADY_SIGNED_MAX_NOTICES = 2
+    #: Unconfirmed signatures (and their addresses) are deleted after this many days.
+    UNCONFIRMED_RETENTION_DAYS = 30
     #: DNS lookups on email domains; off by default so signing works offline and fast.
     EMAIL_CHECK_DELIVERABILITY = False
 
@@ -117,6 +119,9 @@ class Config:
                 "CONFIRMATION_MAX_AGE_SECONDS", cls.CONFIRMATION_MAX_AGE_SECONDS
             ),
             "CONFIRMATION_MAX_SENDS": env_int("CONFIRMATION_MAX_SENDS", cls.CONFIRMATION_MAX_SENDS),
+            "UNCONFIRMED_RETENTION_DAYS": env_int(
+                "UNCONFIRMED_RETENTION_DAYS", cls.UNCONFIRMED_RETENTION_DAYS
+            ),
             "EMAIL_CHECK_DELIVERABILITY": env_bool(
                 "EMAIL_CHECK_DELIVERABILITY", cls.EMAIL_CHECK_DELIVERABILITY
             ),

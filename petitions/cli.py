@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from .extensions import db
 from .models import Petition, utcnow
-from .services import counts, petitions
+from .services import counts, petitions, signing
 from .services.petitions import PetitionDraft, PetitionError
 
 
@@ -46,7 +47,7 @@ def _load_file(path: Path) -> dict:
     return data
 
 
-petition_cli = click.Group("petition", help="Create, open, close and list petitions.")
+petition_cli = AppGroup("petition", help="Create, open, close and list petitions.")
 
 
 @petition_cli.command("create")
@@ -168,7 +169,7 @@ def list_command(as_json: bool) -> None:
         click.echo(f"{petition.id:>6}  {petition.state:<7} {total:>10}  {petition.title}")
 
 
-counts_cli = click.Group("counts", help="Check and repair running totals.")
+counts_cli = AppGroup("counts", help="Check and repair running totals.")
 
 
 @counts_cli.command("reconcile")
@@ -198,6 +199,21 @@ def reconcile_command(repair: bool, petition_ids: tuple[int, ...]) -> None:
     )
     if drifted and not repair:
         raise SystemExit(1)
+
+
+signatures_cli = AppGroup("signatures", help="Look after stored signatures.")
+
+
+@signatures_cli.command("purge-unconfirmed")
+@click.option(
+    "--days", type=click.IntRange(min=1), help="Age in days (UNCONFIRMED_RETENTION_DAYS)."
+)
+def purge_unconfirmed_command(days: int | None) -> None:
+    """Delete signatures never confirmed within the retention period (the worker does this too)."""
+    days = days or current_app.config["UNCONFIRMED_RETENTION_DAYS"]
+    removed = signing.purge_unconfirmed(db.session, older_than=utcnow() - timedelta(days=days))
+    db.session.commit()
+    click.echo(f"deleted {removed} unconfirmed signature(s) older than {days} days")
 
 
 DEMO_PETITIONS = [
@@ -245,4 +261,5 @@ def seed_command() -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(petition_cli)
     app.cli.add_command(counts_cli)
+    app.cli.add_command(signatures_cli)
     app.cli.add_command(seed_command)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -13,6 +15,7 @@ from . import outbox
 from .extensions import db
 from .models import utcnow
 from .services.petitions import close_expired
+from .services.signing import purge_unconfirmed
 
 logger = logging.getLogger(__name__)
 
@@ -24,23 +27,44 @@ def log_to_console() -> None:
     )
 
 
+#: Seconds between housekeeping rounds (closing petitions, purging unconfirmed signatures).
+HOUSEKEEPING_INTERVAL = 60
+
+
+def housekeeping(session, config, *, now) -> None:
+    """Close petitions past their deadline; delete signatures never confirmed in time."""
+    closed = close_expired(session, now=now)
+    purged = purge_unconfirmed(
+        session, older_than=now - timedelta(days=config["UNCONFIRMED_RETENTION_DAYS"])
+    )
+    session.commit()
+    if closed or purged:
+        logger.info("closed petitions %s; purged %d unconfirmed signatures", closed, purged)
+
+
 def run_forever(app: Flask, stop: threading.Event) -> None:
-    """Deliver due mail and close petitions past their deadline until `stop` is set.
+    """Deliver due mail, and now and then do the housekeeping, until `stop` is set.
 
     Survives the database or the mail server going away: it logs, waits and tries again.
     """
     poll = app.config["OUTBOX_POLL_SECONDS"]
+    next_housekeeping = 0.0
     while not stop.is_set():
         handled = 0
         try:
             with app.app_context():
                 report = outbox.deliver_batch(db.session, app.config)
                 handled = report.handled
-                if close_expired(db.session, now=utcnow()):
-                    db.session.commit()
+                if time.monotonic() >= next_housekeeping:
+                    housekeeping(db.session, app.config, now=utcnow())
+                    next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL
                 db.session.remove()
         except OperationalError as exc:
             logger.warning("database unavailable, worker waits: %s", exc.orig)
+            stop.wait(5)
+            continue
+        except Exception:
+            logger.exception("worker round failed; trying again shortly")
             stop.wait(5)
             continue
         if handled == 0:

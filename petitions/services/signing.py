@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -253,3 +253,17 @@ def resend_confirmation(
     _queue_confirmation(session, signature, signature.petition, signature.email, policy)
     session.commit()
     return True
+
+
+def purge_unconfirmed(session: Session, *, older_than: datetime) -> int:
+    """Delete pending signatures created before `older_than`; flushes, returns how many.
+
+    Nobody confirmed them, so they count for nothing, and keeping their email addresses would
+    only be a liability (data minimisation). Their links have long expired by then.
+    """
+    result = session.execute(
+        delete(Signature).where(
+            Signature.status == SignatureStatus.PENDING, Signature.created_at < older_than
+        )
+    )
+    return result.rowcount or 0
