@@ -36,8 +36,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## Load benchmark on the local PostgreSQL (see BENCHMARKS.md); by hand only, not in CI.
+## Options via BENCH_ARGS, e.g. make bench BENCH_ARGS='--signatures 300 --read-seconds 5'
 bench: $(STAMP)
-	$(BIN)/python bench/load.py
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -52,6 +52,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import cli, database, errors, i18n, security
     from .extensions import csrf, db, migrate
+    from .forms import FormRequest
+
+    app.request_class = FormRequest
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

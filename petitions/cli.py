@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import tomllib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from .extensions import db
@@ -25,14 +25,38 @@ def _petition(petition_id: int) -> Petition:
     return petition
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
+def _parse_time(value: str | date | None) -> datetime | None:
+    """An ISO 8601 string, or a TOML date or date-time; UTC when it has no offset."""
+    if value is None or value == "":
         return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"not an ISO 8601 date or time: {value!r}") from exc
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except (TypeError, ValueError) as exc:
+            raise click.BadParameter(f"not an ISO 8601 date or time: {value!r}") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _file_number(fields: dict, *names: str, minimum: int | None = None) -> int | None:
+    """A whole number from a petition file (the first of `names` present), or None."""
+    for name in names:
+        value = fields.get(name)
+        if value is None:
+            continue
+        try:
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise ValueError
+            number = int(value)
+        except ValueError:
+            raise click.ClickException(f"{name} must be a whole number, not {value!r}") from None
+        if minimum is not None and number < minimum:
+            raise click.ClickException(f"{name} must be at least {minimum}, not {number}")
+        return number
+    return None
 
 
 def _load_file(path: Path) -> dict:
@@ -75,13 +99,16 @@ def create_command(
     addressee = addressee or fields.get("addressee")
     if not (title and action and addressee):
         raise click.UsageError("title, action and addressee are required (options or file).")
-    goal = goal or fields.get("goal") or fields.get("signature_goal")
+    if goal is None:
+        goal = _file_number(fields, "goal", "signature_goal")
+    if days is None:
+        days = _file_number(fields, "days", minimum=1)
     draft = PetitionDraft(
         title=str(title),
         action=str(action),
         addressee=str(addressee),
         background=str(background or fields.get("background", "")),
-        signature_goal=int(goal) if goal is not None else None,
+        signature_goal=goal,
     )
     now = utcnow()
     try:
@@ -91,9 +118,7 @@ def create_command(
                 petition,
                 now=now,
                 closes_at=_parse_time(closes or fields.get("closes")),
-                duration_days=days
-                or fields.get("days")
-                or current_app.config["DEFAULT_PETITION_DAYS"],
+                duration_days=days or current_app.config["DEFAULT_PETITION_DAYS"],
             )
     except PetitionError as exc:
         db.session.rollback()
@@ -243,6 +268,7 @@ DEMO_PETITIONS = [
 
 
 @click.command("seed")
+@with_appcontext
 def seed_command() -> None:
     """Add demo petitions if the database has none (so `make run` shows something real)."""
     if db.session.scalar(select(func.count()).select_from(Petition)):

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from .extensions import db
+
+
+def dialect_insert(session: Session):
+    """The `insert()` of the session's database, which has `on_conflict_do_...()`."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+from typing import IO
+from urllib.parse import parse_qsl
+
+from flask import Request
 from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import MultiDict
+from werkzeug.formparser import FormDataParser
 from wtforms import StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from .text import bad_character, normalise
+
+
+class _FormParser(FormDataParser):
+    """Decode url-encoded bodies as multipart ones are: bytes that are not UTF-8 become U+FFFD.
+
+    Werkzeug 3 keeps them as literal `%FF` text instead, which would pass every check and be
+    stored as if the signer had typed it; U+FFFD is refused by `CleanText` with a clear message.
+    """
+
+    def _parse_urlencoded(
+        self, stream: IO[bytes], mimetype: str, content_length: int | None, options: dict
+    ) -> tuple[IO[bytes], MultiDict, MultiDict]:
+        items = parse_qsl(
+            stream.read().decode("utf-8", "replace"), keep_blank_values=True, errors="replace"
+        )
+        return stream, self.cls(items), self.cls()
+
+
+class FormRequest(Request):
+    """The app's request class (set in `create_app()`), for `_FormParser`."""
+
+    form_data_parser_class = _FormParser
 
 
 class CleanText:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import format_date, format_datetime, get_locale
 
 from .extensions import babel
 
 
 def select_locale() -> str:
-    return (
-        request.accept_languages.best_match(current_app.config["LANGUAGES"])
-        or (current_app.config["BABEL_DEFAULT_LOCALE"])
-    )
+    """The reader's language; the default outside a request (CLI, worker, services in tests)."""
+    if has_request_context():
+        found = request.accept_languages.best_match(current_app.config["LANGUAGES"])
+        if found:
+            return found
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def init_app(app: Flask) -> None:

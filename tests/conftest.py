@@ -22,13 +22,22 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, select, text
 
 from petitions import create_app, database_url
+from petitions.emailaddr import identity_key
 from petitions.extensions import db
-from petitions.models import Petition, utcnow
+from petitions.models import Petition, Signature, utcnow
 from petitions.outbox import deliver_all
 from petitions.services import petitions as petition_service
+from petitions.services.signing import (
+    ConfirmOutcome,
+    Signer,
+    SigningPolicy,
+    SignOutcome,
+    confirm_signature,
+    sign_petition,
+)
 
 TEST_SECRET = "test-secret-key-not-for-production"
 
@@ -38,6 +47,10 @@ def _test_database_url(tmp_path_factory) -> str:
     if url:
         return database_url(url)
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+#: The run uses PostgreSQL (TEST_DATABASE_URL); tests marked `postgres` skip otherwise.
+ON_POSTGRES = database_url(os.environ.get("TEST_DATABASE_URL", "")).startswith("postgresql")
 
 
 def pytest_report_header(config):
@@ -381,3 +394,84 @@ def get_petition(app):
             return found
 
     return get
+
+
+# --- helpers for tests that run several threads ------------------------------------------------
+
+
+def run_in_threads(targets, timeout: float = 120.0) -> list:
+    """Run each callable in its own thread; return their results in order.
+
+    An exception in a thread is re-raised here (escaping a thread it would only be a warning),
+    and a thread still running after `timeout` seconds fails the test rather than hanging it.
+    """
+    results: list = [None] * len(targets)
+    errors: list[BaseException] = []
+
+    def run(index: int, target) -> None:
+        try:
+            results[index] = target()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(n, target), name=f"test-thread-{n}", daemon=True)
+        for n, target in enumerate(targets)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if errors:
+        raise errors[0]
+    stuck = [thread.name for thread in threads if thread.is_alive()]
+    assert not stuck, f"threads still running after {timeout} s: {stuck}"
+    return results
+
+
+def sign_directly(app, petition_id: int, email: str, name: str = "Test Signer"):
+    """Sign through `services.signing` (no HTTP) in a fresh app context; thread-safe.
+
+    Returns the outcome and the id of the address's signature.
+    """
+    with app.app_context():
+        try:
+            policy = SigningPolicy.from_config(app.config)
+            petition = db.session.get(Petition, petition_id)
+            signer = Signer(name=name, email=email, country="KG", region=None, wants_updates=False)
+            outcome: SignOutcome = sign_petition(
+                db.session, petition, signer, now=utcnow(), policy=policy
+            )
+            signature_id = db.session.scalar(
+                select(Signature.id).where(
+                    Signature.petition_id == petition_id,
+                    Signature.email_key == identity_key(email, policy.hash_key),
+                )
+            )
+            return outcome, signature_id
+        finally:
+            db.session.remove()
+
+
+def confirm_directly(app, signature_id: int) -> ConfirmOutcome:
+    """Confirm through `services.signing` in a fresh app context; thread-safe."""
+    with app.app_context():
+        try:
+            return confirm_signature(
+                db.session,
+                signature_id,
+                now=utcnow(),
+                policy=SigningPolicy.from_config(app.config),
+            )
+        finally:
+            db.session.remove()
+
+
+def scalar_sql(app, sql: str, **params):
+    """One value from a raw SQL query, in a fresh app context."""
+    with app.app_context():
+        try:
+            return db.session.scalar(text(sql), params)
+        finally:
+            db.session.remove()

@@ -28,24 +28,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
+from ..database import dialect_insert as _insert
 from ..models import CountShard, Petition, Signature, SignatureStatus
 
 
 def shard_for(signature_id: int, shards: int) -> int:
     return signature_id % shards
-
-
-def _insert(session: Session):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert
-    if dialect == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
 def add_confirmed(session: Session, petition_id: int, signature_id: int, shards: int) -> None:
@@ -110,38 +101,58 @@ class Reconciliation:
 def reconcile(session: Session, petition: Petition, shards: int, *, repair: bool) -> Reconciliation:
     """Compare the stored total with the signature table; with `repair`, fix the shards.
 
-    Commits when repairing (the shard rows must exist before they can be locked).
+    Repairing commits, and reads and rewrites the shards in one transaction that holds them:
+    it first makes sure every shard row exists, then locks them `FOR UPDATE` (PostgreSQL);
+    on SQLite that first INSERT takes the database's write lock. Either way no confirmation
+    commits between the counting and the rewriting, so none is lost.
+
+    A check without `repair` reads both totals in one statement, hence one snapshot: read one
+    after the other, a confirmation committed in between would look like drift.
     """
-    if repair:
-        insert = _insert(session)
-        session.execute(
-            insert(CountShard)
-            .values([{"petition_id": petition.id, "shard": n, "count": 0} for n in range(shards)])
-            .on_conflict_do_nothing(index_elements=[CountShard.petition_id, CountShard.shard])
-        )
-        session.commit()
-    shard_query = select(CountShard).where(CountShard.petition_id == petition.id)
-    if repair:
-        shard_query = shard_query.with_for_update()
+    if not repair:
+        stored, actual = session.execute(
+            select(
+                select(func.coalesce(func.sum(CountShard.count), 0))
+                .where(CountShard.petition_id == petition.id)
+                .scalar_subquery(),
+                select(func.count())
+                .select_from(Signature)
+                .where(
+                    Signature.petition_id == petition.id,
+                    Signature.status == SignatureStatus.CONFIRMED,
+                )
+                .scalar_subquery(),
+            )
+        ).one()
+        return Reconciliation(petition.id, int(stored), int(actual), repaired=False)
+    insert = _insert(session)
+    session.execute(
+        insert(CountShard)
+        .values([{"petition_id": petition.id, "shard": n, "count": 0} for n in range(shards)])
+        .on_conflict_do_nothing(index_elements=[CountShard.petition_id, CountShard.shard])
+    )
+    shard_query = select(CountShard).where(CountShard.petition_id == petition.id).with_for_update()
     stored_shards = {row.shard: row for row in session.scalars(shard_query)}
     stored = sum(row.count for row in stored_shards.values())
+    # The shard number inline, so SELECT and GROUP BY hold the same expression (as two bind
+    # parameters, PostgreSQL sees two different expressions and refuses the query).
+    shard_of = Signature.id % literal_column(str(int(shards)))
     expected = dict(
         session.execute(
-            select(Signature.id % shards, func.count())
+            select(shard_of, func.count())
             .where(
                 Signature.petition_id == petition.id,
                 Signature.status == SignatureStatus.CONFIRMED,
             )
-            .group_by(Signature.id % shards)
+            .group_by(shard_of)
         ).all()
     )
     actual = sum(expected.values())
     changed = False
-    if repair:
-        for shard_no, row in stored_shards.items():
-            want = int(expected.get(shard_no, 0))
-            if row.count != want:
-                row.count = want
-                changed = True
-        session.commit()
+    for shard_no, row in stored_shards.items():
+        want = int(expected.get(shard_no, 0))
+        if row.count != want:
+            row.count = want
+            changed = True
+    session.commit()
     return Reconciliation(petition.id, stored, actual, repaired=changed)

@@ -17,6 +17,10 @@ from . import counts
 logger = logging.getLogger(__name__)
 
 
+#: Petition ids are 32-bit integers (`Petition.id`); a larger id in a URL names nothing.
+MAX_PETITION_ID = 2**31 - 1
+
+
 class PetitionError(ValueError):
     """A petition cannot be created or changed as asked; the message says why."""
 
@@ -107,6 +111,8 @@ def close_expired(session: Session, *, now: datetime) -> list[int]:
 
 def public_petition(session: Session, petition_id: int) -> Petition | None:
     """An open or closed petition; drafts are not public."""
+    if not 0 < petition_id <= MAX_PETITION_ID:
+        return None  # no such row, and SQLite cannot even compare an int beyond 64 bits
     petition = session.get(Petition, petition_id)
     if petition is None or not petition.is_public():
         return None

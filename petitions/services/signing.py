@@ -15,10 +15,10 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import outbox
+from ..database import dialect_insert
 from ..emailaddr import identity_key
 from ..models import Petition, Signature, SignatureStatus
 from ..tokens import ConfirmationClaim, TokenState, make_confirmation_token
@@ -123,45 +123,44 @@ def sign_petition(
     """Record a pending signature (or answer a repeat) and queue its email; commits.
 
     The signature and its email are written in one transaction. Two submissions racing with
-    the same address meet at the unique constraint: the loser is treated as a repeat.
+    the same address meet at the unique constraint (`INSERT ... ON CONFLICT DO NOTHING`): the
+    loser is treated as a repeat. No SAVEPOINT: with SQLite's Python driver, releasing one
+    that opened the transaction commits it, which would store the signature without its mail.
     """
     if not petition.accepts_signatures(now):
         raise PetitionNotOpen(petition.id)
     key = identity_key(signer.email, policy.hash_key)
-    existing = session.scalar(
-        select(Signature).where(Signature.petition_id == petition.id, Signature.email_key == key)
+    same_person = select(Signature).where(
+        Signature.petition_id == petition.id, Signature.email_key == key
     )
+    existing = session.scalar(same_person)
     if existing is None:
-        signature = Signature(
-            petition_id=petition.id,
-            email_key=key,
-            email=signer.email,
-            name=signer.name,
-            country=signer.country,
-            region=signer.region,
-            wants_updates=signer.wants_updates,
-            consented_at=now,
-            created_at=now,
-            status=SignatureStatus.PENDING,
-            confirmation_sends=0,
-            already_signed_notices=0,
-        )
-        try:
-            with session.begin_nested():
-                session.add(signature)
-                session.flush()
-        except IntegrityError:
-            existing = session.scalar(
-                select(Signature).where(
-                    Signature.petition_id == petition.id, Signature.email_key == key
-                )
+        signature = session.scalar(
+            dialect_insert(session)(Signature)
+            .values(
+                petition_id=petition.id,
+                email_key=key,
+                email=signer.email,
+                name=signer.name,
+                country=signer.country,
+                region=signer.region,
+                wants_updates=signer.wants_updates,
+                consented_at=now,
+                created_at=now,
+                status=SignatureStatus.PENDING,
+                confirmation_sends=0,
+                already_signed_notices=0,
             )
-            if existing is None:
-                raise
-        else:
+            .on_conflict_do_nothing(index_elements=[Signature.petition_id, Signature.email_key])
+            .returning(Signature)
+        )
+        if signature is not None:
             _queue_confirmation(session, signature, petition, signer.email, policy)
             session.commit()
             return SignOutcome.CREATED
+        existing = session.scalar(same_person)
+        if existing is None:  # the row that won the race was deleted meanwhile
+            raise RuntimeError(f"signature of petition {petition.id} neither stored nor found")
     outcome = _answer_repeat(session, existing, petition, signer, policy)
     session.commit()
     return outcome

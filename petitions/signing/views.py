@@ -91,6 +91,9 @@ def confirm(token: str):
         return _private_page("signing/token_invalid.html", 404)
     petition = signature.petition
     if claim.state is TokenState.EXPIRED and not signature.is_confirmed:
+        if not petition.accepts_signatures(utcnow()):
+            # A new link could not be used either; say so instead of offering one.
+            return _private_page("signing/not_open.html", 409, petition=petition)
         return _private_page(
             "signing/token_expired.html", 410, petition=petition, token=token, form=ResendForm()
         )
@@ -117,5 +120,7 @@ def resend(token: str):
         return _private_page("signing/already_confirmed.html", petition=petition)
     if not petition.accepts_signatures(utcnow()):
         return _private_page("signing/not_open.html", 409, petition=petition)
-    resend_confirmation(db.session, signature, now=utcnow(), policy=_policy())
+    if not resend_confirmation(db.session, signature, now=utcnow(), policy=_policy()):
+        # The per-signature mail limit is reached; don't claim that a mail is on its way.
+        return _private_page("signing/resend_limit.html", 429, petition=petition)
     return redirect(url_for("signing.check_email", petition_id=petition.id), code=303)

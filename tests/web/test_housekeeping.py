@@ -4,9 +4,9 @@ signers, and the in-process worker that `make run` uses."""
 import threading
 from datetime import timedelta
 
+from conftest import wait_until
 from sqlalchemy import func, select, update
 
-from conftest import wait_until
 from petitions.extensions import db
 from petitions.models import Petition, Signature, utcnow
 from petitions.worker import housekeeping, run_forever

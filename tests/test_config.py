@@ -1,0 +1,290 @@
+"""Configuration: the environment picks and overrides settings, production refuses unsafe ones,
+and every page carries the security headers."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+import config
+from petitions import create_app, database_url
+
+#: Every variable config.py reads, found in its source so a new one is cleared here too.
+CONFIG_VARIABLES = set(
+    re.findall(r'env_(?:str|int|bool)\(\s*"([A-Z0-9_]+)"', Path(config.__file__).read_text())
+) | {"PETITIONS_ENV", "MAIL_WORKER_IN_PROCESS"}
+
+REAL_SECRET = "a-long-random-production-secret-3f9c2b7e0d41a6"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    """No setting leaks in from the shell that runs the tests; the database is a temp file."""
+    for name in CONFIG_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'config.sqlite3'}")
+
+
+def test_the_variables_were_found():
+    assert {"SECRET_KEY", "DATABASE_URL", "MAIL_PORT", "COUNT_SHARDS"} <= CONFIG_VARIABLES
+
+
+# --- production refuses unsafe secrets -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "secret_from_env",
+    [None, "", "   ", config.DEFAULT_SECRET_KEY],
+    ids=["unset", "empty", "blank", "default"],
+)
+def test_production_refuses_the_default_or_an_empty_secret(monkeypatch, secret_from_env):
+    monkeypatch.setenv("PETITIONS_ENV", "production")
+    if secret_from_env is not None:
+        monkeypatch.setenv("SECRET_KEY", secret_from_env)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app()
+
+
+@pytest.mark.parametrize("secret", ["", None, config.DEFAULT_SECRET_KEY])
+def test_production_refuses_an_unsafe_secret_from_test_config(secret):
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"PETITIONS_ENV": "production", "SECRET_KEY": secret})
+
+
+def test_production_starts_with_a_real_secret(monkeypatch):
+    monkeypatch.setenv("PETITIONS_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", REAL_SECRET)
+    app = create_app()
+    assert app.config["PETITIONS_ENV"] == "production"
+    assert app.config["SECRET_KEY"] == REAL_SECRET
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["PREFERRED_URL_SCHEME"] == "https"
+    assert not app.config.get("TESTING")
+    assert not app.debug
+    # Without its own key, the signer hash falls back to the (real) secret.
+    assert app.config["SIGNER_HASH_KEY"] == REAL_SECRET
+
+
+def test_production_secure_cookie_can_be_turned_off_explicitly(monkeypatch):
+    """For a deployment tested over plain HTTP on a private network."""
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "false")
+    app = create_app({"PETITIONS_ENV": "production", "SECRET_KEY": REAL_SECRET})
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_development_is_the_default_and_accepts_the_default_secret():
+    app = create_app()
+    assert app.config["PETITIONS_ENV"] == "development"
+    assert app.config["SECRET_KEY"] == config.DEFAULT_SECRET_KEY
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+@pytest.mark.parametrize("name", ["staging", "prod", "Production", " production"])
+def test_unknown_environment_is_a_clear_error(monkeypatch, name):
+    monkeypatch.setenv("PETITIONS_ENV", name)
+    with pytest.raises(RuntimeError) as caught:
+        create_app()
+    message = str(caught.value)
+    assert "PETITIONS_ENV" in message
+    assert repr(name) in message
+    for known in ("development", "production", "testing"):
+        assert known in message
+
+
+def test_unknown_environment_from_test_config_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="PETITIONS_ENV must be one of"):
+        create_app({"PETITIONS_ENV": "qa"})
+
+
+# --- the environment overrides settings ------------------------------------------------------
+
+
+def test_environment_overrides_settings(monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'from-env.sqlite3'}"
+    monkeypatch.setenv("PETITIONS_ENV", "testing")
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example.kg")
+    monkeypatch.setenv("MAIL_PORT", "2525")
+    monkeypatch.setenv("MAIL_USE_TLS", "true")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://petitions.example.kg/")
+    monkeypatch.setenv("CONFIRMATION_MAX_AGE_SECONDS", "3600")
+    monkeypatch.setenv("COUNT_SHARDS", "32")
+    monkeypatch.setenv("SECRET_KEY", "secret-from-env")
+    monkeypatch.setenv("SIGNER_HASH_KEY", "hash-key-from-env")
+    app = create_app()
+    assert app.config["PETITIONS_ENV"] == "testing"
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == url
+    assert app.config["MAIL_SERVER"] == "smtp.example.kg"
+    assert app.config["MAIL_PORT"] == 2525
+    assert app.config["MAIL_USE_TLS"] is True
+    # No trailing slash, so links are built as base + "/confirm/...".
+    assert app.config["PUBLIC_BASE_URL"] == "https://petitions.example.kg"
+    assert app.config["CONFIRMATION_MAX_AGE_SECONDS"] == 3600
+    assert app.config["COUNT_SHARDS"] == 32
+    assert app.config["SECRET_KEY"] == "secret-from-env"
+    assert app.config["SIGNER_HASH_KEY"] == "hash-key-from-env"
+
+
+def test_defaults_without_environment():
+    app = create_app({"PETITIONS_ENV": "testing"})
+    assert app.config["MAIL_PORT"] == config.Config.MAIL_PORT
+    assert app.config["MAIL_USE_TLS"] is False
+    assert app.config["CONFIRMATION_MAX_AGE_SECONDS"] == config.Config.CONFIRMATION_MAX_AGE_SECONDS
+    assert app.config["COUNT_SHARDS"] == config.Config.COUNT_SHARDS
+    assert app.config["PUBLIC_BASE_URL"] == config.TestingConfig.PUBLIC_BASE_URL
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        ("True", True),
+        ("yes", True),
+        ("on", True),
+        (" TRUE ", True),
+        ("0", False),
+        ("false", False),
+        ("no", False),
+        ("off", False),
+        # Empty means "not set": the default.
+        ("", False),
+    ],
+)
+def test_boolean_variables(monkeypatch, value, expected):
+    monkeypatch.setenv("MAIL_USE_TLS", value)
+    assert create_app({"PETITIONS_ENV": "testing"}).config["MAIL_USE_TLS"] is expected
+
+
+def test_empty_variables_mean_the_default(monkeypatch):
+    for name in ("MAIL_PORT", "COUNT_SHARDS", "PUBLIC_BASE_URL", "CONFIRMATION_MAX_AGE_SECONDS"):
+        monkeypatch.setenv(name, "")
+    app = create_app({"PETITIONS_ENV": "testing"})
+    assert app.config["MAIL_PORT"] == config.Config.MAIL_PORT
+    assert app.config["COUNT_SHARDS"] == config.Config.COUNT_SHARDS
+    assert app.config["PUBLIC_BASE_URL"] == config.TestingConfig.PUBLIC_BASE_URL
+
+
+def test_test_config_wins_over_the_environment(monkeypatch):
+    monkeypatch.setenv("MAIL_PORT", "2525")
+    monkeypatch.setenv("COUNT_SHARDS", "32")
+    app = create_app({"PETITIONS_ENV": "testing", "MAIL_PORT": 1025})
+    assert app.config["MAIL_PORT"] == 1025
+    assert app.config["COUNT_SHARDS"] == 32
+
+
+@pytest.mark.parametrize("name", ["MAIL_PORT", "COUNT_SHARDS", "CONFIRMATION_MAX_AGE_SECONDS"])
+def test_a_number_that_is_not_a_number_stops_the_start(monkeypatch, name):
+    monkeypatch.setenv(name, "twenty")
+    with pytest.raises(ValueError, match="twenty"):
+        create_app({"PETITIONS_ENV": "testing"})
+
+
+# --- database URLs -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        # Heroku, Render, Fly and docker images hand out postgres:// URLs.
+        (
+            "postgres://user:pw@db.example.kg:5432/petitions",
+            "postgresql+psycopg://user:pw@db.example.kg:5432/petitions",
+        ),
+        ("postgresql://user@localhost/petitions", "postgresql+psycopg://user@localhost/petitions"),
+        (
+            "postgresql+psycopg://user@localhost/petitions",
+            "postgresql+psycopg://user@localhost/petitions",
+        ),
+        ("sqlite:///instance/petitions.sqlite3", "sqlite:///instance/petitions.sqlite3"),
+        ("sqlite:///:memory:", "sqlite:///:memory:"),
+    ],
+)
+def test_database_url(given, used):
+    assert database_url(given) == used
+
+
+def test_postgres_url_from_the_environment_is_rewritten(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://petitions:secret@db.example.kg:5432/petitions")
+    app = create_app({"PETITIONS_ENV": "testing"})
+    assert (
+        app.config["SQLALCHEMY_DATABASE_URI"]
+        == "postgresql+psycopg://petitions:secret@db.example.kg:5432/petitions"
+    )
+    with app.app_context():
+        from petitions.extensions import db
+
+        # The engine is built (not connected) with the psycopg 3 driver.
+        assert db.engine.dialect.name == "postgresql"
+        assert db.engine.dialect.driver == "psycopg"
+        db.engine.dispose()
+
+
+def test_postgres_url_from_test_config_is_rewritten():
+    app = create_app(
+        {"PETITIONS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": "postgres://u@localhost/p"}
+    )
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@localhost/p"
+
+
+# --- security headers --------------------------------------------------------------------------
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def assert_security_headers(response) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, (name, response.headers.get(name))
+    csp = response.headers.get("Content-Security-Policy", "")
+    directives = {part.split()[0]: part.split()[1:] for part in csp.split(";") if part.strip()}
+    assert directives.get("default-src") == ["'self'"]
+    assert directives.get("script-src") == ["'self'"]
+    assert directives.get("object-src") == ["'none'"]
+    assert directives.get("frame-ancestors") == ["'none'"]
+    assert directives.get("form-action") == ["'self'"]
+    assert "'unsafe-inline'" not in csp
+    assert "'unsafe-eval'" not in csp
+
+
+@pytest.fixture
+def pages(make_petition, client):
+    """A few kinds of response: HTML pages, JSON, errors."""
+    open_id = make_petition()
+    closed_id = make_petition(state="closed")
+    draft_id = make_petition(state="draft")
+    return {
+        "index": ("/", 200),
+        "open petition": (f"/petitions/{open_id}", 200),
+        "closed petition": (f"/petitions/{closed_id}", 200),
+        "count.json": (f"/petitions/{open_id}/count.json", 200),
+        "draft (404)": (f"/petitions/{draft_id}", 404),
+        "no such page": ("/no/such/page", 404),
+        "no such count": ("/petitions/999999/count.json", 404),
+    }
+
+
+def test_security_headers_on_pages(client, pages):
+    for name, (path, status) in pages.items():
+        response = client.get(path)
+        assert response.status_code == status, name
+        assert_security_headers(response)
+
+
+def test_security_headers_on_a_refused_post(client, petition):
+    """A POST without its CSRF token is refused; the refusal carries the headers too."""
+    response = client.post(f"/petitions/{petition}/sign", data={"name": "A"})
+    assert response.status_code == 400
+    assert_security_headers(response)
+
+
+def test_security_headers_in_production(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", REAL_SECRET)
+    app = create_app({"PETITIONS_ENV": "production"})
+    response = app.test_client().get("/no/such/page")
+    assert response.status_code == 404
+    assert_security_headers(response)

@@ -1,0 +1,266 @@
+"""Email addresses: what the sign form accepts, and the key that makes one person one signature.
+
+Addresses that reach the same mailbox must share a key (or one person could sign twice);
+addresses of different people must not (or the second person could never sign).
+"""
+
+import pytest
+
+from petitions.emailaddr import (
+    InvalidEmail,
+    identity_key,
+    normalise_for_identity,
+    validate_address,
+)
+
+SECRET = "unit-test-signer-hash-key"
+
+
+# --- validate_address ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("aibek@example.kg", "aibek@example.kg"),
+        # The domain is lower-cased; the local part is left as typed (servers may care).
+        ("Aibek.Asanov@Example.KG", "Aibek.Asanov@example.kg"),
+        ("first.last+petitions@example.org", "first.last+petitions@example.org"),
+        # Internationalised domains are kept (and given back) in their Unicode form ...
+        ("user@bücher.de", "user@bücher.de"),
+        ("пример@почта.рф", "пример@почта.рф"),
+        ("айбек@мисал.кг", "айбек@мисал.кг"),
+        # ... also when typed in punycode.
+        ("user@xn--bcher-kva.de", "user@bücher.de"),
+    ],
+)
+def test_valid_addresses(typed, expected):
+    assert validate_address(typed) == expected
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "aibek",
+        "aibek@",
+        "@example.kg",
+        "aibek@@example.kg",
+        "aibek asanov@example.kg",
+        " aibek@example.kg",
+        "aibek@example",
+        "aibek@localhost",
+        "aibek@example..kg",
+        "aibek.@example.kg",
+        ".aibek@example.kg",
+        "aibek@-example.kg",
+        "aibek@exa_mple.kg",
+        "aibek@example.kg\n",
+        "aibek\x00@example.kg",
+        "<aibek@example.kg>",
+        "Aibek <aibek@example.kg>",
+    ],
+)
+def test_invalid_addresses(typed):
+    with pytest.raises(InvalidEmail) as caught:
+        validate_address(typed)
+    # The message is shown to the signer, so it must say something.
+    assert str(caught.value).strip()
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        # Over the 254-character limit of an address (259), each part within its own limit.
+        "a" * 64 + "@" + ".".join(["b" * 47] * 4) + ".kg",
+        # A domain label over 63 characters.
+        "aibek@" + "b" * 64 + ".kg",
+        # A domain over 253 characters.
+        "a@" + ".".join(["b" * 60] * 5) + ".kg",
+    ],
+)
+def test_over_long_addresses_are_refused(typed):
+    with pytest.raises(InvalidEmail, match="too long|too many|not valid"):
+        validate_address(typed)
+
+
+def test_longest_accepted_address_fits_the_column():
+    from petitions.models.signature import EMAIL_MAX
+
+    longest = "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".kyrgyz"
+    assert len(longest) == 254
+    assert validate_address(longest) == longest
+    assert len(validate_address(longest)) <= EMAIL_MAX
+    with pytest.raises(InvalidEmail, match="too long"):
+        validate_address("a" + longest)
+
+
+def test_invalid_email_is_a_value_error():
+    """Callers that only know ValueError still catch it."""
+    assert issubclass(InvalidEmail, ValueError)
+
+
+# --- normalise_for_identity: the same mailbox, however it is written -------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        # Case folding of the whole address.
+        ("Aibek@Example.KG", "aibek@example.kg"),
+        ("AIBEK@EXAMPLE.KG", "aibek@example.kg"),
+        ("АЙБЕК@example.kg", "айбек@example.kg"),
+        ("STRASSE@example.de", "strasse@example.de"),
+        ("Straße@example.de", "strasse@example.de"),
+        # NFKC: full-width letters and ligatures as typed by some input methods.
+        ("ａｉｂｅｋ@ｅｘａｍｐｌｅ．ｋｇ", "aibek@example.kg"),
+        ("Ａｉｂｅｋ＠example.kg", "aibek@example.kg"),
+        ("ﬁrst@example.kg", "first@example.kg"),
+        # Composed and decomposed forms of the same letter.
+        ("e\u0301lise@example.fr", "\u00e9lise@example.fr"),
+        # Surrounding whitespace.
+        ("  aibek@example.kg \n", "aibek@example.kg"),
+        # +tags on any domain.
+        ("aibek+petitions@example.kg", "aibek@example.kg"),
+        ("aibek+a+b@example.kg", "aibek@example.kg"),
+        ("aibek+@example.kg", "aibek@example.kg"),
+        ("aibek+tag@gmail.com", "aibek@gmail.com"),
+        # Gmail ignores dots, and googlemail.com is gmail.com.
+        ("a.i.b.e.k@gmail.com", "aibek@gmail.com"),
+        ("Ai.Bek+x@GMail.com", "aibek@gmail.com"),
+        ("aibek@googlemail.com", "aibek@gmail.com"),
+        ("a.ibek+news@googlemail.com", "aibek@gmail.com"),
+        # A trailing dot on the domain (the fully qualified form) is the same domain.
+        ("aibek@example.kg.", "aibek@example.kg"),
+        ("aibek@gmail.com.", "aibek@gmail.com"),
+        # Internationalised domains in their IDNA (ASCII) form.
+        ("user@bücher.de", "user@xn--bcher-kva.de"),
+        ("user@BÜCHER.de", "user@xn--bcher-kva.de"),
+        ("user@xn--bcher-kva.de", "user@xn--bcher-kva.de"),
+        ("пример@почта.рф", "пример@xn--80a1acny.xn--p1ai"),
+        ("user@ПОЧТА.РФ", "user@xn--80a1acny.xn--p1ai"),
+        # A domain that is not valid IDNA is still compared without case.
+        ("A@Exa_mple.COM", "a@exa_mple.com"),
+    ],
+)
+def test_normalise_for_identity(typed, canonical):
+    assert normalise_for_identity(typed) == canonical
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("aibek@example.kg", "AIBEK@EXAMPLE.KG"),
+        ("aibek@example.kg", "ａｉｂｅｋ@ｅｘａｍｐｌｅ．ｋｇ"),
+        ("aibek@example.kg", "aibek+petition-42@example.kg"),
+        ("aibek@example.kg", "aibek@example.kg."),
+        ("aibek@gmail.com", "a.i.b.e.k@gmail.com"),
+        ("aibek@gmail.com", "aibek@googlemail.com"),
+        ("aibek@gmail.com", "A.ibek+x@GoogleMail.com."),
+        ("user@bücher.de", "user@xn--bcher-kva.de"),
+        ("user@bücher.de", "USER@BÜCHER.DE"),
+        ("пример@почта.рф", "ПРИМЕР@xn--80a1acny.xn--p1ai"),
+    ],
+)
+def test_same_mailbox_same_key(first, second):
+    assert normalise_for_identity(first) == normalise_for_identity(second)
+    assert identity_key(first, SECRET) == identity_key(second, SECRET)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("a@x.com", "b@x.com"),
+        ("aibek@example.kg", "aibek@example.kz"),
+        ("aibek@example.kg", "aibek@sub.example.kg"),
+        # Dots matter everywhere but Gmail.
+        ("a.ibek@example.kg", "aibek@example.kg"),
+        ("ai.bek@outlook.com", "aibek@outlook.com"),
+        # A +tag is cut, but what comes before it is kept.
+        ("aibek+x@example.kg", "aibekx@example.kg"),
+        ("aibek+x@example.kg", "x@example.kg"),
+        # Only the Gmail domains are merged.
+        ("aibek@gmail.com", "aibek@gmail.kg"),
+        ("aibek@gmail.com", "aibek@mail.google.com"),
+        # Composed letters are not their base letters.
+        ("élise@example.fr", "elise@example.fr"),
+        ("айбек@example.kg", "аибек@example.kg"),
+        # IDNA 2008 keeps ß and ς: these are different registered domains.
+        ("user@straße.de", "user@strasse.de"),
+        ("user@βόλος.gr", "user@βόλοσ.gr"),
+    ],
+)
+def test_different_people_stay_different(first, second):
+    assert normalise_for_identity(first) != normalise_for_identity(second)
+    assert identity_key(first, SECRET) != identity_key(second, SECRET)
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "   ", "aibek", "aibek@", "@example.kg", "+@", "aibek@.", "aibek@..."]
+)
+def test_normalise_refuses_what_is_not_an_address(typed):
+    with pytest.raises(InvalidEmail):
+        normalise_for_identity(typed)
+
+
+def test_plus_only_local_part_is_not_emptied():
+    """`+tag@d` has no name before the tag; keep it rather than produce `@d`."""
+    assert normalise_for_identity("+tag@example.kg") == "+tag@example.kg"
+
+
+def test_at_sign_in_a_quoted_local_part_splits_at_the_last_at():
+    assert normalise_for_identity('"a@b"@Example.KG') == '"a@b"@example.kg'
+
+
+# --- identity_key ------------------------------------------------------------------------------
+
+
+def test_key_is_64_hex_characters():
+    key = identity_key("aibek@example.kg", SECRET)
+    assert len(key) == 64
+    assert int(key, 16) >= 0
+    assert key == key.lower()
+
+
+def test_key_is_stable():
+    assert identity_key("aibek@example.kg", SECRET) == identity_key("aibek@example.kg", SECRET)
+
+
+def test_key_depends_on_the_secret():
+    assert identity_key("aibek@example.kg", SECRET) != identity_key(
+        "aibek@example.kg", SECRET + "x"
+    )
+
+
+def test_key_does_not_reveal_the_address():
+    key = identity_key("aibek@example.kg", SECRET)
+    assert "aibek" not in key
+    # Not a plain (unkeyed) hash either, which could be reversed from a list of addresses.
+    import hashlib
+
+    assert key != hashlib.sha256(b"aibek@example.kg").hexdigest()
+
+
+def test_key_with_an_invalid_address_raises():
+    with pytest.raises(InvalidEmail):
+        identity_key("not an address", SECRET)
+
+
+def test_normalise_raises_only_invalid_email():
+    """Whatever is typed, the signing code only has InvalidEmail to handle.
+
+    (Lone surrogates are left out: validate_address refuses them first, and identity_key
+    would raise UnicodeEncodeError for them.)
+    """
+    import random
+
+    rng = random.Random(20240601)
+    alphabet = "aZ9.@+-_ßς\u0301\u200d\ufb01ＡＢ＠．。😀\x00 " + "xn--"
+    for _ in range(3000):
+        typed = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        try:
+            canonical = normalise_for_identity(typed)
+        except InvalidEmail:
+            continue
+        assert "@" in canonical
+        identity_key(typed, SECRET)
