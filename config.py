@@ -26,10 +26,21 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int)
+
+
+def env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float)
+
+
+def _env_number(name, default, kind):
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
-    return int(value)
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
 
 
 def env_str(name: str, default: str | None) -> str | None:
@@ -64,7 +75,8 @@ class Config:
     OUTBOX_BATCH_SIZE = 50
     OUTBOX_MAX_ATTEMPTS = 25
     OUTBOX_LEASE_SECONDS = 120
-    OUTBOX_POLL_SECONDS = 1.0
+    #: How long an idle worker waits before looking for due mail again.
+    OUTBOX_POLL_SECONDS = 0.25
 
     #: How long an emailed confirmation link stays valid.
     CONFIRMATION_MAX_AGE_SECONDS = 7 * 24 * 3600
@@ -115,6 +127,9 @@ class Config:
             "MAIL_TIMEOUT": env_int("MAIL_TIMEOUT", cls.MAIL_TIMEOUT),
             "MAIL_DEFAULT_SENDER": env_str("MAIL_DEFAULT_SENDER", cls.MAIL_DEFAULT_SENDER),
             "OUTBOX_MAX_ATTEMPTS": env_int("OUTBOX_MAX_ATTEMPTS", cls.OUTBOX_MAX_ATTEMPTS),
+            "OUTBOX_BATCH_SIZE": env_int("OUTBOX_BATCH_SIZE", cls.OUTBOX_BATCH_SIZE),
+            "OUTBOX_LEASE_SECONDS": env_int("OUTBOX_LEASE_SECONDS", cls.OUTBOX_LEASE_SECONDS),
+            "OUTBOX_POLL_SECONDS": env_float("OUTBOX_POLL_SECONDS", cls.OUTBOX_POLL_SECONDS),
             "CONFIRMATION_MAX_AGE_SECONDS": env_int(
                 "CONFIRMATION_MAX_AGE_SECONDS", cls.CONFIRMATION_MAX_AGE_SECONDS
             ),

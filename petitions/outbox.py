@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import render_template
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .mail import Mail, PermanentFailure, connect
@@ -100,75 +100,120 @@ class DeliveryReport:
         return self.sent + self.retried + self.failed
 
 
-def _record_failure(
-    message: OutboxMessage, error: str, *, permanent: bool, max_attempts: int, now: datetime
+#: What an erased message keeps: the kind, subject, times and outcome, not who or what.
+ERASED = {"to_address": None, "body_text": "", "body_html": None}
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    attempts: int
+    mail: Mail
+
+
+def _mark_sent(session: Session, message_id: int) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(sent_at=utcnow(), claimed_until=None, **ERASED)
+    )
+    session.commit()
+
+
+def _mark_failed(
+    session: Session, message: _Claimed, error: str, *, permanent: bool, max_attempts: int
 ) -> bool:
-    """Schedule a retry or give up; True if the message is given up on."""
-    message.attempts += 1
-    message.last_error = error[:2000]
-    message.claimed_until = None
-    if permanent or message.attempts >= max_attempts:
-        message.failed_at = now
-        return True
-    message.next_attempt_at = now + backoff(message.attempts)
-    return False
+    """Schedule a retry, or give up (and erase the message); True if given up."""
+    now = utcnow()
+    attempts = message.attempts + 1
+    values: dict = {"attempts": attempts, "last_error": error[:2000], "claimed_until": None}
+    gave_up = permanent or attempts >= max_attempts
+    if gave_up:
+        values.update(failed_at=now, **ERASED)
+    else:
+        values["next_attempt_at"] = now + backoff(attempts)
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
+    session.commit()
+    return gave_up
+
+
+def _release(session: Session, ids: list[int]) -> None:
+    """Hand back claimed messages untried, for this or another worker to take at once."""
+    if ids:
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=None)
+        )
+        session.commit()
 
 
 def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
-    """Claim and deliver one batch; returns what happened to it."""
+    """Claim and deliver one batch over one SMTP connection; returns what happened to it.
+
+    Each outcome is committed as soon as it is known. The batch stops, handing the rest back,
+    before its lease could run out mid-send: past the lease another worker may claim the same
+    messages, and a message must not go twice.
+    """
+    lease = timedelta(seconds=config["OUTBOX_LEASE_SECONDS"])
+    claimed_at = utcnow()
     ids = claim_batch(
         session,
         limit=config["OUTBOX_BATCH_SIZE"],
-        lease_seconds=config["OUTBOX_LEASE_SECONDS"],
-        now=utcnow(),
+        lease_seconds=int(lease.total_seconds()),
+        now=claimed_at,
     )
     report = DeliveryReport()
     if not ids:
         return report
-    messages = list(
-        session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by("id"))
-    )
+    rows = session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.attempts,
+            OutboxMessage.to_address,
+            OutboxMessage.subject,
+            OutboxMessage.body_text,
+            OutboxMessage.body_html,
+        )
+        .where(OutboxMessage.id.in_(ids))
+        .order_by(OutboxMessage.id)
+    ).all()
+    session.commit()
+    batch = [
+        _Claimed(r.id, r.attempts, Mail(r.to_address or "", r.subject, r.body_text, r.body_html))
+        for r in rows
+    ]
     max_attempts = config["OUTBOX_MAX_ATTEMPTS"]
+    # Worst case for one more message: a connect and a send, each up to MAIL_TIMEOUT.
+    stop_at = claimed_at + lease - timedelta(seconds=2 * config["MAIL_TIMEOUT"] + 1)
+
+    def record(message: _Claimed, error: str, permanent: bool) -> None:
+        gave_up = _mark_failed(
+            session, message, error, permanent=permanent, max_attempts=max_attempts
+        )
+        report.failed += gave_up
+        report.retried += not gave_up
+
     try:
         connection = connect(config)
     except (OSError, smtplib.SMTPException) as exc:
-        logger.warning("mail server unavailable, %d messages wait: %s", len(messages), exc)
-        now = utcnow()
-        for message in messages:
-            gave_up = _record_failure(
-                message, f"connect: {exc}", permanent=False, max_attempts=max_attempts, now=now
-            )
-            report.failed += gave_up
-            report.retried += not gave_up
-        session.commit()
+        logger.warning("mail server unavailable, %d messages wait: %s", len(batch), exc)
+        for message in batch:
+            record(message, f"connect: {exc}", permanent=False)
         return report
     try:
-        for message in messages:
-            mail = Mail(
-                message.to_address or "", message.subject, message.body_text, message.body_html
-            )
+        for position, message in enumerate(batch):
+            if utcnow() >= stop_at:
+                _release(session, [m.id for m in batch[position:]])
+                break
             try:
-                connection.send(mail)
+                connection.send(message.mail)
             except PermanentFailure as exc:
                 logger.warning("outbox message %s refused: %s", message.id, exc)
-                _record_failure(
-                    message, str(exc), permanent=True, max_attempts=max_attempts, now=utcnow()
-                )
-                report.failed += 1
+                record(message, str(exc), permanent=True)
             except (OSError, smtplib.SMTPException) as exc:
-                gave_up = _record_failure(
-                    message, str(exc), permanent=False, max_attempts=max_attempts, now=utcnow()
-                )
-                report.failed += gave_up
-                report.retried += not gave_up
+                record(message, str(exc), permanent=False)
             else:
-                message.sent_at = utcnow()
-                message.claimed_until = None
-                message.to_address = None
-                message.body_text = ""
-                message.body_html = None
+                _mark_sent(session, message.id)
                 report.sent += 1
-            session.commit()
     finally:
         connection.close()
     return report
@@ -186,8 +231,7 @@ def deliver_all(session: Session, config: Mapping, *, max_batches: int = 1000) -
 
 
 def pending_count(session: Session) -> int:
-    from sqlalchemy import func
-
+    """Messages still to be delivered (for operators and the benchmark)."""
     return (
         session.scalar(
             select(func.count()).where(

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 
 from . import outbox
@@ -81,6 +82,7 @@ def start_in_process(app: Flask) -> threading.Thread:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--once", is_flag=True, help="Deliver everything due, then exit.")
 def worker_command(once: bool) -> None:
     """Deliver queued mail (run one or more of these next to the web processes)."""

@@ -34,7 +34,7 @@ def upgrade():
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.CheckConstraint('NOT (sent_at IS NOT NULL AND failed_at IS NOT NULL)', name=op.f('ck_outbox_messages_one_end')),
     sa.CheckConstraint('attempts >= 0', name=op.f('ck_outbox_messages_attempts_not_negative')),
-    sa.CheckConstraint('sent_at IS NOT NULL OR to_address IS NOT NULL', name=op.f('ck_outbox_messages_unsent_has_rcpt')),
+    sa.CheckConstraint('sent_at IS NOT NULL OR failed_at IS NOT NULL OR to_address IS NOT NULL', name=op.f('ck_outbox_messages_pending_has_rcpt')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_messages'))
     )
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:

@@ -15,7 +15,10 @@ class OutboxMessage(db.Model):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         CheckConstraint("NOT (sent_at IS NOT NULL AND failed_at IS NOT NULL)", name="one_end"),
-        CheckConstraint("sent_at IS NOT NULL OR to_address IS NOT NULL", name="unsent_has_rcpt"),
+        CheckConstraint(
+            "sent_at IS NOT NULL OR failed_at IS NOT NULL OR to_address IS NOT NULL",
+            name="pending_has_rcpt",
+        ),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         Index(
             "ix_outbox_messages_due",
@@ -28,10 +31,10 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     #: What the message is for (confirmation, already_signed, ...), for operators.
     kind: Mapped[str] = mapped_column(String(32))
-    #: Recipient; erased once the message is sent (data minimisation).
+    #: Recipient; erased once the message is sent or given up on (data minimisation).
     to_address: Mapped[str | None] = mapped_column(String(254), nullable=True)
     subject: Mapped[str] = mapped_column(String(300))
-    #: Bodies; erased once sent, since they may hold a confirmation link.
+    #: Bodies; erased with the recipient, since they may hold a confirmation link.
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -168,6 +168,7 @@ def test_a_refused_recipient_fails_without_blocking_the_others(
     assert refused.failed_at is not None and refused.sent_at is None
     assert refused.attempts == 1
     assert "550" in refused.last_error
+    assert refused.to_address is None and refused.body_text == "", "given up: keep no address"
     assert all(m.sent_at is not None for m in delivered)
 
     assert deliver().handled == 0, "a refused message must not be retried"
@@ -251,6 +252,24 @@ def test_an_expired_lease_is_retried(app, signer, mailbox, petition, deliver):
     assert len(mailbox.to("aibek@example.kg")) == 1
     [message] = outbox_rows(app)
     assert message.sent_at is not None and message.attempts == 0
+
+
+def test_a_worker_stops_before_its_lease_could_run_out(app, signer, mailbox, petition, deliver):
+    """Past its lease another worker may take the same messages, so a worker hands back what it
+    could not send in time instead of sending it late (and twice)."""
+    signer.sign(petition, "aibek@example.kg")
+    signer.sign(petition, "nurlan@example.kg")
+    # A lease no longer than the worst case of one send: no time to send anything safely.
+    app.config.update(MAIL_TIMEOUT=1, OUTBOX_LEASE_SECONDS=3)
+    assert deliver().handled == 0
+    assert mailbox.messages == []
+    assert all(m.claimed_until is None and m.attempts == 0 for m in outbox_rows(app)), (
+        "handed-back messages must be free for the next worker at once, with no attempt spent"
+    )
+
+    app.config.update(MAIL_TIMEOUT=20, OUTBOX_LEASE_SECONDS=120)
+    assert deliver() == DeliveryReport(sent=2, retried=0, failed=0)
+    assert len(mailbox.to("aibek@example.kg")) == 1
 
 
 # --- several workers at once (PostgreSQL) ----------------------------------------------------
