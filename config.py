@@ -91,6 +91,8 @@ class Config:
 
     #: Counter shards per petition (see petitions/services/counts.py).
     COUNT_SHARDS = 16
+    #: Seconds each app process remembers a petition's total for count.json (0: off).
+    COUNT_MEMO_SECONDS = 1.0
     #: max-age of count.json for browsers and reverse proxies.
     COUNT_CACHE_MAX_AGE = 2
 
@@ -141,6 +143,7 @@ class Config:
                 "EMAIL_CHECK_DELIVERABILITY", cls.EMAIL_CHECK_DELIVERABILITY
             ),
             "COUNT_SHARDS": env_int("COUNT_SHARDS", cls.COUNT_SHARDS),
+            "COUNT_MEMO_SECONDS": env_float("COUNT_MEMO_SECONDS", cls.COUNT_MEMO_SECONDS),
             "COUNT_CACHE_MAX_AGE": env_int("COUNT_CACHE_MAX_AGE", cls.COUNT_CACHE_MAX_AGE),
             "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", cls.SESSION_COOKIE_SECURE),
             "PROXY_FIX_HOPS": env_int("PROXY_FIX_HOPS", cls.PROXY_FIX_HOPS),
@@ -154,6 +157,8 @@ class DevelopmentConfig(Config):
 
 class TestingConfig(Config):
     TESTING = True
+    #: Tests read totals right after changing them; the memo has tests of its own.
+    COUNT_MEMO_SECONDS = 0.0
     SQLALCHEMY_DATABASE_URI = "sqlite:///:memory:"
     PUBLIC_BASE_URL = "http://localhost"
 

@@ -50,25 +50,36 @@ def petition(petition_id: int):
     return render_petition(found)
 
 
+def _totals_memo() -> counts.TotalsMemo:
+    memo = current_app.extensions.get("petition_totals")
+    if memo is None:
+        memo = counts.TotalsMemo(current_app.config["COUNT_MEMO_SECONDS"])
+        current_app.extensions["petition_totals"] = memo
+    return memo
+
+
 @bp.get("/petitions/<int:petition_id>/count.json")
 def count_json(petition_id: int):
-    """The running total, cacheable for a few seconds by browsers and reverse proxies."""
-    found = petitions.public_petition(db.session, petition_id)
-    if found is None:
+    """The running total, for the live counter and for scripts.
+
+    Cacheable for a few seconds by browsers and reverse proxies, and memoised in the process
+    (see services/counts.py), so a crowd watching a viral petition cannot overload the database.
+    """
+    if not 0 < petition_id <= petitions.MAX_PETITION_ID:
         abort(404)
-    computed_at = utcnow()
-    total = counts.count_for(db.session, found.id)
+    total = _totals_memo().get(petition_id, lambda: counts.public_total(db.session, petition_id))
+    if total is None:
+        abort(404)
     response = jsonify(
-        petition_id=found.id,
-        state=found.state,
-        signature_count=total,
-        computed_at=computed_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        petition_id=total.petition_id,
+        state=total.state,
+        signature_count=total.signature_count,
+        computed_at=total.computed_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
     )
     max_age = current_app.config["COUNT_CACHE_MAX_AGE"]
     response.cache_control.public = True
     response.cache_control.max_age = max_age
     response.headers["Cache-Control"] += f", stale-while-revalidate={max_age * 5}"
     # The validator covers what a reader cares about, so an unchanged total revalidates (304).
-    response.set_etag(f"{found.id}-{found.state}-{total}")
-    response.last_modified = computed_at
+    response.set_etag(f"{total.petition_id}-{total.state}-{total.signature_count}")
     return response.make_conditional(request)

@@ -16,7 +16,11 @@ in `petition_count_shards`, keyed by (petition_id, shard).
   signatures a minute). Here concurrent confirmations land on N different rows, so up to N
   of them commit in parallel.
 * **O(1) reads.** Reading a total sums N small rows through the primary key, independent of
-  the number of signatures; no COUNT(*) over signatures on any page view.
+  the number of signatures; no COUNT(*) over signatures on any page view. `count.json`, which
+  a crowd polls, is also memoised per process for COUNT_MEMO_SECONDS (default 1 s), so a
+  viral petition costs each app process about one query a second however many watch it.
+  Documented lag of the public number: at most COUNT_MEMO_SECONDS plus, behind a proxy,
+  COUNT_CACHE_MAX_AGE (default 2 s).
 * **Reconciliation.** `reconcile()` recomputes the shards from the signature table and repairs
   drift (from a manual edit or a restore, say). It first makes sure all N shard rows exist and
   locks them (`SELECT ... FOR UPDATE` on PostgreSQL), so a confirmation that commits meanwhile
@@ -25,14 +29,17 @@ in `petition_count_shards`, keyed by (petition_id, shard).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from ..database import dialect_insert as _insert
-from ..models import CountShard, Petition, Signature, SignatureStatus
+from ..models import CountShard, Petition, PetitionState, Signature, SignatureStatus, utcnow
 
 
 def shard_for(signature_id: int, shards: int) -> int:
@@ -75,6 +82,64 @@ def counts_for(session: Session, petition_ids: Iterable[int]) -> dict[int, int]:
     totals = dict.fromkeys(ids, 0)
     totals.update({petition_id: int(total) for petition_id, total in rows})
     return totals
+
+
+@dataclass(frozen=True)
+class PublicTotal:
+    petition_id: int
+    state: str
+    signature_count: int
+    #: When the total was read from the database.
+    computed_at: datetime
+
+
+def public_total(session: Session, petition_id: int) -> PublicTotal | None:
+    """A public petition's state and total in one query; None if it is not public."""
+    row = session.execute(
+        select(Petition.id, Petition.state, func.coalesce(func.sum(CountShard.count), 0))
+        .outerjoin(CountShard, CountShard.petition_id == Petition.id)
+        .where(
+            Petition.id == petition_id,
+            Petition.state.in_([PetitionState.OPEN, PetitionState.CLOSED]),
+        )
+        .group_by(Petition.id, Petition.state)
+    ).one_or_none()
+    if row is None:
+        return None
+    return PublicTotal(row[0], row[1], int(row[2]), utcnow())
+
+
+class TotalsMemo:
+    """Public totals remembered for `ttl` seconds in this process (thread-safe).
+
+    Only found totals are kept: an unknown id costs a query each time, but cannot fill memory.
+    """
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[int, tuple[float, PublicTotal]] = {}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def get(self, petition_id: int, load: Callable[[], PublicTotal | None]) -> PublicTotal | None:
+        if self.ttl <= 0:
+            return load()
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(petition_id)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        total = load()
+        with self._lock:
+            if total is None:
+                self._entries.pop(petition_id, None)
+            else:
+                self._entries[petition_id] = (now + self.ttl, total)
+        return total
 
 
 def totals_subquery():
