@@ -103,6 +103,10 @@ def create_command(
         goal = _file_number(fields, "goal", "signature_goal")
     if days is None:
         days = _file_number(fields, "days", minimum=1)
+    closes = closes or fields.get("closes")
+    opening = open_now or bool(fields.get("open"))
+    if (closes or days) and not opening:
+        raise click.UsageError("a closing date or duration needs --open (or open = true).")
     draft = PetitionDraft(
         title=str(title),
         action=str(action),
@@ -113,11 +117,11 @@ def create_command(
     now = utcnow()
     try:
         petition = petitions.create_petition(db.session, draft, now=now)
-        if open_now or fields.get("open"):
+        if opening:
             petitions.open_petition(
                 petition,
                 now=now,
-                closes_at=_parse_time(closes or fields.get("closes")),
+                closes_at=_parse_time(closes),
                 duration_days=days or current_app.config["DEFAULT_PETITION_DAYS"],
             )
     except PetitionError as exc:

@@ -644,3 +644,12 @@ def test_seed_leaves_an_existing_database_alone(app, runner, make_petition):
     make_petition(title="Real petition")
     assert "nothing seeded" in assert_ok(runner.invoke(args=["seed"]))
     assert [p.title for p in stored_petitions(app)] == ["Real petition"]
+
+
+def test_closing_date_without_open_is_refused(runner, app):
+    """A deadline on a draft would be silently ignored; say so instead, and store nothing."""
+    for extra in (["--days", "30"], ["--closes", "2031-01-01"]):
+        result = create(runner, *BASE_OPTIONS, *extra)
+        assert result.exit_code != 0
+        assert "needs --open" in result.output
+    assert "no petitions" in runner.invoke(args=["petition", "list"]).output

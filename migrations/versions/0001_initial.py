@@ -85,6 +85,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('confirmation_sends', sa.Integer(), nullable=False),
+    sa.Column('last_confirmation_sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('already_signed_notices', sa.Integer(), nullable=False),
     sa.CheckConstraint("(status = 'confirmed' AND confirmed_at IS NOT NULL) OR (status = 'pending' AND confirmed_at IS NULL)", name=op.f('ck_signatures_confirmed_has_date')),
     sa.CheckConstraint("status IN ('pending', 'confirmed')", name=op.f('ck_signatures_status_known')),

@@ -70,6 +70,8 @@ class Signature(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: Confirmation emails queued for this signature so far (bounded per signature).
     confirmation_sends: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the latest confirmation email was queued.
+    last_confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: "You already signed" notices queued so far (bounded, so nobody is mail-bombed).
     already_signed_notices: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -11,7 +11,7 @@ import enum
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
@@ -37,6 +37,7 @@ class SigningPolicy:
     max_confirmation_sends: int
     max_already_signed_notices: int
     count_shards: int
+    confirmation_max_age: timedelta
 
     @classmethod
     def from_config(cls, config: Mapping) -> SigningPolicy:
@@ -47,6 +48,7 @@ class SigningPolicy:
             max_confirmation_sends=config["CONFIRMATION_MAX_SENDS"],
             max_already_signed_notices=config["ALREADY_SIGNED_MAX_NOTICES"],
             count_shards=config["COUNT_SHARDS"],
+            confirmation_max_age=timedelta(seconds=config["CONFIRMATION_MAX_AGE_SECONDS"]),
         )
 
 
@@ -85,10 +87,31 @@ def petition_link(petition: Petition, policy: SigningPolicy) -> str:
     return f"{policy.base_url}/petitions/{petition.id}"
 
 
+def may_send_confirmation(signature: Signature, now: datetime, policy: SigningPolicy) -> bool:
+    """Whether another confirmation mail may go to this pending signature.
+
+    At most `max_confirmation_sends` links can be valid at once, so nobody's inbox can be
+    flooded through the form; once every link sent has expired, the allowance starts again,
+    so a signer whose mails were lost is never locked out for good.
+    """
+    if signature.confirmation_sends < policy.max_confirmation_sends:
+        return True
+    last = signature.last_confirmation_sent_at
+    return last is not None and now - last > policy.confirmation_max_age
+
+
 def _queue_confirmation(
-    session: Session, signature: Signature, petition: Petition, to: str, policy: SigningPolicy
+    session: Session,
+    signature: Signature,
+    petition: Petition,
+    to: str,
+    policy: SigningPolicy,
+    now: datetime,
 ) -> None:
+    if signature.confirmation_sends >= policy.max_confirmation_sends:
+        signature.confirmation_sends = 0
     signature.confirmation_sends += 1
+    signature.last_confirmation_sent_at = now
     outbox.enqueue(
         session,
         kind="confirmation",
@@ -155,13 +178,13 @@ def sign_petition(
             .returning(Signature)
         )
         if signature is not None:
-            _queue_confirmation(session, signature, petition, signer.email, policy)
+            _queue_confirmation(session, signature, petition, signer.email, policy, now)
             session.commit()
             return SignOutcome.CREATED
         existing = session.scalar(same_person)
         if existing is None:  # the row that won the race was deleted meanwhile
             raise RuntimeError(f"signature of petition {petition.id} neither stored nor found")
-    outcome = _answer_repeat(session, existing, petition, signer, policy)
+    outcome = _answer_repeat(session, existing, petition, signer, policy, now)
     session.commit()
     return outcome
 
@@ -172,15 +195,16 @@ def _answer_repeat(
     petition: Petition,
     signer: Signer,
     policy: SigningPolicy,
+    now: datetime,
 ) -> SignOutcome:
     if signature.is_confirmed:
         if signature.already_signed_notices >= policy.max_already_signed_notices:
             return SignOutcome.LIMIT_REACHED
         _queue_already_signed(session, signature, petition, signer.email, policy)
         return SignOutcome.ALREADY_SIGNED
-    if signature.confirmation_sends >= policy.max_confirmation_sends:
+    if not may_send_confirmation(signature, now, policy):
         return SignOutcome.LIMIT_REACHED
-    _queue_confirmation(session, signature, petition, signer.email, policy)
+    _queue_confirmation(session, signature, petition, signer.email, policy, now)
     return SignOutcome.RESENT
 
 
@@ -246,10 +270,10 @@ def resend_confirmation(
         signature.is_confirmed
         or not signature.email
         or not signature.petition.accepts_signatures(now)
-        or signature.confirmation_sends >= policy.max_confirmation_sends
+        or not may_send_confirmation(signature, now, policy)
     ):
         return False
-    _queue_confirmation(session, signature, signature.petition, signature.email, policy)
+    _queue_confirmation(session, signature, signature.petition, signature.email, policy, now)
     session.commit()
     return True
 

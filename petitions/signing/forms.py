@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -43,6 +45,7 @@ class SignForm(FlaskForm):
         _l("Country"),
         validators=[InputRequired(_l("Please choose your country."))],
         validate_choice=True,
+        invalid_choice_message=_l("Please choose your country from the list."),
         render_kw={"autocomplete": "country"},
     )
     region = LineField(
@@ -63,6 +66,10 @@ class SignForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.country.choices = [("", _l("Choose a country")), *country_choices(str(get_locale()))]
         self.normalised_email: str | None = None
+
+    def validate_name(self, field) -> None:
+        if field.data and not any(unicodedata.category(c)[0] in "LN" for c in field.data):
+            raise ValidationError(_l("Please enter your name."))
 
     def validate_email(self, field) -> None:
         try:
