@@ -30,5 +30,11 @@ def country_choices(locale: str = "en") -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs, key=lambda pair: pair[1].casefold()))
 
 
+@cache
+def _codes() -> frozenset[str]:
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
 def is_country(code: str) -> bool:
-    return pycountry.countries.get(alpha_2=code) is not None
+    """An ISO 3166-1 alpha-2 code exactly as the form sends it (upper case)."""
+    return code in _codes()

@@ -22,7 +22,7 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import create_engine, make_url, select, text, update
 
 from petitions import create_app, database_url
 from petitions.emailaddr import identity_key
@@ -152,14 +152,14 @@ def confirm_link(message: EmailMessage) -> str:
 
 
 @contextmanager
-def _private_postgres_database(url: str) -> Iterator[str]:
-    """A fresh database beside the one in TEST_DATABASE_URL, dropped afterwards.
+def private_postgres_database(url: str, prefix: str = "petitions_test") -> Iterator[str]:
+    """A fresh database beside the one in `url`, dropped afterwards.
 
     Each test run gets its own, so runs in parallel (several developers' shells, CI) never
     empty each other's tables.
     """
     base = make_url(url)
-    name = f"petitions_test_{os.getpid()}_{secrets.token_hex(3)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -177,7 +177,7 @@ def migrated_database(tmp_path_factory) -> Iterator[str]:
     url = _test_database_url(tmp_path_factory)
     with ExitStack() as stack:
         if url.startswith("postgresql"):
-            url = stack.enter_context(_private_postgres_database(url))
+            url = stack.enter_context(private_postgres_database(url))
         from flask_migrate import upgrade
 
         app = create_app(_config(url, smtp_port=25))
@@ -383,6 +383,19 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool
             return True
         time.sleep(interval)
     return predicate()
+
+
+def move_deadline_to_past(app, petition_id: int) -> None:
+    """The deadline passed a minute ago, but nothing has closed the petition yet."""
+    now = utcnow()
+    with app.app_context():
+        db.session.execute(
+            update(Petition)
+            .where(Petition.id == petition_id)
+            .values(opened_at=now - timedelta(days=2), closes_at=now - timedelta(minutes=1))
+        )
+        db.session.commit()
+        db.session.remove()
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The migrations are the schema: they match the models, they run down and up again on an empty
 database, and the invariants they create are enforced by the database itself."""
 
-import secrets
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 
@@ -9,8 +8,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from conftest import private_postgres_database
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from petitions import create_app
@@ -44,30 +44,14 @@ def table_names(app) -> set[str]:
 
 
 @contextmanager
-def temporary_postgres_database(url: str):
-    """A new, empty database `petitions_migr_<random>` on the same server, dropped afterwards."""
-    base = make_url(url)
-    name = f"petitions_migr_{secrets.token_hex(4)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield base.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-@contextmanager
 def empty_app_on(migrated_database: str, directory):
     """The app bound to a new empty database on the same kind of server as the test run's
     (the usual `app` fixture stays on the shared, migrated one)."""
     with ExitStack() as stack:
         if migrated_database.startswith("postgresql"):
-            url = stack.enter_context(temporary_postgres_database(migrated_database))
+            url = stack.enter_context(
+                private_postgres_database(migrated_database, prefix="petitions_migr")
+            )
         else:
             url = f"sqlite:///{directory / 'migrations.sqlite3'}"
         app = create_app(

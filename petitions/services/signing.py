@@ -108,10 +108,17 @@ def _queue_confirmation(
     policy: SigningPolicy,
     now: datetime,
 ) -> None:
+    """Count one more confirmation mail for a pending signature and queue it."""
     if signature.confirmation_sends >= policy.max_confirmation_sends:
         signature.confirmation_sends = 0
     signature.confirmation_sends += 1
     signature.last_confirmation_sent_at = now
+    _enqueue_confirmation_mail(session, signature, petition, to, policy)
+
+
+def _enqueue_confirmation_mail(
+    session: Session, signature: Signature, petition: Petition, to: str, policy: SigningPolicy
+) -> None:
     outbox.enqueue(
         session,
         kind="confirmation",
@@ -171,14 +178,16 @@ def sign_petition(
                 consented_at=now,
                 created_at=now,
                 status=SignatureStatus.PENDING,
-                confirmation_sends=0,
+                # Its first confirmation mail, queued just below in the same transaction.
+                confirmation_sends=1,
+                last_confirmation_sent_at=now,
                 already_signed_notices=0,
             )
             .on_conflict_do_nothing(index_elements=[Signature.petition_id, Signature.email_key])
             .returning(Signature)
         )
         if signature is not None:
-            _queue_confirmation(session, signature, petition, signer.email, policy, now)
+            _enqueue_confirmation_mail(session, signature, petition, signer.email, policy)
             session.commit()
             return SignOutcome.CREATED
         existing = session.scalar(same_person)

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import html
 import time
-from datetime import timedelta
 
 import pytest
-from conftest import csrf_token
+from conftest import csrf_token, move_deadline_to_past
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from petitions.extensions import db
-from petitions.models import OutboxMessage, Petition, Signature, utcnow
+from petitions.models import OutboxMessage, Signature
 from petitions.tokens import CONFIRM_SALT
 
 EMAIL = "aibek@example.kg"
@@ -398,14 +397,7 @@ def test_confirm_after_the_deadline_passed(signer, client, app, petition):
     """The deadline passed but no worker has closed the petition yet: still no counting."""
     path = pending(signer, petition)
     page = client.get(path)
-    now = utcnow()
-    with app.app_context():
-        db.session.execute(
-            update(Petition)
-            .where(Petition.id == petition)
-            .values(opened_at=now - timedelta(days=2), closes_at=now - timedelta(minutes=1))
-        )
-        db.session.commit()
+    move_deadline_to_past(app, petition)
     response = client.post(path, data={"csrf_token": csrf_token(page.get_data(as_text=True))})
     assert response.status_code == 409
     assert "This petition is not open for signatures" in page_text(response)

@@ -4,7 +4,7 @@ signers, and the in-process worker that `make run` uses."""
 import threading
 from datetime import timedelta
 
-from conftest import wait_until
+from conftest import move_deadline_to_past, wait_until
 from sqlalchemy import func, select, update
 
 from petitions.extensions import db
@@ -46,11 +46,8 @@ def test_recent_unconfirmed_signatures_are_kept(app, petition, signer, runner):
 
 def test_housekeeping_closes_petitions_past_their_deadline(app, make_petition, client):
     petition = make_petition()
+    move_deadline_to_past(app, petition)
     with app.app_context():
-        row = db.session.get(Petition, petition)
-        row.opened_at = utcnow() - timedelta(days=10)
-        row.closes_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
         housekeeping(db.session, app.config, now=utcnow())
         assert db.session.get(Petition, petition).state == "closed"
     page = client.get(f"/petitions/{petition}").get_data(as_text=True)

@@ -1,8 +1,7 @@
 """What a visitor and a journalist see: the index, a petition page, the running total."""
 
-from datetime import timedelta
-
 import pytest
+from conftest import move_deadline_to_past
 
 
 def test_index_lists_open_petitions_most_signed_first(client, make_petition, signer):
@@ -75,15 +74,8 @@ def test_closed_petition_shows_total_without_form(client, make_petition):
 
 
 def test_petition_past_deadline_offers_no_form(client, make_petition, app):
-    from petitions.extensions import db
-    from petitions.models import Petition, utcnow
-
     petition = make_petition()
-    with app.app_context():
-        row = db.session.get(Petition, petition)
-        row.closes_at = utcnow() - timedelta(minutes=1)
-        row.opened_at = utcnow() - timedelta(days=1)
-        db.session.commit()
+    move_deadline_to_past(app, petition)
     page = client.get(f"/petitions/{petition}").get_data(as_text=True)
     assert "Sign this petition" not in page
     assert "no longer accepts signatures" in page

@@ -12,11 +12,11 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from conftest import confirm_link, csrf_token
+from conftest import confirm_link, csrf_token, move_deadline_to_past
 from sqlalchemy import func, select, update
 
 from petitions.extensions import db
-from petitions.models import OutboxMessage, Petition, Signature, utcnow
+from petitions.models import OutboxMessage, Signature, utcnow
 
 GOOD = {"name": "Aibek Asanov", "email": "aibek@example.kg", "country": "KG", "region": "Chüy"}
 
@@ -63,19 +63,6 @@ def assert_refused(response, app, *messages: str, status: int = 422) -> str:
         assert 'class="field has-error"' in response.get_data(as_text=True)
     assert stored(app) == (0, 0)
     return text
-
-
-def move_deadline_to_past(app, petition_id: int) -> None:
-    """The deadline passed a minute ago, but nothing has closed the petition yet."""
-    now = utcnow()
-    with app.app_context():
-        db.session.execute(
-            update(Petition)
-            .where(Petition.id == petition_id)
-            .values(opened_at=now - timedelta(days=2), closes_at=now - timedelta(minutes=1))
-        )
-        db.session.commit()
-        db.session.remove()
 
 
 # --- lengths and required fields -------------------------------------------------------------
