@@ -150,7 +150,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare Flask baseline")
     parser.add_argument(
         "--label",
-        default="describe the machine state, e.g. quiet machine",
+        default="unlabelled run",
         help="how the summary describes this run",
     )
     parser.add_argument("--skip-signing", action="store_true", help="skip phase 1")
