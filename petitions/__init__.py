@@ -50,7 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import cli, database, errors, i18n, security
+    from . import auth, cli, database, errors, i18n, security
     from .extensions import csrf, db, migrate
     from .forms import FormRequest
 
@@ -59,6 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    auth.init_app(app)
     database.init_app(app)
     i18n.init_app(app)
     security.init_app(app)

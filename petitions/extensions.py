@@ -1,6 +1,7 @@
 """Flask extensions, created unbound here and bound to an app in `create_app()`."""
 
 from flask_babel import Babel
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -25,3 +26,4 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
+login_manager = LoginManager()

@@ -205,7 +205,14 @@ def _config(url: str, smtp_port: int) -> dict:
     }
 
 
-TABLES = ("outbox_messages", "signatures", "petition_count_shards", "petitions")
+TABLES = (
+    "outbox_messages",
+    "petition_events",
+    "signatures",
+    "petition_count_shards",
+    "petitions",
+    "users",
+)
 
 
 def _empty_tables() -> None:
@@ -396,6 +403,62 @@ def move_deadline_to_past(app, petition_id: int) -> None:
         )
         db.session.commit()
         db.session.remove()
+
+
+@pytest.fixture
+def make_user(app):
+    """Create an account directly (confirmed unless told otherwise); returns its id.
+
+    The password is "correct horse battery" unless given.
+    """
+    from petitions.auth.passwords import hash_password
+    from petitions.emailaddr import normalise_for_identity
+    from petitions.models import User
+
+    def make(
+        email: str = "organiser@example.kg",
+        role: str = "organiser",
+        password: str = "correct horse battery",
+        name: str = "Aigul Organiser",
+        confirmed: bool = True,
+    ) -> int:
+        with app.app_context():
+            user = User(
+                email=email,
+                email_canonical=normalise_for_identity(email),
+                password_hash=hash_password(password),
+                display_name=name,
+                role=role,
+                email_confirmed_at=utcnow() if confirmed else None,
+                failed_logins=0,
+                credentials_version=1,
+            )
+            db.session.add(user)
+            db.session.commit()
+            user_id = user.id
+            db.session.remove()
+            return user_id
+
+    return make
+
+
+@pytest.fixture
+def login_as(app, client):
+    """Put a user's login in the test client's session, as the login form does.
+
+    For tests of what a logged-in user may do; the login form itself has tests of its own.
+    """
+    from petitions.models import User
+
+    def login(user_id: int) -> None:
+        with app.app_context():
+            session_id = db.session.get(User, user_id).get_id()
+            db.session.remove()
+        with client.session_transaction() as session:
+            session["_user_id"] = session_id
+            session["_fresh"] = True
+
+    return login
 
 
 @pytest.fixture

@@ -1,12 +1,19 @@
 """Database models, one module per aggregate; invariants live in constraints."""
 
+from .moderation import EventAction, PetitionEvent
 from .outbox import OutboxMessage
-from .petition import CountShard, Petition, PetitionState
+from .petition import CountShard, Petition, PetitionState, RejectionReason
 from .signature import Signature, SignatureStatus
 from .types import utcnow
+from .user import Role, User
 
 __all__ = [
     "CountShard",
+    "EventAction",
+    "PetitionEvent",
+    "RejectionReason",
+    "Role",
+    "User",
     "OutboxMessage",
     "Petition",
     "PetitionState",

@@ -9,13 +9,31 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from .types import BigId, UTCDateTime, utcnow
+from .types import UTCDateTime, utcnow
 
 
 class PetitionState(enum.StrEnum):
+    #: Being written by its organiser; editable, previewable, not public.
     DRAFT = "draft"
+    #: Submitted; collecting sponsors through the organiser's share link.
+    SPONSORING = "sponsoring"
+    #: Enough sponsors; waiting in the moderation queue.
+    MODERATION = "moderation"
     OPEN = "open"
     CLOSED = "closed"
+    #: Refused by a moderator, with a reason; shown publicly with that reason.
+    REJECTED = "rejected"
+    #: Abusive or unlawful: not shown at all; the reason is kept for moderators.
+    HIDDEN = "hidden"
+
+
+class RejectionReason(enum.StrEnum):
+    DUPLICATE = "duplicate"
+    NOT_AN_ACTION = "not_an_action"
+    OFFENSIVE = "offensive"
+    DEFAMATORY = "defamatory"
+    ADVERTISING = "advertising"
+    OTHER = "other"
 
 
 TITLE_MAX = 150
@@ -27,16 +45,33 @@ ADDRESSEE_MAX = 200
 class Petition(db.Model):
     __tablename__ = "petitions"
     __table_args__ = (
-        CheckConstraint("state IN ('draft', 'open', 'closed')", name="state_known"),
+        CheckConstraint(
+            "state IN ('draft', 'sponsoring', 'moderation', 'open', 'closed', 'rejected', "
+            "'hidden')",
+            name="state_known",
+        ),
         CheckConstraint("length(title) > 0", name="title_not_empty"),
         CheckConstraint("signature_goal IS NULL OR signature_goal > 0", name="goal_positive"),
-        CheckConstraint("state = 'draft' OR opened_at IS NOT NULL", name="opened_has_date"),
+        CheckConstraint(
+            "state NOT IN ('open', 'closed') OR opened_at IS NOT NULL", name="opened_has_date"
+        ),
+        CheckConstraint(
+            "state <> 'rejected' OR rejection_reason IS NOT NULL", name="rejected_has_reason"
+        ),
+        CheckConstraint(
+            "rejection_reason IS NULL OR rejection_reason IN ('duplicate', 'not_an_action', "
+            "'offensive', 'defamatory', 'advertising', 'other')",
+            name="rejection_reason_known",
+        ),
+        CheckConstraint("state <> 'hidden' OR hidden_reason IS NOT NULL", name="hidden_has_reason"),
         CheckConstraint("state <> 'closed' OR closed_at IS NOT NULL", name="closed_has_date"),
         CheckConstraint(
             "closes_at IS NULL OR opened_at IS NULL OR closes_at > opened_at",
             name="closes_after_opening",
         ),
         Index("ix_petitions_state_opened_at", "state", "opened_at"),
+        Index("ix_petitions_owner_id", "owner_id"),
+        Index("ix_petitions_moderation_queue", "state", "moderation_requested_at"),
     )
 
     #: Public, stable identifier: the petition lives at /petitions/<id>.
@@ -58,8 +93,33 @@ class Petition(db.Model):
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: Deadline for signatures; no signature is accepted from this moment on.
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    #: When it was closed (by the deadline or an operator).
+    #: When it was closed (by the deadline, its organiser or an operator).
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    #: The organiser's account; NULL for petitions created by operators, or once the organiser
+    #: deleted their account (then `owner_removed_at` is set: "former organiser").
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    owner_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: One-time key of the form that created it, so a double submit creates one petition.
+    creation_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    #: When the organiser submitted it for sponsors.
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: When it entered the moderation queue (the queue is ordered by it).
+    moderation_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Why a moderator rejected it (a RejectionReason) and what they wrote to the organiser.
+    rejection_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    rejection_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Why it is hidden; for moderators only.
+    hidden_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: What a moderator asked the organiser to change when sending it back.
+    changes_requested: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: When a moderator last corrected the text of an open petition ("edited").
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The addressee's official response or the outcome, and when it was attached.
+    response_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def accepts_signatures(self, now: datetime) -> bool:
         """Open, and its deadline (if any) not yet reached."""
@@ -88,4 +148,4 @@ class CountShard(db.Model):
     count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-__all__ = ["BigId", "CountShard", "Petition", "PetitionState"]
+__all__ = ["CountShard", "Petition", "PetitionState", "RejectionReason"]

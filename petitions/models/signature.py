@@ -63,6 +63,10 @@ class Signature(db.Model):
     region: Mapped[str | None] = mapped_column(String(REGION_MAX), nullable=True)
     #: The signer asked to hear about this petition's progress.
     wants_updates: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The signer agreed to have their name shown (organiser's dashboard, public lists).
+    show_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Signed through the organiser's share link before moderation (a sponsor); counts too.
+    is_sponsor: Mapped[bool] = mapped_column(Boolean, default=False)
     #: When the signer agreed to the processing of their data (the form requires it).
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default=SignatureStatus.PENDING)

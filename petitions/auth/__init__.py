@@ -1,0 +1,49 @@
+"""Accounts: who is logged in, and what their role lets them do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Flask, abort
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from ..extensions import db, login_manager
+from ..models import Role, User
+
+
+def load_user(session_id: str) -> User | None:
+    """The user of a session, if its credentials version still matches (see User.get_id)."""
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.credentials_version != int(version):
+        return None
+    return user
+
+
+def role_required(role: Role) -> Callable:
+    """View decorator: logged in (else to the login page) and at least `role` (else 403)."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.has_role(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.session_protection = "basic"

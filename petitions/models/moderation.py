@@ -1,0 +1,51 @@
+"""The audit log of everything that happens to a petition in its lifecycle."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import BigId, UTCDateTime, utcnow
+from .user import User
+
+
+class EventAction(enum.StrEnum):
+    CREATED = "created"
+    SUBMITTED = "submitted"
+    ENTERED_MODERATION = "entered_moderation"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    HIDDEN = "hidden"
+    SENT_BACK = "sent_back"
+    EDITED = "edited"
+    RESPONSE = "response"
+    CLOSED = "closed"
+
+
+class PetitionEvent(db.Model):
+    """Who did what to a petition, when and why; moderators read it, nobody edits it."""
+
+    __tablename__ = "petition_events"
+    __table_args__ = (Index("ix_petition_events_petition_created", "petition_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    #: Who acted; NULL for the system (deadlines, sponsor threshold) or a deleted account.
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    #: An EventAction.
+    action: Mapped[str] = mapped_column(String(32))
+    #: A RejectionReason for rejections; free for other actions.
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: What the actor wrote (to the organiser, or for other moderators).
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Structured detail, e.g. {"field": [old, new]} for an edit.
+    details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship()
