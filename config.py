@@ -78,6 +78,8 @@ class Config:
     #: How long an idle worker waits before looking for due mail again.
     OUTBOX_POLL_SECONDS = 0.25
 
+    #: argon2-cffi parameter profile for password hashes (argon2.profiles).
+    PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"  # noqa: S105 (a profile name)
     #: How long an emailed confirmation link stays valid.
     CONFIRMATION_MAX_AGE_SECONDS = 7 * 24 * 3600
     #: How many confirmation emails one pending signature may receive in all.
@@ -96,8 +98,23 @@ class Config:
     #: max-age of count.json for browsers and reverse proxies.
     COUNT_CACHE_MAX_AGE = 2
 
+    #: Failed logins in a row before an account is locked for LOGIN_LOCK_SECONDS.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_SECONDS = 15 * 60
+    #: How long the links emailed to account holders work (confirm, reset, change of address).
+    ACCOUNT_TOKEN_MAX_AGE_SECONDS = 2 * 3600
+
+    #: Confirmed sponsor signatures (through the organiser's share link) that send a submitted
+    #: petition to the moderation queue; 0 sends it there as soon as it is submitted.
+    SPONSORS_REQUIRED = 5
+
     PETITIONS_PER_PAGE = 20
+    #: How long a petition approved by a moderator stays open for signatures (about 6 months).
     DEFAULT_PETITION_DAYS = 182
+    #: Official-response emails queued per transaction (see services/moderation.py).
+    RESPONSE_MAIL_BATCH_SIZE = 500
+    #: Batches of response emails queued per request or worker round (bounds each round).
+    RESPONSE_MAIL_MAX_BATCHES = 20
 
     WTF_CSRF_TIME_LIMIT = 6 * 3600
     SESSION_COOKIE_HTTPONLY = True
@@ -145,8 +162,22 @@ class Config:
             "COUNT_SHARDS": env_int("COUNT_SHARDS", cls.COUNT_SHARDS),
             "COUNT_MEMO_SECONDS": env_float("COUNT_MEMO_SECONDS", cls.COUNT_MEMO_SECONDS),
             "COUNT_CACHE_MAX_AGE": env_int("COUNT_CACHE_MAX_AGE", cls.COUNT_CACHE_MAX_AGE),
+            "LOGIN_MAX_FAILURES": env_int("LOGIN_MAX_FAILURES", cls.LOGIN_MAX_FAILURES),
+            "LOGIN_LOCK_SECONDS": env_int("LOGIN_LOCK_SECONDS", cls.LOGIN_LOCK_SECONDS),
+            "ACCOUNT_TOKEN_MAX_AGE_SECONDS": env_int(
+                "ACCOUNT_TOKEN_MAX_AGE_SECONDS", cls.ACCOUNT_TOKEN_MAX_AGE_SECONDS
+            ),
+            "SPONSORS_REQUIRED": env_int("SPONSORS_REQUIRED", cls.SPONSORS_REQUIRED),
+            "PASSWORD_HASH_PROFILE": env_str("PASSWORD_HASH_PROFILE", cls.PASSWORD_HASH_PROFILE),
             "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", cls.SESSION_COOKIE_SECURE),
             "PROXY_FIX_HOPS": env_int("PROXY_FIX_HOPS", cls.PROXY_FIX_HOPS),
+            "DEFAULT_PETITION_DAYS": env_int("DEFAULT_PETITION_DAYS", cls.DEFAULT_PETITION_DAYS),
+            "RESPONSE_MAIL_BATCH_SIZE": env_int(
+                "RESPONSE_MAIL_BATCH_SIZE", cls.RESPONSE_MAIL_BATCH_SIZE
+            ),
+            "RESPONSE_MAIL_MAX_BATCHES": env_int(
+                "RESPONSE_MAIL_MAX_BATCHES", cls.RESPONSE_MAIL_MAX_BATCHES
+            ),
         }
         return settings
 
@@ -157,6 +188,8 @@ class DevelopmentConfig(Config):
 
 class TestingConfig(Config):
     TESTING = True
+    #: Hundreds of sign-ups and logins; production-strength hashing has tests of its own.
+    PASSWORD_HASH_PROFILE = "CHEAPEST"  # noqa: S105 (a profile name)
     #: Tests read totals right after changing them; the memo has tests of its own.
     COUNT_MEMO_SECONDS = 0.0
     SQLALCHEMY_DATABASE_URI = "sqlite:///:memory:"

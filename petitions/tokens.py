@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 CONFIRM_SALT = "signature-confirmation"
 
@@ -65,3 +65,25 @@ def read_confirmation_token(token: str, secret: str, max_age: int) -> Confirmati
     if parsed is None:
         return ConfirmationClaim(TokenState.INVALID)
     return ConfirmationClaim(state, parsed[0], parsed[1])
+
+
+# --- sponsor share links ------------------------------------------------------------------------
+
+SPONSOR_SALT = "petition-sponsor-link"
+
+
+def make_sponsor_token(petition_id: int, secret: str) -> str:
+    """The unguessable part of a petition's sponsor link; it does not expire (the petition's
+    state decides whether the link still collects sponsors)."""
+    return URLSafeSerializer(secret, salt=SPONSOR_SALT).dumps(petition_id)
+
+
+def read_sponsor_token(token: str, secret: str) -> int | None:
+    """The petition id a sponsor token was made for, or None if it was altered; never raises."""
+    try:
+        payload = URLSafeSerializer(secret, salt=SPONSOR_SALT).loads(token)
+    except (BadSignature, UnicodeError, ValueError):
+        return None
+    if isinstance(payload, int) and not isinstance(payload, bool):
+        return payload
+    return None

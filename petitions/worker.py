@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from . import outbox
 from .extensions import db
 from .models import utcnow
+from .services.moderation import queue_response_mail
 from .services.petitions import close_expired
 from .services.signing import purge_unconfirmed
 
@@ -33,12 +34,19 @@ HOUSEKEEPING_INTERVAL = 60
 
 
 def housekeeping(session, config, *, now) -> None:
-    """Close petitions past their deadline; delete signatures never confirmed in time."""
+    """Close petitions past their deadline; delete signatures never confirmed in time; queue
+    the official-response emails a request left to do (bounded, see queue_response_mail)."""
     closed = close_expired(session, now=now)
     purged = purge_unconfirmed(
         session, older_than=now - timedelta(days=config["UNCONFIRMED_RETENTION_DAYS"])
     )
     session.commit()
+    queue_response_mail(
+        session,
+        base_url=config["PUBLIC_BASE_URL"],
+        batch_size=config["RESPONSE_MAIL_BATCH_SIZE"],
+        max_batches=config["RESPONSE_MAIL_MAX_BATCHES"],
+    )
     if closed or purged:
         logger.info("closed petitions %s; purged %d unconfirmed signatures", closed, purged)
 

@@ -551,3 +551,142 @@ def scalar_sql(app, sql: str, **params):
             return db.session.scalar(text(sql), params)
         finally:
             db.session.remove()
+
+
+# --- moderation (added with the moderation blueprint) ------------------------------------------
+
+
+@pytest.fixture
+def make_queued_petition(app):
+    """A petition waiting in the moderation queue, created directly through the model (the
+    organiser and sponsor flow that leads there has tests of its own); returns its id.
+
+    `waited` is how long it has been in the queue; `sponsors` confirmed sponsor signatures
+    are added; `owner_id` is its organiser's account, if any.
+    """
+
+    def make(
+        title: str = "Build a bridge in Osh",
+        *,
+        owner_id: int | None = None,
+        waited: timedelta = timedelta(hours=1),
+        sponsors: int = 0,
+    ) -> int:
+        with app.app_context():
+            now = utcnow()
+            petition = Petition(
+                title=title,
+                action="Build a footbridge over the Ak-Buura river.",
+                background="Children cross the road to reach school.",
+                addressee="Osh city council",
+                state="moderation",
+                owner_id=owner_id,
+                created_at=now - waited - timedelta(days=1),
+                submitted_at=now - waited - timedelta(hours=2),
+                moderation_requested_at=now - waited,
+            )
+            db.session.add(petition)
+            db.session.flush()
+            for n in range(sponsors):
+                db.session.add(
+                    Signature(
+                        petition_id=petition.id,
+                        email_key=f"sponsor-{petition.id}-{n}",
+                        name=f"Sponsor {n}",
+                        country="KG",
+                        is_sponsor=True,
+                        status="confirmed",
+                        confirmed_at=now - waited,
+                    )
+                )
+            db.session.commit()
+            petition_id = petition.id
+            db.session.remove()
+            return petition_id
+
+    return make
+
+
+# --- organisers and sponsors (added with the organiser blueprint) -------------------------------
+
+
+def creation_key(html: str) -> str:
+    match = re.search(r'id="creation_key" name="creation_key" type="hidden" value="([^"]*)"', html)
+    assert match, "no creation key in the page"
+    return match.group(1)
+
+
+class OrganiserActions:
+    """What a logged-in organiser does in the browser, through the test client."""
+
+    DRAFT = {
+        "title": "Light the road to Karakol",
+        "action": "Install street lights on the road from Karakol to Jeti-Oguz.",
+        "background": "The road is dark and people walk it at night.\n\nThree accidents this year.",
+        "addressee": "Issyk-Kul regional administration",
+        "signature_goal": "1000",
+    }
+
+    def __init__(self, client, user_id: int) -> None:
+        self.client = client
+        self.user_id = user_id
+
+    def create(self, **fields) -> int:
+        """Fill in and send the create form; returns the new petition's id."""
+        response = self.post_new(**fields)
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+
+    def post_new(self, **fields):
+        page = self.client.get("/organiser/petitions/new")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        data = {"csrf_token": csrf_token(html), "creation_key": creation_key(html)}
+        return self.client.post("/organiser/petitions/new", data={**data, **self.DRAFT, **fields})
+
+    def post_form(self, path: str, **fields):
+        """GET a page with a form and POST it back with `fields` and the page's CSRF token."""
+        page = self.client.get(path)
+        assert page.status_code == 200, page.status_code
+        return self.client.post(
+            path, data={"csrf_token": csrf_token(page.get_data(as_text=True)), **fields}
+        )
+
+    def submit(self, petition_id: int):
+        page = self.client.get(f"/organiser/petitions/{petition_id}/preview")
+        assert page.status_code == 200
+        return self.client.post(
+            f"/organiser/petitions/{petition_id}/submit",
+            data={"csrf_token": csrf_token(page.get_data(as_text=True))},
+        )
+
+    def share_path(self, petition_id: int) -> str:
+        """The sponsor link shown on the petition's page, as a path."""
+        html = self.client.get(f"/organiser/petitions/{petition_id}").get_data(as_text=True)
+        match = re.search(r'value="http://localhost(/petitions/\d+/sponsor/[^"]+)"', html)
+        assert match, "no sponsor link on the page"
+        return match.group(1)
+
+
+@pytest.fixture
+def organiser(client, make_user, login_as) -> OrganiserActions:
+    """An organiser logged in in the test client."""
+    user_id = make_user(email="organiser@example.kg", name="Aigul Organiser")
+    login_as(user_id)
+    return OrganiserActions(client, user_id)
+
+
+def sponsor_sign(client, share_path: str, email: str, name: str = "Bakyt Sponsor", **extra):
+    """Sign through a sponsor link (a fresh form, like a browser that opened the link)."""
+    page = client.get(share_path)
+    assert page.status_code == 200, page.status_code
+    data = {
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
+        "name": name,
+        "email": email,
+        "country": "KG",
+        "region": "",
+        "consent": "y",
+        **extra,
+    }
+    return client.post(share_path, data=data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, abort
+from flask import Flask, abort, current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -41,7 +41,18 @@ def role_required(role: Role) -> Callable:
     return decorate
 
 
+def is_endpoint(name: str) -> bool:
+    """Jinja test `'blueprint.view' is endpoint`: link to a page only if the app has it."""
+    return name in current_app.view_functions
+
+
 def init_app(app: Flask) -> None:
+    from . import passwords
+    from .cli import users_cli
+
+    passwords.init_app(app)
+    app.cli.add_command(users_cli)
+    app.jinja_env.tests["endpoint"] = is_endpoint
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
     login_manager.login_view = "auth.login"

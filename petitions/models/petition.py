@@ -120,13 +120,17 @@ class Petition(db.Model):
     #: The addressee's official response or the outcome, and when it was attached.
     response_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The response email still has to be queued for opted-in signers whose signature id is
+    #: above this; NULL once every one has it queued (see services/moderation.py).
+    response_mail_after: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     def accepts_signatures(self, now: datetime) -> bool:
         """Open, and its deadline (if any) not yet reached."""
         return self.state == PetitionState.OPEN and (self.closes_at is None or now < self.closes_at)
 
     def is_public(self) -> bool:
-        return self.state in (PetitionState.OPEN, PetitionState.CLOSED)
+        """Shown at /petitions/<id>: open, closed, or rejected (with the reason, as the UK site)."""
+        return self.state in (PetitionState.OPEN, PetitionState.CLOSED, PetitionState.REJECTED)
 
     def __repr__(self) -> str:
         return f"<Petition {self.id} {self.state} {self.title[:30]!r}>"

@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 #: Petition ids are 32-bit integers (`Petition.id`); a larger id in a URL names nothing.
 MAX_PETITION_ID = 2**31 - 1
+#: `Petition.signature_goal` is a 32-bit integer too.
+MAX_SIGNATURE_GOAL = 2**31 - 1
 
 
 class PetitionError(ValueError):
@@ -45,23 +47,31 @@ def _clean(value: str, label: str, limit: int, *, required: bool, multiline: boo
     return value
 
 
-def create_petition(session: Session, draft: PetitionDraft, *, now: datetime) -> Petition:
-    """Store a new draft petition; flushes, the caller commits."""
+def cleaned_fields(draft: PetitionDraft) -> dict:
+    """The draft's texts normalised and checked, as column values; raises PetitionError.
+
+    Shared by the CLI (`create_petition`) and the organiser's forms (services/lifecycle.py).
+    """
     if draft.signature_goal is not None and draft.signature_goal <= 0:
         raise PetitionError("The signature goal must be a positive number.")
-    petition = Petition(
-        title=_clean(draft.title, "Title", TITLE_MAX, required=True, multiline=False),
-        action=_clean(draft.action, "Action", ACTION_MAX, required=True, multiline=True),
-        background=_clean(
+    if draft.signature_goal is not None and draft.signature_goal > MAX_SIGNATURE_GOAL:
+        raise PetitionError(f"The signature goal must be at most {MAX_SIGNATURE_GOAL}.")
+    return {
+        "title": _clean(draft.title, "Title", TITLE_MAX, required=True, multiline=False),
+        "action": _clean(draft.action, "Action", ACTION_MAX, required=True, multiline=True),
+        "background": _clean(
             draft.background, "Background", BACKGROUND_MAX, required=False, multiline=True
         ),
-        addressee=_clean(
+        "addressee": _clean(
             draft.addressee, "Addressee", ADDRESSEE_MAX, required=True, multiline=False
         ),
-        signature_goal=draft.signature_goal,
-        state=PetitionState.DRAFT,
-        created_at=now,
-    )
+        "signature_goal": draft.signature_goal,
+    }
+
+
+def create_petition(session: Session, draft: PetitionDraft, *, now: datetime) -> Petition:
+    """Store a new draft petition; flushes, the caller commits."""
+    petition = Petition(**cleaned_fields(draft), state=PetitionState.DRAFT, created_at=now)
     session.add(petition)
     session.flush()
     logger.info("petition %s created: %r", petition.id, petition.title)
@@ -110,7 +120,8 @@ def close_expired(session: Session, *, now: datetime) -> list[int]:
 
 
 def public_petition(session: Session, petition_id: int) -> Petition | None:
-    """An open or closed petition; drafts are not public."""
+    """An open, closed or rejected petition (see Petition.is_public); drafts, petitions in
+    moderation and hidden ones are not public."""
     if not 0 < petition_id <= MAX_PETITION_ID:
         return None  # no such row, and SQLite cannot even compare an int beyond 64 bits
     petition = session.get(Petition, petition_id)

@@ -22,7 +22,7 @@ from ..database import dialect_insert
 from ..emailaddr import identity_key
 from ..models import Petition, Signature, SignatureStatus
 from ..tokens import ConfirmationClaim, TokenState, make_confirmation_token
-from . import counts
+from . import counts, lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class SigningPolicy:
     max_already_signed_notices: int
     count_shards: int
     confirmation_max_age: timedelta
+    #: Confirmed sponsors that send a submitted petition to moderation (services/lifecycle.py).
+    sponsors_required: int = 5
 
     @classmethod
     def from_config(cls, config: Mapping) -> SigningPolicy:
@@ -49,7 +51,12 @@ class SigningPolicy:
             max_already_signed_notices=config["ALREADY_SIGNED_MAX_NOTICES"],
             count_shards=config["COUNT_SHARDS"],
             confirmation_max_age=timedelta(seconds=config["CONFIRMATION_MAX_AGE_SECONDS"]),
+            sponsors_required=config["SPONSORS_REQUIRED"],
         )
+
+    @property
+    def lifecycle(self) -> lifecycle.LifecyclePolicy:
+        return lifecycle.LifecyclePolicy(self.secret_key, self.base_url, self.sponsors_required)
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,27 @@ def confirmation_link(signature: Signature, policy: SigningPolicy) -> str:
 
 
 def petition_link(petition: Petition, policy: SigningPolicy) -> str:
+    """Where the petition can be read: its public page, or its sponsor link before that."""
+    if petition.state in lifecycle.SPONSOR_STATES:
+        return lifecycle.sponsor_link(petition.id, policy.lifecycle)
     return f"{policy.base_url}/petitions/{petition.id}"
+
+
+def may_sign(petition: Petition, now: datetime, *, as_sponsor: bool) -> bool:
+    """Open petitions take signatures; sponsoring ones (and those waiting for moderation) only
+    through the organiser's sponsor link."""
+    if as_sponsor:
+        return petition.state in lifecycle.SPONSOR_STATES
+    return petition.accepts_signatures(now)
+
+
+def may_confirm(signature: Signature, now: datetime) -> bool:
+    """Whether a pending signature can still be confirmed: its petition is open, or it is a
+    sponsor's and the petition has not yet left the sponsor stages."""
+    petition = signature.petition
+    if signature.is_sponsor and petition.state in lifecycle.SPONSOR_STATES:
+        return True
+    return petition.accepts_signatures(now)
 
 
 def may_send_confirmation(signature: Signature, now: datetime, policy: SigningPolicy) -> bool:
@@ -148,7 +175,13 @@ def _queue_already_signed(
 
 
 def sign_petition(
-    session: Session, petition: Petition, signer: Signer, *, now: datetime, policy: SigningPolicy
+    session: Session,
+    petition: Petition,
+    signer: Signer,
+    *,
+    now: datetime,
+    policy: SigningPolicy,
+    as_sponsor: bool = False,
 ) -> SignOutcome:
     """Record a pending signature (or answer a repeat) and queue its email; commits.
 
@@ -156,8 +189,11 @@ def sign_petition(
     the same address meet at the unique constraint (`INSERT ... ON CONFLICT DO NOTHING`): the
     loser is treated as a repeat. No SAVEPOINT: with SQLite's Python driver, releasing one
     that opened the transaction commits it, which would store the signature without its mail.
+
+    `as_sponsor`: signed through the organiser's sponsor link (see may_sign); the signature is
+    flagged as a sponsor's and otherwise treated like any other.
     """
-    if not petition.accepts_signatures(now):
+    if not may_sign(petition, now, as_sponsor=as_sponsor):
         raise PetitionNotOpen(petition.id)
     key = identity_key(signer.email, policy.hash_key)
     same_person = select(Signature).where(
@@ -175,6 +211,7 @@ def sign_petition(
                 country=signer.country,
                 region=signer.region,
                 wants_updates=signer.wants_updates,
+                is_sponsor=as_sponsor,
                 consented_at=now,
                 created_at=now,
                 status=SignatureStatus.PENDING,
@@ -240,14 +277,15 @@ def confirm_signature(
     """Confirm a pending signature and count it, exactly once; commits.
 
     The status flip is a conditional UPDATE, so of two simultaneous confirmations only one
-    changes a row and only that one adds to the count.
+    changes a row and only that one adds to the count. A sponsor's confirmation may, in the same
+    transaction, send the petition to moderation (lifecycle.enter_moderation_if_sponsored).
     """
     signature = session.get(Signature, signature_id)
     if signature is None:
         return ConfirmOutcome.NOT_FOUND
     if signature.is_confirmed:
         return ConfirmOutcome.ALREADY_CONFIRMED
-    if not signature.petition.accepts_signatures(now):
+    if not may_confirm(signature, now):
         return ConfirmOutcome.PETITION_CLOSED
     values: dict = {"status": SignatureStatus.CONFIRMED, "confirmed_at": now}
     if not signature.wants_updates:
@@ -262,6 +300,10 @@ def confirm_signature(
         session.rollback()
         return ConfirmOutcome.ALREADY_CONFIRMED
     counts.add_confirmed(session, signature.petition_id, signature_id, policy.count_shards)
+    if signature.is_sponsor:
+        lifecycle.enter_moderation_if_sponsored(
+            session, signature.petition_id, now=now, policy=policy.lifecycle
+        )
     session.commit()
     logger.info("signature %s confirmed on petition %s", signature_id, signature.petition_id)
     return ConfirmOutcome.CONFIRMED
@@ -278,7 +320,7 @@ def resend_confirmation(
     if (
         signature.is_confirmed
         or not signature.email
-        or not signature.petition.accepts_signatures(now)
+        or not may_confirm(signature, now)
         or not may_send_confirmation(signature, now, policy)
     ):
         return False

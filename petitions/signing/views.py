@@ -21,6 +21,7 @@ from ..services.signing import (
     PetitionNotOpen,
     SigningPolicy,
     confirm_signature,
+    may_confirm,
     resend_confirmation,
     sign_petition,
     signature_for_claim,
@@ -91,7 +92,7 @@ def confirm(token: str):
         return _private_page("signing/token_invalid.html", 404)
     petition = signature.petition
     if claim.state is TokenState.EXPIRED and not signature.is_confirmed:
-        if not petition.accepts_signatures(utcnow()):
+        if not may_confirm(signature, utcnow()):
             # A new link could not be used either; say so instead of offering one.
             return _private_page("signing/not_open.html", 409, petition=petition)
         return _private_page(
@@ -104,7 +105,7 @@ def confirm(token: str):
         return _private_page(template, status, petition=petition)
     if signature.is_confirmed:
         return _private_page("signing/already_confirmed.html", petition=petition)
-    if not petition.accepts_signatures(utcnow()):
+    if not may_confirm(signature, utcnow()):
         return _private_page("signing/not_open.html", 409, petition=petition)
     return _private_page("signing/confirm.html", petition=petition, form=form)
 
@@ -118,9 +119,11 @@ def resend(token: str):
     petition = signature.petition
     if signature.is_confirmed:
         return _private_page("signing/already_confirmed.html", petition=petition)
-    if not petition.accepts_signatures(utcnow()):
+    if not may_confirm(signature, utcnow()):
         return _private_page("signing/not_open.html", 409, petition=petition)
     if not resend_confirmation(db.session, signature, now=utcnow(), policy=_policy()):
         # The per-signature mail limit is reached; don't claim that a mail is on its way.
         return _private_page("signing/resend_limit.html", 429, petition=petition)
+    if not petition.is_public():  # a sponsor's: the petition has no public page yet
+        return _private_page("signing/check_email.html", petition=petition)
     return redirect(url_for("signing.check_email", petition_id=petition.id), code=303)

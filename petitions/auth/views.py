@@ -1,0 +1,281 @@
+"""Organiser accounts in the browser: /account/signup, login, logout, reset, settings.
+
+Views parse a form, call one function of `services.accounts`, and render or redirect. Every
+page here is private (`Cache-Control: no-store`): some carry tokens, the others a user's data.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..extensions import db
+from ..models import utcnow
+from ..services import accounts
+from ..services.accounts import AccountExists, AccountPolicy, TokenProblem, TokenPurpose
+from ..text import bad_character
+from .forms import (
+    ButtonForm,
+    ChangeEmailForm,
+    ChangePasswordForm,
+    DeleteAccountForm,
+    LoginForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    SignupForm,
+)
+
+bp = Blueprint("auth", __name__, url_prefix="/account")
+
+
+def _policy() -> AccountPolicy:
+    return AccountPolicy.from_config(current_app.config)
+
+
+@bp.after_request
+def _no_store(response):
+    """Account pages hold personal data or tokens: never cached by browsers or proxies."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no open redirect).
+
+    Refused: absolute and scheme-relative URLs (`//evil`, `/\\evil`, which browsers treat as
+    another host), anything with a scheme or host, and control characters.
+    """
+    if not target or len(target) > 2000 or bad_character(target):
+        return None
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target:
+        return None
+    return target
+
+
+def _invalid_link(kind: str, status: int = 404):
+    return render_template("auth/token_invalid.html", kind=kind), status
+
+
+def _expired_link(kind: str):
+    return render_template("auth/token_expired.html", kind=kind), 410
+
+
+# --- sign-up and confirmation ----------------------------------------------------------------
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.settings"))
+    form = SignupForm()
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render_template("auth/signup.html", form=form), status
+    accounts.sign_up(
+        db.session,
+        email=form.normalised_email or form.email.data,
+        display_name=form.display_name.data,
+        password=form.password.data,
+        now=utcnow(),
+        policy=_policy(),
+    )
+    return redirect(url_for("auth.check_email"), code=303)
+
+
+@bp.get("/check-email")
+def check_email():
+    return render_template("auth/check_email.html")
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str):
+    """GET shows a button and changes nothing (mail scanners open links); POST confirms."""
+    check = accounts.check_token(db.session, TokenPurpose.CONFIRM, token, _policy())
+    if check.user is not None and check.user.email_confirmed_at is not None:
+        return render_template("auth/confirmed.html", already=True)
+    if check.problem is TokenProblem.EXPIRED:
+        return _expired_link("confirm")
+    if check.user is None:
+        return _invalid_link("confirm")
+    form = ButtonForm()
+    if form.validate_on_submit():
+        accounts.confirm_email(db.session, check.user, now=utcnow())
+        return render_template("auth/confirmed.html", already=False)
+    return render_template("auth/confirm.html", form=form)
+
+
+# --- login and logout ------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(safe_next(form.next.data) or url_for("auth.settings"))
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render_template("auth/login.html", form=form), status
+    user = accounts.authenticate(
+        db.session, form.email.data, form.password.data, now=utcnow(), policy=_policy()
+    )
+    if user is None:
+        return render_template("auth/login.html", form=form, failed=True), 401
+    login_user(user)
+    return redirect(safe_next(form.next.data) or url_for("auth.settings"), code=303)
+
+
+@bp.post("/logout")
+def logout():
+    if ButtonForm().validate_on_submit():
+        logout_user()
+    return redirect(url_for("public.index"), code=303)
+
+
+# --- password reset --------------------------------------------------------------------------
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def reset_request():
+    form = ResetRequestForm()
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render_template("auth/reset_request.html", form=form), status
+    accounts.request_password_reset(
+        db.session, form.normalised_email or form.email.data, policy=_policy()
+    )
+    return redirect(url_for("auth.check_email"), code=303)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """GET shows the form (changes nothing); POST sets the password once (the token then
+    no longer fits the account's credentials version)."""
+    check = accounts.check_token(db.session, TokenPurpose.RESET, token, _policy())
+    if check.problem is TokenProblem.EXPIRED:
+        return _expired_link("reset")
+    if check.user is None:
+        return _invalid_link("reset")
+    form = ResetPasswordForm()
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render_template("auth/reset_password.html", form=form), status
+    accounts.reset_password(db.session, check.user, form.password.data, now=utcnow())
+    logout_user()
+    flash(_("Your password has been changed. You can log in with it now."))
+    return redirect(url_for("auth.login"), code=303)
+
+
+# --- settings (logged in) --------------------------------------------------------------------
+
+
+def _password_ok(password: str) -> bool:
+    return accounts.check_password(
+        db.session, current_user._get_current_object(), password, now=utcnow(), policy=_policy()
+    )
+
+
+def _settings_page(status: int = 200, **forms):
+    context = {
+        "password_form": ChangePasswordForm(formdata=None),
+        "email_form": ChangeEmailForm(formdata=None),
+        "delete_form": DeleteAccountForm(formdata=None),
+    }
+    context.update(forms)
+    return render_template("auth/settings.html", **context), status
+
+
+@bp.get("/settings")
+@login_required
+def settings():
+    return _settings_page()
+
+
+NOT_YOUR_PASSWORD = _l("This is not your current password.")
+
+
+@bp.post("/settings/password")
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if _password_ok(form.current_password.data):
+            user = current_user._get_current_object()
+            accounts.set_password(db.session, user, form.password.data, now=utcnow())
+            # The new credentials version ended every session, this one too: log in again.
+            login_user(user)
+            flash(_("Your password has been changed. Other devices have been logged out."))
+            return redirect(url_for("auth.settings"), code=303)
+        form.current_password.errors.append(NOT_YOUR_PASSWORD)
+    return _settings_page(422, password_form=form)
+
+
+@bp.post("/settings/email")
+@login_required
+def change_email_request():
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        if _password_ok(form.password.data):
+            new_email = form.normalised_email or form.email.data
+            accounts.request_email_change(db.session, current_user, new_email, policy=_policy())
+            flash(
+                _(
+                    "We have sent a link to %(email)s. Your address changes when you open it.",
+                    email=new_email,
+                )
+            )
+            return redirect(url_for("auth.settings"), code=303)
+        form.password.errors.append(NOT_YOUR_PASSWORD)
+    return _settings_page(422, email_form=form)
+
+
+@bp.route("/email/<token>", methods=["GET", "POST"])
+def change_email(token: str):
+    """The link sent to a new address: GET shows a button, POST moves the account there."""
+    check = accounts.check_token(db.session, TokenPurpose.EMAIL, token, _policy())
+    if check.problem is TokenProblem.EXPIRED:
+        return _expired_link("email")
+    if check.user is None or not check.new_email:
+        return _invalid_link("email")
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        return render_template("auth/email_confirm.html", form=form, new_email=check.new_email)
+    user = check.user
+    was_logged_in = current_user.is_authenticated and current_user.id == user.id
+    try:
+        accounts.change_email(db.session, user, check.new_email, now=utcnow())
+    except AccountExists:
+        return _invalid_link("email_taken", 409)
+    if was_logged_in:
+        login_user(user)
+    return render_template("auth/email_changed.html", new_email=check.new_email)
+
+
+@bp.post("/settings/delete")
+@login_required
+def delete_account():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if _password_ok(form.password.data):
+            user = current_user._get_current_object()
+            logout_user()
+            accounts.delete_account(db.session, user, now=utcnow())
+            return render_template("auth/deleted.html")
+        form.password.errors.append(NOT_YOUR_PASSWORD)
+    return _settings_page(422, delete_form=form)

@@ -1,0 +1,159 @@
+"""Moderators' forms: every decision is a POST with a CSRF token; destructive ones need a tick."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+
+from ..forms import LineField, ParagraphsField
+from ..models import RejectionReason
+from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX
+from ..services.moderation import NOTE_MAX, RESPONSE_MAX
+
+#: Short labels for moderators and the organiser's email.
+REASON_LABELS = {
+    RejectionReason.DUPLICATE: _l("Duplicate of an existing petition"),
+    RejectionReason.NOT_AN_ACTION: _l("Does not ask for a clear action"),
+    RejectionReason.OFFENSIVE: _l("Offensive, nonsense or a joke"),
+    RejectionReason.DEFAMATORY: _l("Defamatory or names individuals"),
+    RejectionReason.ADVERTISING: _l("Advertising or promotion"),
+    RejectionReason.OTHER: _l("Other"),
+}
+
+#: What the public page says about each reason (in the spirit of the UK Parliament's site).
+REASON_EXPLANATIONS = {
+    RejectionReason.DUPLICATE: _l(
+        "There is already a petition about this issue. We cannot accept a new one while it is "
+        "open for signatures."
+    ),
+    RejectionReason.NOT_AN_ACTION: _l(
+        "It did not ask the addressee to take a clear action we could accept."
+    ),
+    RejectionReason.OFFENSIVE: _l("It included material that was offensive, nonsense or a joke."),
+    RejectionReason.DEFAMATORY: _l(
+        "It included potentially defamatory statements or referred to individuals in a way "
+        "we cannot publish."
+    ),
+    RejectionReason.ADVERTISING: _l("It advertised or promoted a product, service or business."),
+    RejectionReason.OTHER: _l("It did not meet the standards for petitions."),
+}
+
+_too_long = _l("Please use at most %(max)d characters.")
+
+
+class _ModerationForm(FlaskForm):
+    """Several of these share the review page: their HTML ids get a prefix, so each label
+    points at its own field (the field names, which the server reads, stay plain)."""
+
+    id_prefix = "form"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self:
+            field.id = f"{self.id_prefix}-{field.name}"
+            field.label.field_id = field.id
+
+
+def _confirm(label):
+    return BooleanField(label, validators=[DataRequired(_l("Please tick the box to confirm."))])
+
+
+class ApproveForm(_ModerationForm):
+    id_prefix = "approve"
+
+    note = ParagraphsField(
+        _l("Note for other moderators (optional)"),
+        validators=[Length(max=NOTE_MAX, message=_too_long)],
+    )
+
+
+class RejectForm(_ModerationForm):
+    id_prefix = "reject"
+
+    reason = SelectField(
+        _l("Reason"),
+        choices=[SelectChoice("", _l("Choose a reason"))]
+        + [SelectChoice(reason.value, label) for reason, label in REASON_LABELS.items()],
+        validators=[InputRequired(_l("Please choose a reason."))],
+    )
+    note = ParagraphsField(
+        _l("Explanation (shown on the petition page and emailed to the organiser)"),
+        validators=[
+            DataRequired(_l("Please explain the rejection.")),
+            Length(max=NOTE_MAX, message=_too_long),
+        ],
+    )
+    confirm = _confirm(_l("Yes, reject this petition"))
+
+    def validate_reason(self, field) -> None:
+        if field.data not in {r.value for r in RejectionReason}:
+            raise ValidationError(_l("Please choose a reason from the list."))
+
+
+class HideForm(_ModerationForm):
+    id_prefix = "hide"
+
+    reason = ParagraphsField(
+        _l("Why it must be hidden (for moderators only)"),
+        validators=[
+            DataRequired(_l("Please give the reason for hiding it.")),
+            Length(max=NOTE_MAX, message=_too_long),
+        ],
+    )
+    confirm = _confirm(_l("Yes, hide this petition from the public"))
+
+
+class SendBackForm(_ModerationForm):
+    id_prefix = "send-back"
+
+    note = ParagraphsField(
+        _l("What the organiser should change (emailed to them)"),
+        validators=[
+            DataRequired(_l("Please say what should change.")),
+            Length(max=NOTE_MAX, message=_too_long),
+        ],
+    )
+    confirm = _confirm(_l("Yes, send it back to the organiser"))
+
+
+class EditForm(_ModerationForm):
+    id_prefix = "edit"
+
+    seen = HiddenField()
+    title = LineField(
+        _l("Title"),
+        validators=[
+            DataRequired(_l("Please enter a title.")),
+            Length(max=TITLE_MAX, message=_too_long),
+        ],
+    )
+    action = ParagraphsField(
+        _l("What the petition asks"),
+        validators=[
+            DataRequired(_l("Please enter what the petition asks.")),
+            Length(max=ACTION_MAX, message=_too_long),
+        ],
+    )
+    background = ParagraphsField(
+        _l("Background"), validators=[Length(max=BACKGROUND_MAX, message=_too_long)]
+    )
+    note = ParagraphsField(
+        _l("What you corrected (for the log)"),
+        validators=[Length(max=NOTE_MAX, message=_too_long)],
+    )
+
+
+class ResponseForm(_ModerationForm):
+    id_prefix = "response"
+
+    text = ParagraphsField(
+        _l("Official response or outcome"),
+        validators=[
+            DataRequired(_l("Please enter the response.")),
+            Length(max=RESPONSE_MAX, message=_too_long),
+        ],
+    )
+    confirm = _confirm(_l("Yes, publish it and email the signers who asked for updates"))

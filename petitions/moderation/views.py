@@ -1,0 +1,368 @@
+"""Moderators' pages under /moderation/: parse a form, call one service, render or redirect."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..auth import role_required
+from ..extensions import db, login_manager
+from ..models import EventAction, PetitionState, RejectionReason, Role, User, utcnow
+from ..services import moderation
+from ..services.moderation import ModerationRefused, Refusal
+from .forms import (
+    REASON_EXPLANATIONS,
+    REASON_LABELS,
+    ApproveForm,
+    EditForm,
+    HideForm,
+    RejectForm,
+    ResponseForm,
+    SendBackForm,
+)
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("moderation", __name__, url_prefix="/moderation")
+
+EVENTS_PER_PAGE = 50
+
+
+@bp.before_request
+def _moderators_only():
+    """Every page here is for moderators and admins: anonymous visitors are sent to log in
+    (401 while no login page is registered), organisers get 403."""
+    if not current_user.is_authenticated and login_manager.login_view not in (
+        current_app.view_functions
+    ):
+        abort(401)
+    return _check_role()
+
+
+@role_required(Role.MODERATOR)
+def _check_role():
+    return None
+
+
+@bp.app_template_filter("rejection_reason")
+def rejection_reason_label(value: str | None) -> str:
+    try:
+        return str(REASON_LABELS[RejectionReason(value)])
+    except ValueError:
+        return value or ""
+
+
+@bp.app_template_filter("rejection_explanation")
+def rejection_explanation(value: str | None) -> str:
+    try:
+        return str(REASON_EXPLANATIONS[RejectionReason(value)])
+    except ValueError:
+        return ""
+
+
+def _state_label(state: str | None) -> str:
+    labels = {
+        PetitionState.DRAFT: _("draft"),
+        PetitionState.SPONSORING: _("collecting sponsors"),
+        PetitionState.MODERATION: _("waiting for moderation"),
+        PetitionState.OPEN: _("open"),
+        PetitionState.CLOSED: _("closed"),
+        PetitionState.REJECTED: _("rejected"),
+        PetitionState.HIDDEN: _("hidden"),
+    }
+    return labels.get(state, state or "")
+
+
+def _action_label(action: str) -> str:
+    labels = {
+        EventAction.CREATED: _("created"),
+        EventAction.SUBMITTED: _("submitted for sponsors"),
+        EventAction.ENTERED_MODERATION: _("entered moderation"),
+        EventAction.APPROVED: _("approved"),
+        EventAction.REJECTED: _("rejected"),
+        EventAction.HIDDEN: _("hidden"),
+        EventAction.SENT_BACK: _("sent back for changes"),
+        EventAction.EDITED: _("text corrected"),
+        EventAction.RESPONSE: _("official response attached"),
+        EventAction.CLOSED: _("closed"),
+    }
+    return labels.get(action, action)
+
+
+@bp.app_context_processor
+def _labels():
+    return {
+        "state_label": _state_label,
+        "action_label": _action_label,
+        "format_timedelta": format_timedelta,
+    }
+
+
+def _refusal_message(refused: ModerationRefused) -> str:
+    if refused.refusal == Refusal.ALREADY_HANDLED:
+        return _(
+            "This petition was already handled: it is now %(state)s. Nothing was changed; "
+            "see its history below.",
+            state=_state_label(refused.state),
+        )
+    if refused.refusal == Refusal.EDIT_CONFLICT:
+        return _(
+            "Someone changed this petition's text while you were editing it. Nothing was "
+            "saved; please check the current text and make your correction again."
+        )
+    if refused.refusal == Refusal.NOTHING_CHANGED:
+        return _("The text is unchanged; nothing was saved.")
+    if refused.refusal == Refusal.ALREADY_RESPONDED:
+        return _("This petition already has an official response. Nothing was changed.")
+    return _("What you sent could not be accepted. Please check it and try again.")
+
+
+def _forms(petition, **given):
+    """Every form of the review page, blank unless given (a failed one keeps its input)."""
+    forms = {
+        "approve_form": ApproveForm(formdata=None),
+        "reject_form": RejectForm(formdata=None),
+        "hide_form": HideForm(formdata=None),
+        "send_back_form": SendBackForm(formdata=None),
+        "edit_form": EditForm(
+            formdata=None,
+            seen=moderation.text_fingerprint(petition),
+            title=petition.title,
+            action=petition.action,
+            background=petition.background,
+        ),
+        "response_form": ResponseForm(formdata=None),
+    }
+    forms.update(given)
+    return forms
+
+
+def _review(petition, *, status: int = 200, error: str | None = None, **given):
+    return make_response(
+        render_template(
+            "moderation/review.html",
+            petition=petition,
+            owner=petition.owner_id and db.session.get(User, petition.owner_id),
+            sponsors=moderation.sponsors_of(db.session, petition.id),
+            events=moderation.events_of(db.session, petition.id),
+            error=error,
+            default_days=current_app.config["DEFAULT_PETITION_DAYS"],
+            **_forms(petition, **given),
+        ),
+        status,
+    )
+
+
+def _petition_or_404(petition_id: int):
+    petition = moderation.petition_for_review(db.session, petition_id)
+    if petition is None:
+        abort(404)
+    return petition
+
+
+@bp.get("/")
+def queue():
+    entries = moderation.moderation_queue(db.session, now=utcnow())
+    return render_template("moderation/queue.html", entries=entries)
+
+
+@bp.get("/petitions/<int:petition_id>")
+def review(petition_id: int):
+    return _review(_petition_or_404(petition_id))
+
+
+def _act(petition_id: int, form_name: str, form, action, success: str, to_queue: bool):
+    """Validate `form`; run `action()`; commit and redirect, or show the page with why not."""
+    petition = _petition_or_404(petition_id)
+    if not form.validate_on_submit():
+        return _review(
+            petition,
+            status=422,
+            error=_("Please correct the highlighted fields."),
+            **{form_name: form},
+        )
+    try:
+        action()
+    except ModerationRefused as refused:
+        db.session.rollback()
+        if refused.refusal == Refusal.NOT_FOUND:
+            abort(404)
+        petition = _petition_or_404(petition_id)
+        db.session.refresh(petition)
+        status = 422 if refused.refusal in (Refusal.INVALID, Refusal.NOTHING_CHANGED) else 409
+        return _review(petition, status=status, error=_refusal_message(refused))
+    db.session.commit()
+    flash(success, "success")
+    target = url_for(".queue") if to_queue else url_for(".review", petition_id=petition_id)
+    return redirect(target, code=303)
+
+
+def _base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"]
+
+
+@bp.post("/petitions/<int:petition_id>/approve")
+def approve(petition_id: int):
+    form = ApproveForm()
+    return _act(
+        petition_id,
+        "approve_form",
+        form,
+        lambda: moderation.approve(
+            db.session,
+            petition_id,
+            moderator_id=current_user.id,
+            now=utcnow(),
+            duration_days=current_app.config["DEFAULT_PETITION_DAYS"],
+            note=form.note.data,
+        ),
+        _("The petition is open for signatures."),
+        to_queue=True,
+    )
+
+
+@bp.post("/petitions/<int:petition_id>/reject")
+def reject(petition_id: int):
+    form = RejectForm()
+    return _act(
+        petition_id,
+        "reject_form",
+        form,
+        lambda: moderation.reject(
+            db.session,
+            petition_id,
+            moderator_id=current_user.id,
+            now=utcnow(),
+            reason=form.reason.data,
+            note=form.note.data,
+            base_url=_base_url(),
+        ),
+        _("The petition was rejected and its organiser told why."),
+        to_queue=True,
+    )
+
+
+@bp.post("/petitions/<int:petition_id>/hide")
+def hide(petition_id: int):
+    form = HideForm()
+    return _act(
+        petition_id,
+        "hide_form",
+        form,
+        lambda: moderation.hide(
+            db.session,
+            petition_id,
+            moderator_id=current_user.id,
+            now=utcnow(),
+            reason=form.reason.data,
+        ),
+        _("The petition is hidden from the public."),
+        to_queue=True,
+    )
+
+
+@bp.post("/petitions/<int:petition_id>/send-back")
+def send_back(petition_id: int):
+    form = SendBackForm()
+    return _act(
+        petition_id,
+        "send_back_form",
+        form,
+        lambda: moderation.send_back(
+            db.session,
+            petition_id,
+            moderator_id=current_user.id,
+            now=utcnow(),
+            note=form.note.data,
+            base_url=_base_url(),
+        ),
+        _("The petition was sent back to its organiser for changes."),
+        to_queue=True,
+    )
+
+
+@bp.post("/petitions/<int:petition_id>/edit")
+def edit(petition_id: int):
+    form = EditForm()
+    return _act(
+        petition_id,
+        "edit_form",
+        form,
+        lambda: moderation.edit_text(
+            db.session,
+            petition_id,
+            moderator_id=current_user.id,
+            now=utcnow(),
+            seen=form.seen.data or "",
+            title=form.title.data,
+            action=form.action.data,
+            background=form.background.data or "",
+            note=form.note.data,
+        ),
+        _("The correction is saved and shown as an edit on the petition page."),
+        to_queue=False,
+    )
+
+
+@bp.post("/petitions/<int:petition_id>/response")
+def response(petition_id: int):
+    form = ResponseForm()
+    result = _act(
+        petition_id,
+        "response_form",
+        form,
+        lambda: moderation.attach_response(
+            db.session,
+            petition_id,
+            moderator_id=current_user.id,
+            now=utcnow(),
+            text=form.text.data,
+        ),
+        _("The response is published; the signers who asked for updates will be emailed."),
+        to_queue=False,
+    )
+    if result.status_code == 303:
+        # The first batches now; the worker's housekeeping queues the rest (and resumes this
+        # if it fails), so the published response never depends on this step.
+        config = current_app.config
+        try:
+            moderation.queue_response_mail(
+                db.session,
+                base_url=_base_url(),
+                batch_size=config["RESPONSE_MAIL_BATCH_SIZE"],
+                max_batches=config["RESPONSE_MAIL_MAX_BATCHES"],
+                petition_id=petition_id,
+            )
+        except SQLAlchemyError:
+            db.session.rollback()
+            logger.exception("response mail for petition %s left to the worker", petition_id)
+    return result
+
+
+@bp.get("/log")
+def log():
+    petition_id = request.args.get("petition", type=int)
+    if petition_id is not None and not 0 < petition_id <= moderation.MAX_PETITION_ID:
+        petition_id = None
+    page = moderation.audit_log(
+        db.session,
+        petition_id=petition_id,
+        page=request.args.get("page", 1, type=int),
+        per_page=EVENTS_PER_PAGE,
+    )
+    return render_template("moderation/log.html", log=page, petition_id=petition_id)

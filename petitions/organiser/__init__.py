@@ -1,0 +1,1 @@
+"""The organiser's pages: their petitions, drafting, submitting, sponsors, closing early."""

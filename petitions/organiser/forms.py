@@ -1,0 +1,101 @@
+"""The organiser's forms: a petition's texts, and buttons that change its state."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+from ..forms import LineField, ParagraphsField
+from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
+from ..services.petitions import MAX_SIGNATURE_GOAL, PetitionDraft
+
+_TOO_LONG = _l("Please use at most %(max)d characters.")
+
+#: What `new_creation_key()` makes: 32 random bytes, URL-safe base64 (43 characters).
+CREATION_KEY_PATTERN = r"^[A-Za-z0-9_-]{43}$"
+
+
+def new_creation_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class PetitionForm(FlaskForm):
+    """A petition's texts, as on the public page; the same limits as the database."""
+
+    title = LineField(
+        _l("Title"),
+        validators=[
+            DataRequired(_l("Please give your petition a title.")),
+            Length(max=TITLE_MAX, message=_TOO_LONG),
+        ],
+        description=_l("A short headline, shown in lists and when the petition is shared."),
+        render_kw={"maxlength": TITLE_MAX},
+    )
+    action = ParagraphsField(
+        _l("What do you ask for?"),
+        validators=[
+            DataRequired(_l("Please say what the petition asks for.")),
+            Length(max=ACTION_MAX, message=_TOO_LONG),
+        ],
+        render_kw={"maxlength": ACTION_MAX, "rows": 5},
+    )
+    background = ParagraphsField(
+        _l("Why? Background and reasons (optional)"),
+        validators=[Length(max=BACKGROUND_MAX, message=_TOO_LONG)],
+        description=_l("Plain text; leave an empty line between paragraphs."),
+        render_kw={"maxlength": BACKGROUND_MAX, "rows": 10},
+    )
+    addressee = LineField(
+        _l("Addressed to"),
+        validators=[
+            DataRequired(_l("Please say who the petition is addressed to.")),
+            Length(max=ADDRESSEE_MAX, message=_TOO_LONG),
+        ],
+        render_kw={"maxlength": ADDRESSEE_MAX},
+    )
+    signature_goal = IntegerField(
+        _l("Signature goal (optional)"),
+        validators=[
+            Optional(),
+            NumberRange(
+                min=1,
+                max=MAX_SIGNATURE_GOAL,
+                message=_l("Please enter a whole number from 1 to %(max)s."),
+            ),
+        ],
+        render_kw={"min": 1, "inputmode": "numeric"},
+    )
+
+    def draft(self) -> PetitionDraft:
+        return PetitionDraft(
+            title=self.title.data or "",
+            action=self.action.data or "",
+            addressee=self.addressee.data or "",
+            background=self.background.data or "",
+            signature_goal=self.signature_goal.data,
+        )
+
+
+class NewPetitionForm(PetitionForm):
+    """The create form, with its one-time key: submitting it twice creates one petition."""
+
+    creation_key = HiddenField(
+        validators=[
+            DataRequired(_l("This form has expired; please send it again.")),
+            Regexp(
+                CREATION_KEY_PATTERN, message=_l("This form has expired; please send it again.")
+            ),
+        ]
+    )
+
+
+class SubmitForm(FlaskForm):
+    """A button only: send the draft for sponsors."""
+
+
+class CloseForm(FlaskForm):
+    """A button only: close the open petition now."""

@@ -1,0 +1,84 @@
+"""The sponsor link: the organiser's first supporters sign before the petition is public.
+
+`/petitions/<id>/sponsor/<token>` shows the submitted petition and the usual sign form; the
+token is signed with SECRET_KEY and its own salt, so the link cannot be guessed from the id.
+Signatures made here are sponsors' (Signature.is_sponsor), confirmed by email like any other;
+enough of them send the petition to moderation (services/lifecycle.py).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+
+from ..extensions import db
+from ..models import Petition, PetitionState, utcnow
+from ..services import counts, lifecycle
+from ..services.petitions import MAX_PETITION_ID
+from ..services.signing import PetitionNotOpen, SigningPolicy, sign_petition
+from ..signing.forms import SignForm
+from ..tokens import read_sponsor_token
+
+bp = Blueprint("sponsors", __name__)
+
+
+@bp.after_request
+def private(response):
+    """The link is a secret of the organiser's circle: not cached by proxies, not indexed."""
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _petition(petition_id: int, token: str) -> Petition:
+    """The petition the link was made for; 404 for an altered link or a hidden petition."""
+    if not 0 < petition_id <= MAX_PETITION_ID:
+        abort(404)
+    if read_sponsor_token(token, current_app.config["SECRET_KEY"]) != petition_id:
+        abort(404)
+    petition = db.session.get(Petition, petition_id)
+    if petition is None or petition.state == PetitionState.HIDDEN:
+        abort(404)
+    return petition
+
+
+def _page(petition: Petition, token: str, form: SignForm, status: int = 200):
+    return render_template(
+        "organiser/sponsor.html",
+        petition=petition,
+        token=token,
+        form=form,
+        total=counts.count_for(db.session, petition.id),
+        sponsors_required=current_app.config["SPONSORS_REQUIRED"],
+    ), status
+
+
+@bp.route("/petitions/<int:petition_id>/sponsor/<token>", methods=["GET", "POST"])
+def sponsor(petition_id: int, token: str):
+    petition = _petition(petition_id, token)
+    if petition.is_public():  # opened (or decided): the public page is the place now
+        return redirect(url_for("public.petition", petition_id=petition.id), code=303)
+    if petition.state not in lifecycle.SPONSOR_STATES:
+        return render_template("organiser/sponsor_closed.html", petition=petition), 409
+    form = SignForm()
+    if not form.is_submitted():
+        return _page(petition, token, form)
+    if not form.validate():
+        return _page(petition, token, form, 422)
+    try:
+        sign_petition(
+            db.session,
+            petition,
+            form.signer(),
+            now=utcnow(),
+            policy=SigningPolicy.from_config(current_app.config),
+            as_sponsor=True,
+        )
+    except PetitionNotOpen:
+        return render_template("organiser/sponsor_closed.html", petition=petition), 409
+    return redirect(url_for("sponsors.check_email", petition_id=petition.id, token=token), code=303)
+
+
+@bp.get("/petitions/<int:petition_id>/sponsor/<token>/signed")
+def check_email(petition_id: int, token: str):
+    petition = _petition(petition_id, token)
+    return render_template("organiser/sponsor_signed.html", petition=petition, token=token)

@@ -1,0 +1,517 @@
+"""Organiser accounts: sign-up, email confirmation, login throttling, password and address
+changes, deletion, roles.
+
+Nothing here tells a stranger whether an address has an account: sign-up and password reset
+give the same answer for every address, and only the email that address receives differs;
+a failed login is one outcome (`None`) whatever the reason.
+
+Emailed links are signed, expiring tokens (itsdangerous) that carry the account's
+`credentials_version`. Every change of password or address bumps it, which ends the account's
+sessions (see `User.get_id`) and makes every link sent before unusable, so a reset link works
+once.
+
+Functions take the session and a policy explicitly, commit what they change, and never read
+the request: the views, the CLI and the tests use them alike.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import outbox
+from ..auth import passwords
+from ..emailaddr import InvalidEmail, normalise_for_identity
+from ..models import Petition, Role, User
+
+logger = logging.getLogger(__name__)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when no account matches, so an unknown address costs as much time as
+    a wrong password (the response time does not tell whether an account exists)."""
+    return passwords.hash_password("no account has this password, it only takes time")
+
+
+@dataclass(frozen=True)
+class AccountPolicy:
+    """The settings accounts depend on, read from the app config at the call site."""
+
+    secret_key: str
+    base_url: str
+    token_max_age: timedelta
+    max_failures: int
+    lock_time: timedelta
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> AccountPolicy:
+        return cls(
+            secret_key=config["SECRET_KEY"],
+            base_url=config["PUBLIC_BASE_URL"],
+            token_max_age=timedelta(seconds=config["ACCOUNT_TOKEN_MAX_AGE_SECONDS"]),
+            max_failures=config["LOGIN_MAX_FAILURES"],
+            lock_time=timedelta(seconds=config["LOGIN_LOCK_SECONDS"]),
+        )
+
+
+class AccountError(Exception):
+    """A request the account rules refuse; the message is safe to show an operator."""
+
+
+class AccountExists(AccountError):
+    pass
+
+
+class NoSuchAccount(AccountError):
+    pass
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+class TokenPurpose(enum.StrEnum):
+    """Each kind of link is signed with its own salt: one can never stand in for another."""
+
+    CONFIRM = "account-confirm"
+    RESET = "account-password-reset"
+    EMAIL = "account-email-change"
+
+
+class TokenProblem(enum.Enum):
+    EXPIRED = "expired"
+    #: Malformed, altered, for a deleted account, or used up (the credentials changed since).
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """A decoded link: the account it is for, or why it cannot be used."""
+
+    user: User | None = None
+    problem: TokenProblem | None = None
+    #: The new address, for a change-of-address link.
+    new_email: str | None = None
+
+
+def make_token(purpose: TokenPurpose, user: User, policy: AccountPolicy, extra: str = "") -> str:
+    serializer = URLSafeTimedSerializer(policy.secret_key, salt=str(purpose))
+    return serializer.dumps([user.id, user.credentials_version, extra])
+
+
+def check_token(
+    session: Session, purpose: TokenPurpose, token: str, policy: AccountPolicy
+) -> TokenCheck:
+    """The account a link is for, if it is intact, fresh and still fits; never raises.
+
+    A link whose account changed its credentials since is INVALID (used), even if expired too.
+    """
+    serializer = URLSafeTimedSerializer(policy.secret_key, salt=str(purpose))
+    expired = False
+    try:
+        payload = serializer.loads(token, max_age=int(policy.token_max_age.total_seconds()))
+    except SignatureExpired as exc:
+        expired = True
+        try:
+            payload = serializer.load_payload(exc.payload)
+        except BadSignature:
+            return TokenCheck(problem=TokenProblem.INVALID)
+    except (BadSignature, UnicodeError, ValueError):
+        return TokenCheck(problem=TokenProblem.INVALID)
+    if not (
+        isinstance(payload, list)
+        and len(payload) == 3
+        and all(isinstance(part, int) and not isinstance(part, bool) for part in payload[:2])
+        and isinstance(payload[2], str)
+    ):
+        return TokenCheck(problem=TokenProblem.INVALID)
+    user_id, version, extra = payload
+    user = session.get(User, user_id)
+    if user is None or user.credentials_version != version:
+        return TokenCheck(problem=TokenProblem.INVALID)
+    if expired:
+        return TokenCheck(user=user, problem=TokenProblem.EXPIRED)
+    return TokenCheck(user=user, new_email=extra or None)
+
+
+def _link(policy: AccountPolicy, path: str, token: str) -> str:
+    return f"{policy.base_url}/account/{path}/{token}"
+
+
+# --- lookups ---------------------------------------------------------------------------------
+
+
+def canonical(email: str) -> str | None:
+    try:
+        return normalise_for_identity(email)
+    except InvalidEmail:
+        return None
+
+
+def find_by_email(session: Session, email: str) -> User | None:
+    """The account whose mailbox `email` reaches (case, +tags, Gmail dots ignored)."""
+    key = canonical(email)
+    if key is None:
+        return None
+    return session.scalar(select(User).where(User.email_canonical == key))
+
+
+# --- sign-up and confirmation ----------------------------------------------------------------
+
+
+def sign_up(
+    session: Session,
+    *,
+    email: str,
+    display_name: str,
+    password: str,
+    now: datetime,
+    policy: AccountPolicy,
+) -> None:
+    """Register an organiser, or answer a repeat by mail only; commits.
+
+    - a new address: a pending account and its confirmation link;
+    - an unconfirmed account: the newest sign-up wins (name and password replaced, earlier
+      links void), and a fresh link goes out. Whoever signed up first with someone else's
+      address therefore cannot own the account once its holder signs up;
+    - a confirmed account: a "you already have an account" mail with the way to log in.
+    """
+    # Hashed whatever the branch, so the response time does not tell whether the address
+    # already has an account.
+    password_hash = passwords.hash_password(password)
+    existing = find_by_email(session, email)
+    if existing is not None and existing.email_confirmed_at is not None:
+        _queue_already_registered(session, existing, policy)
+        session.commit()
+        return
+    if existing is not None:
+        existing.display_name = display_name
+        existing.password_hash = password_hash
+        existing.email = email
+        existing.credentials_version += 1
+        user = existing
+    else:
+        user = User(
+            email=email,
+            email_canonical=normalise_for_identity(email),
+            password_hash=password_hash,
+            display_name=display_name,
+            role=Role.ORGANISER,
+            created_at=now,
+            failed_logins=0,
+            credentials_version=1,
+        )
+        session.add(user)
+        try:
+            session.flush()
+        except IntegrityError:
+            # The same address signed up at the same moment: answer as a repeat.
+            session.rollback()
+            return sign_up(
+                session,
+                email=email,
+                display_name=display_name,
+                password=password,
+                now=now,
+                policy=policy,
+            )
+    _queue_confirmation(session, user, policy)
+    session.commit()
+    logger.info("account %s signed up (pending confirmation)", user.id)
+
+
+def _queue_confirmation(session: Session, user: User, policy: AccountPolicy) -> None:
+    outbox.enqueue(
+        session,
+        kind="account_confirm",
+        to=user.email,
+        subject=_("Confirm your organiser account"),
+        template="account_confirm",
+        user=user,
+        confirm_url=_link(policy, "confirm", make_token(TokenPurpose.CONFIRM, user, policy)),
+        hours=_hours(policy),
+    )
+
+
+def _queue_already_registered(session: Session, user: User, policy: AccountPolicy) -> None:
+    outbox.enqueue(
+        session,
+        kind="account_exists",
+        to=user.email,
+        subject=_("You already have an account"),
+        template="account_exists",
+        user=user,
+        login_url=f"{policy.base_url}/account/login",
+        reset_url=f"{policy.base_url}/account/reset",
+    )
+
+
+def _hours(policy: AccountPolicy) -> int:
+    return max(1, int(policy.token_max_age.total_seconds()) // 3600)
+
+
+def confirm_email(session: Session, user: User, *, now: datetime) -> bool:
+    """Mark the account's address confirmed; False if it already was. Commits."""
+    if user.email_confirmed_at is not None:
+        return False
+    user.email_confirmed_at = now
+    session.commit()
+    logger.info("account %s confirmed its address", user.id)
+    return True
+
+
+# --- login -----------------------------------------------------------------------------------
+
+
+def authenticate(
+    session: Session, email: str, password: str, *, now: datetime, policy: AccountPolicy
+) -> User | None:
+    """The account, if the password is right and it may log in now; commits.
+
+    One outcome for every refusal (unknown address, wrong password, unconfirmed, locked), so
+    the caller cannot tell them apart either. `policy.max_failures` wrong passwords in a row
+    lock the account for `policy.lock_time`; while locked, even the right password is refused.
+    A success clears the failures, records the time and upgrades an outdated hash.
+    """
+    user = find_by_email(session, email)
+    if user is None:
+        passwords.verify_password(_dummy_hash(), password)
+        return None
+    if user.locked_until is not None and user.locked_until > now:
+        passwords.verify_password(_dummy_hash(), password)
+        return None
+    if not passwords.verify_password(user.password_hash, password):
+        _record_failure(session, user, now=now, policy=policy)
+        return None
+    if user.email_confirmed_at is None:
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    session.commit()
+    return user
+
+
+def _record_failure(session: Session, user: User, *, now: datetime, policy: AccountPolicy) -> None:
+    """Count a wrong password atomically (parallel guesses all count); lock at the limit."""
+    failures = session.scalar(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+    )
+    if failures is not None and failures >= policy.max_failures:
+        session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=0, locked_until=now + policy.lock_time)
+        )
+        logger.warning("account %s locked after %d failed logins", user.id, failures)
+    session.commit()
+
+
+# --- password reset and change ---------------------------------------------------------------
+
+
+def request_password_reset(session: Session, email: str, *, policy: AccountPolicy) -> None:
+    """Mail a reset link if `email` has an account; nothing otherwise. Commits."""
+    user = find_by_email(session, email)
+    if user is None:
+        return
+    outbox.enqueue(
+        session,
+        kind="account_reset",
+        to=user.email,
+        subject=_("Reset your password"),
+        template="account_reset",
+        user=user,
+        reset_url=_link(policy, "reset", make_token(TokenPurpose.RESET, user, policy)),
+        hours=_hours(policy),
+    )
+    session.commit()
+
+
+def set_password(session: Session, user: User, password: str, *, now: datetime) -> None:
+    """A new password: every session and emailed link of the account ends. Commits.
+
+    Used by a reset link, which also proves the address works (so it confirms it), and by
+    "change password". Failures and a lock are cleared: the holder proved who they are.
+    """
+    user.password_hash = passwords.hash_password(password)
+    user.credentials_version += 1
+    user.failed_logins = 0
+    user.locked_until = None
+    session.commit()
+    logger.info("account %s changed its password", user.id)
+
+
+def reset_password(session: Session, user: User, password: str, *, now: datetime) -> None:
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = now
+    set_password(session, user, password, now=now)
+
+
+def check_password(
+    session: Session, user: User, password: str, *, now: datetime, policy: AccountPolicy
+) -> bool:
+    """A logged-in user's current password, before a sensitive change; commits failures.
+
+    Wrong guesses count towards the same lock as failed logins, so a session left open on a
+    shared computer does not allow unlimited guessing of the password.
+    """
+    if user.locked_until is not None and user.locked_until > now:
+        return False
+    if passwords.verify_password(user.password_hash, password):
+        return True
+    _record_failure(session, user, now=now, policy=policy)
+    session.refresh(user)
+    return False
+
+
+# --- change of address -----------------------------------------------------------------------
+
+
+def request_email_change(
+    session: Session, user: User, new_email: str, *, policy: AccountPolicy
+) -> None:
+    """Mail a confirmation link to the new address; nothing changes until it is used. Commits.
+
+    If another account already has that mailbox, the new address is told so instead (the
+    requester sees the same page, so this cannot be used to find who has an account).
+    """
+    owner = find_by_email(session, new_email)
+    if owner is not None and owner.id != user.id:
+        outbox.enqueue(
+            session,
+            kind="account_email_taken",
+            to=new_email,
+            subject=_("Someone tried to move an account to your address"),
+            template="account_email_taken",
+            login_url=f"{policy.base_url}/account/login",
+            reset_url=f"{policy.base_url}/account/reset",
+        )
+    else:
+        token = make_token(TokenPurpose.EMAIL, user, policy, extra=new_email)
+        outbox.enqueue(
+            session,
+            kind="account_email_change",
+            to=new_email,
+            subject=_("Confirm your new email address"),
+            template="account_email_change",
+            user=user,
+            new_email=new_email,
+            confirm_url=_link(policy, "email", token),
+            hours=_hours(policy),
+        )
+    session.commit()
+
+
+def change_email(session: Session, user: User, new_email: str, *, now: datetime) -> None:
+    """Move the account to a confirmed new address and tell the old one; commits.
+
+    Raises AccountExists if the mailbox got an account since the link was sent.
+    """
+    old_email = user.email
+    user.email = new_email
+    user.email_canonical = normalise_for_identity(new_email)
+    user.email_confirmed_at = now
+    user.credentials_version += 1
+    outbox.enqueue(
+        session,
+        kind="account_email_changed",
+        to=old_email,
+        subject=_("Your account's email address was changed"),
+        template="account_email_changed",
+        user=user,
+        new_email=new_email,
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise AccountExists(new_email) from None
+    logger.info("account %s changed its email address", user.id)
+
+
+# --- deletion --------------------------------------------------------------------------------
+
+
+def delete_account(session: Session, user: User, *, now: datetime) -> int:
+    """Delete the account; its petitions stay, marked as from a former organiser. Commits.
+
+    Returns how many petitions it owned. The audit log keeps its entries (actor set to NULL
+    by the foreign key).
+    """
+    kept = session.execute(
+        update(Petition)
+        .where(Petition.owner_id == user.id)
+        .values(owner_id=None, owner_removed_at=now)
+    ).rowcount
+    user_id = user.id
+    session.delete(user)
+    session.commit()
+    logger.info("account %s deleted; %d petitions kept without owner", user_id, kept)
+    return kept
+
+
+# --- operators -------------------------------------------------------------------------------
+
+
+def create_account(
+    session: Session,
+    *,
+    email: str,
+    display_name: str,
+    password: str,
+    role: Role,
+    now: datetime,
+) -> User:
+    """An account made by an operator: confirmed at once (the operator vouches). Commits."""
+    if find_by_email(session, email) is not None:
+        raise AccountExists(f"An account for {email} already exists.")
+    user = User(
+        email=email,
+        email_canonical=normalise_for_identity(email),
+        password_hash=passwords.hash_password(password),
+        display_name=display_name,
+        role=role,
+        created_at=now,
+        email_confirmed_at=now,
+        failed_logins=0,
+        credentials_version=1,
+    )
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise AccountExists(f"An account for {email} already exists.") from None
+    logger.info("account %s created by an operator with role %s", user.id, role)
+    return user
+
+
+def set_role(session: Session, email: str, role: Role) -> User:
+    """Give the account of `email` this role; commits."""
+    user = find_by_email(session, email)
+    if user is None:
+        raise NoSuchAccount(f"No account for {email}.")
+    user.role = role
+    session.commit()
+    logger.info("account %s now has role %s", user.id, role)
+    return user
+
+
+def list_accounts(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.id)))

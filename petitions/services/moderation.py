@@ -1,0 +1,580 @@
+"""Moderation: what moderators decide about petitions, each decision logged with who and why.
+
+Every action is a plain function with explicit arguments (no `request`, no `g`), so views, the
+CLI and tests share it. Each one
+
+* changes the petition with one conditional UPDATE on the state it expects
+  (`... WHERE id = :id AND state = 'moderation'`): when two moderators act on the same petition
+  at once, the database lets exactly one UPDATE match; the other gets `ModerationRefused` with
+  `Refusal.ALREADY_HANDLED` and changes nothing;
+* appends a `PetitionEvent` (actor, reason, note, details) in the same transaction;
+* queues any email through the outbox in the same transaction, so a decision and its email
+  commit or vanish together.
+
+Functions flush, never commit, except `queue_response_mail`, which commits once per batch on
+purpose (see its docstring). The caller commits.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from .. import outbox
+from ..models import (
+    EventAction,
+    Petition,
+    PetitionEvent,
+    PetitionState,
+    RejectionReason,
+    Signature,
+    SignatureStatus,
+    User,
+)
+from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX
+from ..text import bad_character, normalise
+from .petitions import MAX_PETITION_ID
+
+logger = logging.getLogger(__name__)
+
+#: Longest note to an organiser (rejection, changes requested) or reason for hiding.
+NOTE_MAX = 2000
+#: Longest official response.
+RESPONSE_MAX = 10000
+
+#: States a petition may be hidden from: any but hidden itself.
+HIDEABLE = tuple(s for s in PetitionState if s != PetitionState.HIDDEN)
+#: States whose text moderators may correct and that may receive an official response.
+PUBLISHED = (PetitionState.OPEN, PetitionState.CLOSED)
+
+
+class Refusal(enum.StrEnum):
+    #: No petition with that id.
+    NOT_FOUND = "not_found"
+    #: The petition is not (or no longer) in a state this action applies to: someone else
+    #: handled it first, or it never was there.
+    ALREADY_HANDLED = "already_handled"
+    #: The text changed since the moderator opened the edit form.
+    EDIT_CONFLICT = "edit_conflict"
+    #: The edit changes nothing.
+    NOTHING_CHANGED = "nothing_changed"
+    #: The petition already has an official response.
+    ALREADY_RESPONDED = "already_responded"
+    #: Input the forms should have refused (empty, too long, control characters).
+    INVALID = "invalid"
+
+
+class ModerationRefused(Exception):
+    """The action was not taken; `refusal` says why, `state` is the petition's current state."""
+
+    def __init__(self, refusal: Refusal, *, state: str | None = None, detail: str = "") -> None:
+        super().__init__(f"{refusal}: {state or ''} {detail}".strip())
+        self.refusal = refusal
+        self.state = state
+        self.detail = detail
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    petition: Petition
+    sponsors: int
+    waiting: timedelta
+
+
+def _sponsor_counts():
+    return (
+        select(Signature.petition_id, func.count().label("sponsors"))
+        .where(Signature.is_sponsor.is_(True), Signature.status == SignatureStatus.CONFIRMED)
+        .group_by(Signature.petition_id)
+        .subquery()
+    )
+
+
+def moderation_queue(session: Session, *, now: datetime) -> list[QueueEntry]:
+    """Petitions waiting for a decision, the longest-waiting first, with their sponsors."""
+    sponsors = _sponsor_counts()
+    rows = session.execute(
+        select(Petition, func.coalesce(sponsors.c.sponsors, 0))
+        .outerjoin(sponsors, sponsors.c.petition_id == Petition.id)
+        .where(Petition.state == PetitionState.MODERATION)
+        .order_by(Petition.moderation_requested_at.asc().nulls_last(), Petition.id)
+    ).all()
+    return [
+        QueueEntry(p, count, now - (p.moderation_requested_at or p.created_at)) for p, count in rows
+    ]
+
+
+def petition_for_review(session: Session, petition_id: int) -> Petition | None:
+    """Any petition, whatever its state (moderators see hidden ones too)."""
+    if not 0 < petition_id <= MAX_PETITION_ID:
+        return None
+    return session.get(Petition, petition_id)
+
+
+def sponsors_of(session: Session, petition_id: int) -> list[Signature]:
+    """Confirmed sponsors, in the order they confirmed."""
+    return list(
+        session.scalars(
+            select(Signature)
+            .where(
+                Signature.petition_id == petition_id,
+                Signature.is_sponsor.is_(True),
+                Signature.status == SignatureStatus.CONFIRMED,
+            )
+            .order_by(Signature.confirmed_at, Signature.id)
+        )
+    )
+
+
+def events_of(session: Session, petition_id: int) -> list[PetitionEvent]:
+    """A petition's history, oldest first."""
+    return list(
+        session.scalars(
+            select(PetitionEvent)
+            .where(PetitionEvent.petition_id == petition_id)
+            .order_by(PetitionEvent.created_at, PetitionEvent.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class EventPage:
+    items: list[tuple[PetitionEvent, str]]
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def audit_log(session: Session, *, petition_id: int | None, page: int, per_page: int) -> EventPage:
+    """Every event (or one petition's), newest first, with the petition's title."""
+    query = select(PetitionEvent, Petition.title).join(
+        Petition, Petition.id == PetitionEvent.petition_id
+    )
+    if petition_id is not None:
+        query = query.where(PetitionEvent.petition_id == petition_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = session.execute(
+        query.order_by(PetitionEvent.created_at.desc(), PetitionEvent.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return EventPage([(event, title) for event, title in rows], page, pages, total)
+
+
+def text_fingerprint(petition: Petition) -> str:
+    """Identifies the text a moderator saw, so an edit never overwrites someone else's."""
+    joined = "\x00".join((petition.title, petition.action, petition.background or ""))
+    return hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+# --- deciding --------------------------------------------------------------------------------
+
+
+def _check_text(value: str | None, *, limit: int, required: bool, multiline: bool) -> str | None:
+    value = normalise(value, multiline=multiline)
+    if required and not value:
+        raise ModerationRefused(Refusal.INVALID, detail="required")
+    if len(value) > limit:
+        raise ModerationRefused(Refusal.INVALID, detail="too long")
+    if bad_character(value, multiline=multiline):
+        raise ModerationRefused(Refusal.INVALID, detail="bad character")
+    return value or None
+
+
+def _transition(
+    session: Session, petition_id: int, expected: tuple[str, ...], **values
+) -> Petition:
+    """The race-safe step: UPDATE only if the petition is still in an expected state."""
+    result = session.execute(
+        update(Petition)
+        .where(Petition.id == petition_id, Petition.state.in_(expected))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        state = session.scalar(select(Petition.state).where(Petition.id == petition_id))
+        if state is None:
+            raise ModerationRefused(Refusal.NOT_FOUND)
+        raise ModerationRefused(Refusal.ALREADY_HANDLED, state=state)
+    petition = session.get(Petition, petition_id)
+    session.refresh(petition)
+    return petition
+
+
+def _log(
+    session: Session,
+    petition: Petition,
+    action: EventAction,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    reason: str | None = None,
+    note: str | None = None,
+    details: dict | None = None,
+) -> PetitionEvent:
+    event = PetitionEvent(
+        petition_id=petition.id,
+        actor_id=actor_id,
+        action=action,
+        reason=reason,
+        note=note,
+        details=details,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    logger.info("petition %s %s by user %s (%s)", petition.id, action, actor_id, reason or "-")
+    return event
+
+
+def _petition_url(base_url: str, petition: Petition) -> str:
+    return f"{base_url}/petitions/{petition.id}"
+
+
+def _email_organiser(
+    session: Session, petition: Petition, *, kind: str, subject: str, template: str, base_url: str
+) -> bool:
+    """Queue a mail to the organiser, if the petition has one; True if queued."""
+    owner = session.get(User, petition.owner_id) if petition.owner_id else None
+    if owner is None:
+        return False
+    outbox.enqueue(
+        session,
+        kind=kind,
+        to=owner.email,
+        subject=subject,
+        template=template,
+        organiser=owner,
+        petition=petition,
+        petition_url=_petition_url(base_url, petition),
+    )
+    return True
+
+
+def approve(
+    session: Session,
+    petition_id: int,
+    *,
+    moderator_id: int,
+    now: datetime,
+    duration_days: int,
+    note: str | None = None,
+) -> Petition:
+    """Open a petition from the queue for signatures until `duration_days` from now."""
+    note = _check_text(note, limit=NOTE_MAX, required=False, multiline=True)
+    closes_at = now + timedelta(days=duration_days)
+    petition = _transition(
+        session,
+        petition_id,
+        (PetitionState.MODERATION,),
+        state=PetitionState.OPEN,
+        opened_at=now,
+        closes_at=closes_at,
+        changes_requested=None,
+    )
+    _log(
+        session,
+        petition,
+        EventAction.APPROVED,
+        actor_id=moderator_id,
+        now=now,
+        note=note,
+        details={"closes_at": closes_at.isoformat(timespec="seconds")},
+    )
+    return petition
+
+
+def reject(
+    session: Session,
+    petition_id: int,
+    *,
+    moderator_id: int,
+    now: datetime,
+    reason: RejectionReason | str,
+    note: str,
+    base_url: str,
+) -> Petition:
+    """Refuse a petition from the queue; the reason and note are public and emailed."""
+    try:
+        reason = RejectionReason(reason)
+    except ValueError:
+        raise ModerationRefused(Refusal.INVALID, detail="unknown reason") from None
+    note = _check_text(note, limit=NOTE_MAX, required=True, multiline=True)
+    petition = _transition(
+        session,
+        petition_id,
+        (PetitionState.MODERATION,),
+        state=PetitionState.REJECTED,
+        rejection_reason=reason.value,
+        rejection_note=note,
+    )
+    _log(
+        session,
+        petition,
+        EventAction.REJECTED,
+        actor_id=moderator_id,
+        now=now,
+        reason=reason.value,
+        note=note,
+    )
+    _email_organiser(
+        session,
+        petition,
+        kind="rejected",
+        subject=_("Your petition was rejected"),
+        template="petition_rejected",
+        base_url=base_url,
+    )
+    return petition
+
+
+def hide(
+    session: Session, petition_id: int, *, moderator_id: int, now: datetime, reason: str
+) -> Petition:
+    """Take an abusive or unlawful petition out of public view; the reason stays internal."""
+    reason_text = _check_text(reason, limit=NOTE_MAX, required=True, multiline=True)
+    petition = _transition(
+        session, petition_id, HIDEABLE, state=PetitionState.HIDDEN, hidden_reason=reason_text
+    )
+    _log(session, petition, EventAction.HIDDEN, actor_id=moderator_id, now=now, note=reason_text)
+    return petition
+
+
+def send_back(
+    session: Session,
+    petition_id: int,
+    *,
+    moderator_id: int,
+    now: datetime,
+    note: str,
+    base_url: str,
+) -> Petition:
+    """Return a petition from the queue to its organiser as a draft, saying what to change."""
+    note = _check_text(note, limit=NOTE_MAX, required=True, multiline=True)
+    petition = _transition(
+        session,
+        petition_id,
+        (PetitionState.MODERATION,),
+        state=PetitionState.DRAFT,
+        changes_requested=note,
+    )
+    _log(session, petition, EventAction.SENT_BACK, actor_id=moderator_id, now=now, note=note)
+    _email_organiser(
+        session,
+        petition,
+        kind="sent_back",
+        subject=_("Your petition needs changes"),
+        template="petition_sent_back",
+        base_url=base_url,
+    )
+    return petition
+
+
+def edit_text(
+    session: Session,
+    petition_id: int,
+    *,
+    moderator_id: int,
+    now: datetime,
+    seen: str,
+    title: str,
+    action: str,
+    background: str,
+    note: str | None = None,
+) -> Petition:
+    """Correct the text of a published petition (typos); old and new values go in the log.
+
+    `seen` is the `text_fingerprint()` of the text the moderator edited: if another moderator
+    saved a change meanwhile, this one is refused rather than silently undoing theirs.
+    """
+    new = {
+        "title": _check_text(title, limit=TITLE_MAX, required=True, multiline=False),
+        "action": _check_text(action, limit=ACTION_MAX, required=True, multiline=True),
+        "background": _check_text(background, limit=BACKGROUND_MAX, required=False, multiline=True)
+        or "",
+    }
+    note = _check_text(note, limit=NOTE_MAX, required=False, multiline=True)
+    petition = petition_for_review(session, petition_id)
+    if petition is None:
+        raise ModerationRefused(Refusal.NOT_FOUND)
+    if petition.state not in PUBLISHED:
+        raise ModerationRefused(Refusal.ALREADY_HANDLED, state=petition.state)
+    if text_fingerprint(petition) != seen:
+        raise ModerationRefused(Refusal.EDIT_CONFLICT, state=petition.state)
+    old = {"title": petition.title, "action": petition.action, "background": petition.background}
+    changes = {name: [old[name], value] for name, value in new.items() if old[name] != value}
+    if not changes:
+        raise ModerationRefused(Refusal.NOTHING_CHANGED, state=petition.state)
+    result = session.execute(
+        update(Petition)
+        .where(
+            Petition.id == petition_id,
+            Petition.state.in_(PUBLISHED),
+            Petition.title == old["title"],
+            Petition.action == old["action"],
+            Petition.background == old["background"],
+        )
+        .values(edited_at=now, **{name: values[1] for name, values in changes.items()})
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise ModerationRefused(Refusal.EDIT_CONFLICT, state=petition.state)
+    session.refresh(petition)
+    _log(
+        session,
+        petition,
+        EventAction.EDITED,
+        actor_id=moderator_id,
+        now=now,
+        note=note,
+        details=changes,
+    )
+    return petition
+
+
+def attach_response(
+    session: Session, petition_id: int, *, moderator_id: int, now: datetime, text: str
+) -> Petition:
+    """Publish the addressee's response on an open or closed petition, once.
+
+    Marks the petition's opted-in signers as waiting for the response email
+    (`response_mail_after = 0`); `queue_response_mail()` queues those emails in batches.
+    """
+    text = _check_text(text, limit=RESPONSE_MAX, required=True, multiline=True)
+    result = session.execute(
+        update(Petition)
+        .where(
+            Petition.id == petition_id,
+            Petition.state.in_(PUBLISHED),
+            Petition.response_at.is_(None),
+        )
+        .values(response_text=text, response_at=now, response_mail_after=0)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        current = session.execute(
+            select(Petition.state, Petition.response_at).where(Petition.id == petition_id)
+        ).first()
+        if current is None:
+            raise ModerationRefused(Refusal.NOT_FOUND)
+        if current.state in PUBLISHED:
+            raise ModerationRefused(Refusal.ALREADY_RESPONDED, state=current.state)
+        raise ModerationRefused(Refusal.ALREADY_HANDLED, state=current.state)
+    petition = session.get(Petition, petition_id)
+    session.refresh(petition)
+    _log(session, petition, EventAction.RESPONSE, actor_id=moderator_id, now=now, note=text)
+    return petition
+
+
+def _queue_response_batch(
+    session: Session, petition: Petition, *, batch_size: int, base_url: str
+) -> int | None:
+    """Queue the next batch of response emails for one petition; flushes.
+
+    Returns how many were queued, or None if another process took this batch first.
+    """
+    marker = petition.response_mail_after
+    signers = session.execute(
+        select(Signature.id, Signature.name, Signature.email)
+        .where(
+            Signature.petition_id == petition.id,
+            Signature.status == SignatureStatus.CONFIRMED,
+            Signature.wants_updates.is_(True),
+            Signature.email.is_not(None),
+            Signature.id > marker,
+        )
+        .order_by(Signature.id)
+        .limit(batch_size)
+    ).all()
+    next_marker = signers[-1].id if len(signers) == batch_size else None
+    # Claim the batch first: of two workers that read the same marker, one UPDATE matches.
+    claimed = session.execute(
+        update(Petition)
+        .where(Petition.id == petition.id, Petition.response_mail_after == marker)
+        .values(response_mail_after=next_marker)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return None
+    url = _petition_url(base_url, petition)
+    for signer in signers:
+        outbox.enqueue(
+            session,
+            kind="response",
+            to=signer.email,
+            subject=_("A response to the petition “%(title)s”", title=petition.title),
+            template="petition_response",
+            name=signer.name,
+            petition=petition,
+            petition_url=url,
+        )
+    session.flush()
+    return len(signers)
+
+
+def queue_response_mail(
+    session: Session,
+    *,
+    base_url: str,
+    batch_size: int,
+    max_batches: int,
+    petition_id: int | None = None,
+) -> int:
+    """Queue official-response emails for opted-in signers, in bounded batches; commits.
+
+    A response can go to hundreds of thousands of signers, so it is never queued in one
+    transaction: each batch of at most `batch_size` (RESPONSE_MAIL_BATCH_SIZE, default 500)
+    signers, taken in signature-id order, is queued and committed together with the petition's
+    progress marker (`response_mail_after`), and one call handles at most `max_batches`
+    (RESPONSE_MAIL_MAX_BATCHES, default 20) batches. So one call writes at most
+    `batch_size * max_batches` (10,000) outbox rows and holds no lock for longer than one
+    batch. The moderator's request makes the first call; the worker's housekeeping calls it
+    again every round (once a minute) until every marker is NULL, which also resumes a fan-out
+    interrupted by a crash, and never queues anyone twice (the marker only moves forward, and a
+    batch is claimed by a conditional UPDATE of the marker). The mail itself then leaves at the
+    outbox's pace (OUTBOX_BATCH_SIZE per worker round, with retries).
+
+    Signers receive it only if they confirmed, asked for updates, and their address is still
+    stored. Returns the number of emails queued.
+    """
+    queued = 0
+    for _batch in range(max_batches):
+        query = select(Petition).where(Petition.response_mail_after.is_not(None))
+        if petition_id is not None:
+            query = query.where(Petition.id == petition_id)
+        petition = session.scalars(query.order_by(Petition.response_at).limit(1)).first()
+        if petition is None:
+            break
+        session.refresh(petition)
+        if petition.response_mail_after is None:
+            session.rollback()
+            continue
+        done = _queue_response_batch(session, petition, batch_size=batch_size, base_url=base_url)
+        if done is None:
+            session.rollback()
+            continue
+        session.commit()
+        queued += done
+    if queued:
+        logger.info("queued %d official-response emails", queued)
+    return queued
