@@ -29,6 +29,20 @@ def env_int(name: str, default: int) -> int:
     return _env_number(name, default, int)
 
 
+def env_int_list(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Comma-separated positive whole numbers, e.g. MILESTONES=100,1000,10000; empty: none."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        numbers = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated numbers, not {value!r}") from None
+    if any(n <= 0 for n in numbers):
+        raise ValueError(f"{name} must be positive numbers, not {value!r}")
+    return numbers
+
+
 def env_float(name: str, default: float) -> float:
     return _env_number(name, default, float)
 
@@ -115,6 +129,8 @@ class Config:
     RESPONSE_MAIL_BATCH_SIZE = 500
     #: Batches of response emails queued per request or worker round (bounds each round).
     RESPONSE_MAIL_MAX_BATCHES = 20
+    #: Totals at which the organiser is emailed (besides the petition's own goal).
+    MILESTONES = (100, 1000, 10000, 100000)
 
     WTF_CSRF_TIME_LIMIT = 6 * 3600
     SESSION_COOKIE_HTTPONLY = True
@@ -178,6 +194,7 @@ class Config:
             "RESPONSE_MAIL_MAX_BATCHES": env_int(
                 "RESPONSE_MAIL_MAX_BATCHES", cls.RESPONSE_MAIL_MAX_BATCHES
             ),
+            "MILESTONES": env_int_list("MILESTONES", cls.MILESTONES),
         }
         return settings
 

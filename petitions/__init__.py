@@ -68,17 +68,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from .auth.views import bp as auth_bp
     from .moderation.views import bp as moderation_bp
+    from .organiser import updates as _updates  # noqa: F401 - adds routes to organiser_bp
+    from .organiser.export import bp as export_bp
     from .organiser.sponsors import bp as sponsors_bp
     from .organiser.views import bp as organiser_bp
     from .public.views import bp as public_bp
+    from .signing.unsubscribe import bp as unsubscribe_bp
     from .signing.views import bp as signing_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(signing_bp)
     app.register_blueprint(organiser_bp)
     app.register_blueprint(sponsors_bp)
+    app.register_blueprint(export_bp)
     app.register_blueprint(moderation_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(unsubscribe_bp)
 
     from . import worker
     from .text import paragraphs

@@ -20,6 +20,8 @@ class Mail:
     subject: str
     text: str
     html: str | None = None
+    #: Extra headers, e.g. List-Unsubscribe (RFC 2369) and List-Unsubscribe-Post (RFC 8058).
+    headers: Mapping[str, str] | None = None
 
 
 class PermanentFailure(Exception):
@@ -39,6 +41,8 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
     message["Auto-Submitted"] = "auto-generated"
+    for name, value in (mail.headers or {}).items():
+        message[name] = value
     message.set_content(mail.text)
     if mail.html:
         message.add_alternative(mail.html, subtype="html")

@@ -37,15 +37,24 @@ MAX_BACKOFF_SECONDS = 15 * 60
 
 
 def enqueue(
-    session: Session, *, kind: str, to: str, subject: str, template: str, **context
+    session: Session,
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    template: str,
+    headers: Mapping[str, str] | None = None,
+    **context,
 ) -> OutboxMessage:
-    """Queue a mail rendered from `templates/email/<template>.txt` (and `.html`)."""
+    """Queue a mail rendered from `templates/email/<template>.txt` (and `.html`), with any
+    extra `headers` (List-Unsubscribe, say)."""
     message = OutboxMessage(
         kind=kind,
         to_address=to,
         subject=subject,
         body_text=render_template(f"email/{template}.txt", **context),
         body_html=render_template(f"email/{template}.html", **context),
+        headers=dict(headers) if headers else None,
         next_attempt_at=utcnow(),
     )
     session.add(message)
@@ -101,7 +110,7 @@ class DeliveryReport:
 
 
 #: What an erased message keeps: the kind, subject, times and outcome, not who or what.
-ERASED = {"to_address": None, "body_text": "", "body_html": None}
+ERASED = {"to_address": None, "body_text": "", "body_html": None, "headers": None}
 
 
 @dataclass(frozen=True)
@@ -172,13 +181,18 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
             OutboxMessage.subject,
             OutboxMessage.body_text,
             OutboxMessage.body_html,
+            OutboxMessage.headers,
         )
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
     ).all()
     session.commit()
     batch = [
-        _Claimed(r.id, r.attempts, Mail(r.to_address or "", r.subject, r.body_text, r.body_html))
+        _Claimed(
+            r.id,
+            r.attempts,
+            Mail(r.to_address or "", r.subject, r.body_text, r.body_html, r.headers),
+        )
         for r in rows
     ]
     max_attempts = config["OUTBOX_MAX_ATTEMPTS"]

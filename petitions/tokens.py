@@ -87,3 +87,27 @@ def read_sponsor_token(token: str, secret: str) -> int | None:
     if isinstance(payload, int) and not isinstance(payload, bool):
         return payload
     return None
+
+
+# --- unsubscribe links ----------------------------------------------------------------------------
+
+UNSUBSCRIBE_SALT = "signer-unsubscribe"
+
+
+def make_unsubscribe_token(signature_id: int, email_key: str, secret: str) -> str:
+    """The token of a signer's one-click unsubscribe link. It does not expire (people click
+    the link in an email years old); it names the signature and, like a confirmation token,
+    carries the start of its email_key so it never fits another row."""
+    return URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).dumps([signature_id, email_key[:16]])
+
+
+def read_unsubscribe_token(token: str, secret: str) -> tuple[int, str] | None:
+    """(signature id, email_key prefix), or None if the token was altered; never raises."""
+    try:
+        payload = URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).loads(token)
+    except (BadSignature, UnicodeError, ValueError):
+        return None
+    parsed = _parse(payload)
+    if parsed is None or isinstance(payload[0], bool):
+        return None
+    return parsed

@@ -15,8 +15,9 @@ from sqlalchemy.exc import OperationalError
 from . import outbox
 from .extensions import db
 from .models import utcnow
-from .services.moderation import queue_response_mail
+from .services.milestones import detect_milestones
 from .services.petitions import close_expired
+from .services.signer_mail import queue_signer_mail
 from .services.signing import purge_unconfirmed
 
 logger = logging.getLogger(__name__)
@@ -35,13 +36,17 @@ HOUSEKEEPING_INTERVAL = 60
 
 def housekeeping(session, config, *, now) -> None:
     """Close petitions past their deadline; delete signatures never confirmed in time; queue
-    the official-response emails a request left to do (bounded, see queue_response_mail)."""
+    the signer emails (official responses, updates, closings) a request left to do (bounded,
+    see services/signer_mail.py); email organisers about milestones (services/milestones.py)."""
     closed = close_expired(session, now=now)
     purged = purge_unconfirmed(
         session, older_than=now - timedelta(days=config["UNCONFIRMED_RETENTION_DAYS"])
     )
     session.commit()
-    queue_response_mail(
+    detect_milestones(
+        session, thresholds=config["MILESTONES"], now=now, base_url=config["PUBLIC_BASE_URL"]
+    )
+    queue_signer_mail(
         session,
         base_url=config["PUBLIC_BASE_URL"],
         batch_size=config["RESPONSE_MAIL_BATCH_SIZE"],

@@ -207,6 +207,8 @@ def _config(url: str, smtp_port: int) -> dict:
 
 TABLES = (
     "outbox_messages",
+    "petition_updates",
+    "petition_milestones",
     "petition_events",
     "signatures",
     "petition_count_shards",

@@ -17,7 +17,14 @@ from petitions import create_app
 from petitions.extensions import db
 from petitions.models import CountShard, Petition, Signature, utcnow
 
-APP_TABLES = {"outbox_messages", "petitions", "petition_count_shards", "signatures"}
+APP_TABLES = {
+    "outbox_messages",
+    "petitions",
+    "petition_count_shards",
+    "signatures",
+    "petition_updates",
+    "petition_milestones",
+}
 
 
 def schema_differences(app) -> list:
@@ -173,6 +180,14 @@ EXPECTED_CHECKS = {
         "ck_signatures_sends_not_negative",
     },
     "petition_count_shards": {"ck_petition_count_shards_count_not_negative"},
+    "petition_updates": {
+        "ck_petition_updates_title_not_empty",
+        "ck_petition_updates_body_not_empty",
+    },
+    "petition_milestones": {
+        "ck_petition_milestones_kind_known",
+        "ck_petition_milestones_threshold_positive",
+    },
 }
 
 
@@ -340,3 +355,17 @@ def test_valid_rows_are_accepted(seeded):
             ),
         )
         insert(conn, CountShard, {"petition_id": petition_id, "shard": 0, "count": 0})
+
+
+def test_a_milestone_is_recorded_once(seeded):
+    """The primary key that makes each milestone's email go exactly once."""
+    from petitions.models import PetitionMilestone
+
+    _app, petition_id = seeded
+    row = {"petition_id": petition_id, "kind": "count", "threshold": 100, "reached_at": utcnow()}
+    with db.engine.begin() as conn:
+        conn.execute(PetitionMilestone.__table__.insert().values(**row))
+    reason = "unique" if db.engine.dialect.name == "sqlite" else "duplicate key"
+    assert_refused(PetitionMilestone, row, reason)
+    assert_refused(PetitionMilestone, {**row, "kind": "bogus"}, "kind_known")
+    assert_refused(PetitionMilestone, {**row, "threshold": 0}, "threshold_positive")

@@ -5,11 +5,15 @@ from .outbox import OutboxMessage
 from .petition import CountShard, Petition, PetitionState, RejectionReason
 from .signature import Signature, SignatureStatus
 from .types import utcnow
+from .updates import MilestoneKind, PetitionMilestone, PetitionUpdate
 from .user import Role, User
 
 __all__ = [
     "CountShard",
     "EventAction",
+    "MilestoneKind",
+    "PetitionMilestone",
+    "PetitionUpdate",
     "PetitionEvent",
     "RejectionReason",
     "Role",

@@ -24,6 +24,7 @@ class EventAction(enum.StrEnum):
     EDITED = "edited"
     RESPONSE = "response"
     CLOSED = "closed"
+    UPDATE_POSTED = "update_posted"
 
 
 class PetitionEvent(db.Model):

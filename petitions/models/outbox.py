@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -37,6 +37,8 @@ class OutboxMessage(db.Model):
     #: Bodies; erased with the recipient, since they may hold a confirmation link.
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Extra mail headers (List-Unsubscribe); erased with the body, since they hold a token.
+    headers: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Delivery attempts made so far.
     attempts: Mapped[int] = mapped_column(Integer, default=0)

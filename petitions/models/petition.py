@@ -123,6 +123,8 @@ class Petition(db.Model):
     #: The response email still has to be queued for opted-in signers whose signature id is
     #: above this; NULL once every one has it queued (see services/moderation.py).
     response_mail_after: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Likewise for the "petition closed" email, set to 0 when the petition closes.
+    closing_mail_after: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     def accepts_signatures(self, now: datetime) -> bool:
         """Open, and its deadline (if any) not yet reached."""

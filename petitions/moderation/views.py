@@ -100,6 +100,7 @@ def _action_label(action: str) -> str:
         EventAction.EDITED: _("text corrected"),
         EventAction.RESPONSE: _("official response attached"),
         EventAction.CLOSED: _("closed"),
+        EventAction.UPDATE_POSTED: _("update posted by the organiser"),
     }
     return labels.get(action, action)
 
@@ -229,6 +230,7 @@ def approve(petition_id: int):
             moderator_id=current_user.id,
             now=utcnow(),
             duration_days=current_app.config["DEFAULT_PETITION_DAYS"],
+            base_url=_base_url(),
             note=form.note.data,
         ),
         _("The petition is open for signatures."),

@@ -21,8 +21,9 @@ from flask_login import current_user
 
 from ..extensions import db, login_manager
 from ..models import Petition, PetitionState, utcnow
-from ..services import counts, lifecycle
+from ..services import counts, lifecycle, stats
 from ..services.petitions import MAX_PETITION_ID, PetitionError
+from . import dashboard as dashboard_page
 from .forms import CloseForm, NewPetitionForm, PetitionForm, SubmitForm, new_creation_key
 
 bp = Blueprint("organiser", __name__, url_prefix="/organiser")
@@ -121,6 +122,20 @@ def petition(petition_id: int):
         share_link=lifecycle.sponsor_link(found.id, policy) if in_sponsor_stage else None,
         submit_form=SubmitForm(),
     )
+
+
+@bp.get("/petitions/<int:petition_id>/dashboard")
+def dashboard(petition_id: int):
+    """The owner's numbers: signatures per day, by country and region, sponsors, latest."""
+    found = _own(petition_id)
+    numbers = stats.petition_dashboard(
+        db.session,
+        found,
+        sponsors_required=current_app.config["SPONSORS_REQUIRED"],
+        today=utcnow().date(),
+    )
+    context = dashboard_page.page_context(found, numbers)
+    return render_template("organiser/dashboard.html", **context)
 
 
 def _not_editable(petition: Petition):

@@ -310,7 +310,7 @@ def close_early(session: Session, petition: Petition, *, actor_id: int, now: dat
     moved = session.execute(
         update(Petition)
         .where(Petition.id == petition.id, Petition.state == PetitionState.OPEN)
-        .values(state=PetitionState.CLOSED, closed_at=now)
+        .values(state=PetitionState.CLOSED, closed_at=now, closing_mail_after=0)
         .execution_options(synchronize_session=False)
     ).rowcount
     if moved != 1:

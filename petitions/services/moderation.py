@@ -40,6 +40,7 @@ from ..models import (
 )
 from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..text import bad_character, normalise
+from . import signer_mail
 from .petitions import MAX_PETITION_ID
 
 logger = logging.getLogger(__name__)
@@ -278,9 +279,11 @@ def approve(
     moderator_id: int,
     now: datetime,
     duration_days: int,
+    base_url: str,
     note: str | None = None,
 ) -> Petition:
-    """Open a petition from the queue for signatures until `duration_days` from now."""
+    """Open a petition from the queue for signatures until `duration_days` from now; the
+    organiser is emailed its public link and closing date."""
     note = _check_text(note, limit=NOTE_MAX, required=False, multiline=True)
     closes_at = now + timedelta(days=duration_days)
     petition = _transition(
@@ -300,6 +303,14 @@ def approve(
         now=now,
         note=note,
         details={"closes_at": closes_at.isoformat(timespec="seconds")},
+    )
+    _email_organiser(
+        session,
+        petition,
+        kind="approved",
+        subject=_("Your petition is open for signatures: %(title)s", title=petition.title),
+        template="petition_approved",
+        base_url=base_url,
     )
     return petition
 
@@ -486,52 +497,6 @@ def attach_response(
     return petition
 
 
-def _queue_response_batch(
-    session: Session, petition: Petition, *, batch_size: int, base_url: str
-) -> int | None:
-    """Queue the next batch of response emails for one petition; flushes.
-
-    Returns how many were queued, or None if another process took this batch first.
-    """
-    marker = petition.response_mail_after
-    signers = session.execute(
-        select(Signature.id, Signature.name, Signature.email)
-        .where(
-            Signature.petition_id == petition.id,
-            Signature.status == SignatureStatus.CONFIRMED,
-            Signature.wants_updates.is_(True),
-            Signature.email.is_not(None),
-            Signature.id > marker,
-        )
-        .order_by(Signature.id)
-        .limit(batch_size)
-    ).all()
-    next_marker = signers[-1].id if len(signers) == batch_size else None
-    # Claim the batch first: of two workers that read the same marker, one UPDATE matches.
-    claimed = session.execute(
-        update(Petition)
-        .where(Petition.id == petition.id, Petition.response_mail_after == marker)
-        .values(response_mail_after=next_marker)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
-        return None
-    url = _petition_url(base_url, petition)
-    for signer in signers:
-        outbox.enqueue(
-            session,
-            kind="response",
-            to=signer.email,
-            subject=_("A response to the petition “%(title)s”", title=petition.title),
-            template="petition_response",
-            name=signer.name,
-            petition=petition,
-            petition_url=url,
-        )
-    session.flush()
-    return len(signers)
-
-
 def queue_response_mail(
     session: Session,
     *,
@@ -541,6 +506,8 @@ def queue_response_mail(
     petition_id: int | None = None,
 ) -> int:
     """Queue official-response emails for opted-in signers, in bounded batches; commits.
+
+    The batching is services/signer_mail.py's, shared with updates and closing emails.
 
     A response can go to hundreds of thousands of signers, so it is never queued in one
     transaction: each batch of at most `batch_size` (RESPONSE_MAIL_BATCH_SIZE, default 500)
@@ -557,24 +524,11 @@ def queue_response_mail(
     Signers receive it only if they confirmed, asked for updates, and their address is still
     stored. Returns the number of emails queued.
     """
-    queued = 0
-    for _batch in range(max_batches):
-        query = select(Petition).where(Petition.response_mail_after.is_not(None))
-        if petition_id is not None:
-            query = query.where(Petition.id == petition_id)
-        petition = session.scalars(query.order_by(Petition.response_at).limit(1)).first()
-        if petition is None:
-            break
-        session.refresh(petition)
-        if petition.response_mail_after is None:
-            session.rollback()
-            continue
-        done = _queue_response_batch(session, petition, batch_size=batch_size, base_url=base_url)
-        if done is None:
-            session.rollback()
-            continue
-        session.commit()
-        queued += done
-    if queued:
-        logger.info("queued %d official-response emails", queued)
-    return queued
+    return signer_mail.queue_signer_mail(
+        session,
+        base_url=base_url,
+        batch_size=batch_size,
+        max_batches=max_batches,
+        petition_id=petition_id,
+        sources=(signer_mail.RESPONSE,),
+    )

@@ -104,6 +104,7 @@ def close_petition(petition: Petition, *, now: datetime) -> None:
         raise PetitionError(f"Petition {petition.id} is {petition.state}; only open ones close.")
     petition.state = PetitionState.CLOSED
     petition.closed_at = now
+    petition.closing_mail_after = 0  # tell opted-in signers (services/signer_mail.py)
     logger.info("petition %s closed", petition.id)
 
 
@@ -115,6 +116,7 @@ def close_expired(session: Session, *, now: datetime) -> list[int]:
     for petition in due:
         petition.state = PetitionState.CLOSED
         petition.closed_at = petition.closes_at
+        petition.closing_mail_after = 0
     session.flush()
     return [p.id for p in due]
 

@@ -68,6 +68,8 @@ class Signer:
     country: str
     region: str | None
     wants_updates: bool
+    #: Agreed to have their name shown as a signer (to the organiser); off unless ticked.
+    show_name: bool = False
 
 
 class SignOutcome(enum.Enum):
@@ -211,6 +213,7 @@ def sign_petition(
                 country=signer.country,
                 region=signer.region,
                 wants_updates=signer.wants_updates,
+                show_name=signer.show_name,
                 is_sponsor=as_sponsor,
                 consented_at=now,
                 created_at=now,

@@ -93,6 +93,7 @@ class SignForm(FlaskForm):
         validators=[DataRequired(_l("We can only count your signature with your agreement."))],
     )
     wants_updates = BooleanField(_l("Email me about this petition's progress (optional)."))
+    show_name = BooleanField(_l("Show my name as a signer to the petition's organiser (optional)."))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -127,6 +128,7 @@ class SignForm(FlaskForm):
             country=self.country.data,
             region=self.region.data or None,
             wants_updates=bool(self.wants_updates.data),
+            show_name=bool(self.show_name.data),
         )
 
 

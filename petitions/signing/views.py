@@ -13,7 +13,7 @@ from flask import (
 )
 
 from ..extensions import db
-from ..models import utcnow
+from ..models import PetitionState, utcnow
 from ..public.views import render_petition
 from ..services import petitions
 from ..services.signing import (
@@ -65,6 +65,8 @@ def check_email(petition_id: int):
     petition = petitions.public_petition(db.session, petition_id)
     if petition is None:
         abort(404)
+    if petition.state == PetitionState.REJECTED:  # it never took a signature: no mail was sent
+        return render_template("signing/not_open.html", petition=petition), 409
     return render_template("signing/check_email.html", petition=petition)
 
 

@@ -474,6 +474,7 @@ def test_two_moderators_at_once_one_wins(app, make_user, make_queued_petition, g
                                 moderator_id=moderator_id,
                                 now=utcnow(),
                                 duration_days=30,
+                                base_url="http://localhost",
                             )
                         else:
                             moderation.reject(

@@ -1,0 +1,40 @@
+"""The form of an organiser's update."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField
+from wtforms.validators import DataRequired, Length, Regexp
+
+from ..forms import LineField, ParagraphsField
+from ..models.updates import UPDATE_BODY_MAX, UPDATE_TITLE_MAX
+from .forms import CREATION_KEY_PATTERN
+
+_TOO_LONG = _l("Please use at most %(max)d characters.")
+_EXPIRED = _l("This form has expired; please send it again.")
+
+
+class UpdateForm(FlaskForm):
+    """Title and text, with the form's one-time key: submitting it twice posts one update."""
+
+    title = LineField(
+        _l("Title"),
+        validators=[
+            DataRequired(_l("Please give your update a title.")),
+            Length(max=UPDATE_TITLE_MAX, message=_TOO_LONG),
+        ],
+        render_kw={"maxlength": UPDATE_TITLE_MAX},
+    )
+    body = ParagraphsField(
+        _l("Update"),
+        validators=[
+            DataRequired(_l("Please write your update.")),
+            Length(max=UPDATE_BODY_MAX, message=_TOO_LONG),
+        ],
+        description=_l("Plain text; leave an empty line between paragraphs."),
+        render_kw={"maxlength": UPDATE_BODY_MAX, "rows": 10},
+    )
+    creation_key = HiddenField(
+        validators=[DataRequired(_EXPIRED), Regexp(CREATION_KEY_PATTERN, message=_EXPIRED)]
+    )
