@@ -6,10 +6,11 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .types import UTCDateTime, utcnow
+from .user import User
 
 
 class PetitionState(enum.StrEnum):
@@ -102,6 +103,8 @@ class Petition(db.Model):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     owner_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The organiser, shown as the petition's creator.
+    owner: Mapped[User | None] = relationship()
     #: One-time key of the form that created it, so a double submit creates one petition.
     creation_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     #: When the organiser submitted it for sponsors.

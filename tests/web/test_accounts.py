@@ -619,6 +619,8 @@ def test_delete_account_keeps_its_petitions(app, account, make_petition, get_pet
         db.session.commit()
         db.session.remove()
     account.login("aigul@example.kg")
+    shown = text(account.client.get(f"/petitions/{petition_id}"))
+    assert "Started by " in shown and "former organiser" not in shown
 
     wrong = account.settings_form("delete", password="not my password", confirm="y")
     assert wrong.status_code == 422 and "This is not your current password." in text(wrong)
@@ -635,6 +637,7 @@ def test_delete_account_keeps_its_petitions(app, account, make_petition, get_pet
     assert petition.owner_id is None and petition.owner_removed_at is not None
     page = account.client.get(f"/petitions/{petition_id}")
     assert page.status_code == 200 and "Clean air for Bishkek" in text(page)
+    assert "Started by a former organiser" in text(page)
     # The address is free again.
     assert account.signup("aigul@example.kg").status_code == 303
 
