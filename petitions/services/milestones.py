@@ -26,10 +26,10 @@ from datetime import datetime, timedelta
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .. import outbox
+from ..database import dialect_insert
 from ..models import (
     CountShard,
     MilestoneKind,
@@ -46,8 +46,7 @@ RECENTLY_CLOSED = timedelta(days=2)
 
 
 def _insert(session: Session):
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(PetitionMilestone)
+    return dialect_insert(session)(PetitionMilestone)
 
 
 def detect_milestones(

@@ -39,6 +39,7 @@ from ..models import (
     User,
 )
 from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX
+from ..pagination import Page, bounds
 from ..text import bad_character, normalise
 from . import signer_mail
 from .petitions import MAX_PETITION_ID
@@ -148,38 +149,20 @@ def events_of(session: Session, petition_id: int) -> list[PetitionEvent]:
     )
 
 
-@dataclass(frozen=True)
-class EventPage:
-    items: list[tuple[PetitionEvent, str]]
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-def audit_log(session: Session, *, petition_id: int | None, page: int, per_page: int) -> EventPage:
+def audit_log(session: Session, *, petition_id: int | None, page: int, per_page: int) -> Page:
     """Every event (or one petition's), newest first, with the petition's title."""
     query = select(PetitionEvent, Petition.title).join(
         Petition, Petition.id == PetitionEvent.petition_id
     )
     if petition_id is not None:
         query = query.where(PetitionEvent.petition_id == petition_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
+    total, pages, page = bounds(session, query, page=page, per_page=per_page)
     rows = session.execute(
         query.order_by(PetitionEvent.created_at.desc(), PetitionEvent.id.desc())
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return EventPage([(event, title) for event, title in rows], page, pages, total)
+    return Page([(event, title) for event, title in rows], page, pages, total)
 
 
 def text_fingerprint(petition: Petition) -> str:

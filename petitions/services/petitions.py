@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Petition, PetitionState
 from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
+from ..pagination import Page, bounds
 from ..text import bad_character, normalise
 from . import counts
 
@@ -135,28 +136,10 @@ def public_petition(session: Session, petition_id: int) -> Petition | None:
 SORTS = ("popular", "newest")
 
 
-@dataclass(frozen=True)
-class PetitionPage:
-    items: list[tuple[Petition, int]]
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-def list_open(session: Session, *, sort: str, page: int, per_page: int) -> PetitionPage:
+def list_open(session: Session, *, sort: str, page: int, per_page: int) -> Page:
     """Open petitions with their totals, most signed or newest first."""
     base = select(Petition).where(Petition.state == PetitionState.OPEN)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
+    total, pages, page = bounds(session, base, page=page, per_page=per_page)
     if sort == "newest":
         query = base.order_by(Petition.opened_at.desc(), Petition.id.desc())
     else:
@@ -166,7 +149,7 @@ def list_open(session: Session, *, sort: str, page: int, per_page: int) -> Petit
         )
     petitions = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
     totals_by_id = counts.counts_for(session, [p.id for p in petitions])
-    return PetitionPage([(p, totals_by_id[p.id]) for p in petitions], page, pages, total)
+    return Page([(p, totals_by_id[p.id]) for p in petitions], page, pages, total)
 
 
 def list_all(session: Session) -> list[tuple[Petition, int]]:
