@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import IO
 from urllib.parse import parse_qsl
 
@@ -9,8 +10,8 @@ from flask import Request
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 from werkzeug.formparser import FormDataParser
-from wtforms import StringField, TextAreaField
-from wtforms.validators import ValidationError
+from wtforms import HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Regexp, ValidationError
 
 from .text import bad_character, normalise
 
@@ -35,6 +36,40 @@ class FormRequest(Request):
     """The app's request class (set in `create_app()`), for `_FormParser`."""
 
     form_data_parser_class = _FormParser
+
+
+TOO_LONG = _l("Please use at most %(max)d characters.")
+FORM_EXPIRED = _l("This form has expired; please send it again.")
+
+#: What `new_one_time_key()` makes: 32 random bytes, URL-safe base64 (43 characters).
+ONE_TIME_KEY_PATTERN = r"^[A-Za-z0-9_-]{43}$"
+
+
+def new_one_time_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class OneTimeKeyField(HiddenField):
+    """A random key the form carries, stored uniquely with what the form creates, so the same
+    form submitted twice (a double click, a resent request) creates one thing."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(
+            *args,
+            validators=[
+                DataRequired(FORM_EXPIRED),
+                Regexp(ONE_TIME_KEY_PATTERN, message=FORM_EXPIRED),
+            ],
+            **kwargs,
+        )
+
+    def renew(self) -> None:
+        """A fresh key: for a new form, or one whose submission was refused."""
+        self.data = new_one_time_key()
+
+    def renew_if_invalid(self) -> None:
+        if self.errors:
+            self.renew()
 
 
 class CleanText:

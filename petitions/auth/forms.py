@@ -11,12 +11,10 @@ from wtforms import BooleanField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from ..emailaddr import InvalidEmail, validate_address
-from ..forms import CleanText, LineField
+from ..forms import TOO_LONG, CleanText, LineField
 from ..models.signature import EMAIL_MAX
 from ..models.user import DISPLAY_NAME_MAX
 from .passwords import PASSWORD_MAX, PASSWORD_MIN
-
-TOO_LONG = _l("Please use at most %(max)d characters.")
 
 
 def _nfc(value):

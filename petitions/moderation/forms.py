@@ -8,7 +8,7 @@ from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from ..forms import LineField, ParagraphsField
+from ..forms import TOO_LONG, LineField, ParagraphsField
 from ..models import RejectionReason
 from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..services.moderation import NOTE_MAX, RESPONSE_MAX
@@ -41,8 +41,6 @@ REASON_EXPLANATIONS = {
     RejectionReason.OTHER: _l("It did not meet the standards for petitions."),
 }
 
-_too_long = _l("Please use at most %(max)d characters.")
-
 
 class _ModerationForm(FlaskForm):
     """Several of these share the review page: their HTML ids get a prefix, so each label
@@ -66,7 +64,7 @@ class ApproveForm(_ModerationForm):
 
     note = ParagraphsField(
         _l("Note for other moderators (optional)"),
-        validators=[Length(max=NOTE_MAX, message=_too_long)],
+        validators=[Length(max=NOTE_MAX, message=TOO_LONG)],
     )
 
 
@@ -83,7 +81,7 @@ class RejectForm(_ModerationForm):
         _l("Explanation (shown on the petition page and emailed to the organiser)"),
         validators=[
             DataRequired(_l("Please explain the rejection.")),
-            Length(max=NOTE_MAX, message=_too_long),
+            Length(max=NOTE_MAX, message=TOO_LONG),
         ],
     )
     confirm = _confirm(_l("Yes, reject this petition"))
@@ -100,7 +98,7 @@ class HideForm(_ModerationForm):
         _l("Why it must be hidden (for moderators only)"),
         validators=[
             DataRequired(_l("Please give the reason for hiding it.")),
-            Length(max=NOTE_MAX, message=_too_long),
+            Length(max=NOTE_MAX, message=TOO_LONG),
         ],
     )
     confirm = _confirm(_l("Yes, hide this petition from the public"))
@@ -113,7 +111,7 @@ class SendBackForm(_ModerationForm):
         _l("What the organiser should change (emailed to them)"),
         validators=[
             DataRequired(_l("Please say what should change.")),
-            Length(max=NOTE_MAX, message=_too_long),
+            Length(max=NOTE_MAX, message=TOO_LONG),
         ],
     )
     confirm = _confirm(_l("Yes, send it back to the organiser"))
@@ -127,22 +125,22 @@ class EditForm(_ModerationForm):
         _l("Title"),
         validators=[
             DataRequired(_l("Please enter a title.")),
-            Length(max=TITLE_MAX, message=_too_long),
+            Length(max=TITLE_MAX, message=TOO_LONG),
         ],
     )
     action = ParagraphsField(
         _l("What the petition asks"),
         validators=[
             DataRequired(_l("Please enter what the petition asks.")),
-            Length(max=ACTION_MAX, message=_too_long),
+            Length(max=ACTION_MAX, message=TOO_LONG),
         ],
     )
     background = ParagraphsField(
-        _l("Background"), validators=[Length(max=BACKGROUND_MAX, message=_too_long)]
+        _l("Background"), validators=[Length(max=BACKGROUND_MAX, message=TOO_LONG)]
     )
     note = ParagraphsField(
         _l("What you corrected (for the log)"),
-        validators=[Length(max=NOTE_MAX, message=_too_long)],
+        validators=[Length(max=NOTE_MAX, message=TOO_LONG)],
     )
 
 
@@ -153,7 +151,7 @@ class ResponseForm(_ModerationForm):
         _l("Official response or outcome"),
         validators=[
             DataRequired(_l("Please enter the response.")),
-            Length(max=RESPONSE_MAX, message=_too_long),
+            Length(max=RESPONSE_MAX, message=TOO_LONG),
         ],
     )
     confirm = _confirm(_l("Yes, publish it and email the signers who asked for updates"))

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms import IntegerField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import LineField, ParagraphsField
+from ..forms import TOO_LONG, LineField, OneTimeKeyField, ParagraphsField
 from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..services.petitions import MAX_SIGNATURE_GOAL, PetitionDraft
-
-_TOO_LONG = _l("Please use at most %(max)d characters.")
-
-#: What `new_creation_key()` makes: 32 random bytes, URL-safe base64 (43 characters).
-CREATION_KEY_PATTERN = r"^[A-Za-z0-9_-]{43}$"
-
-
-def new_creation_key() -> str:
-    return secrets.token_urlsafe(32)
 
 
 class PetitionForm(FlaskForm):
@@ -30,7 +19,7 @@ class PetitionForm(FlaskForm):
         _l("Title"),
         validators=[
             DataRequired(_l("Please give your petition a title.")),
-            Length(max=TITLE_MAX, message=_TOO_LONG),
+            Length(max=TITLE_MAX, message=TOO_LONG),
         ],
         description=_l("A short headline, shown in lists and when the petition is shared."),
         render_kw={"maxlength": TITLE_MAX},
@@ -39,13 +28,13 @@ class PetitionForm(FlaskForm):
         _l("What do you ask for?"),
         validators=[
             DataRequired(_l("Please say what the petition asks for.")),
-            Length(max=ACTION_MAX, message=_TOO_LONG),
+            Length(max=ACTION_MAX, message=TOO_LONG),
         ],
         render_kw={"maxlength": ACTION_MAX, "rows": 5},
     )
     background = ParagraphsField(
         _l("Why? Background and reasons (optional)"),
-        validators=[Length(max=BACKGROUND_MAX, message=_TOO_LONG)],
+        validators=[Length(max=BACKGROUND_MAX, message=TOO_LONG)],
         description=_l("Plain text; leave an empty line between paragraphs."),
         render_kw={"maxlength": BACKGROUND_MAX, "rows": 10},
     )
@@ -53,7 +42,7 @@ class PetitionForm(FlaskForm):
         _l("Addressed to"),
         validators=[
             DataRequired(_l("Please say who the petition is addressed to.")),
-            Length(max=ADDRESSEE_MAX, message=_TOO_LONG),
+            Length(max=ADDRESSEE_MAX, message=TOO_LONG),
         ],
         render_kw={"maxlength": ADDRESSEE_MAX},
     )
@@ -83,14 +72,7 @@ class PetitionForm(FlaskForm):
 class NewPetitionForm(PetitionForm):
     """The create form, with its one-time key: submitting it twice creates one petition."""
 
-    creation_key = HiddenField(
-        validators=[
-            DataRequired(_l("This form has expired; please send it again.")),
-            Regexp(
-                CREATION_KEY_PATTERN, message=_l("This form has expired; please send it again.")
-            ),
-        ]
-    )
+    creation_key = OneTimeKeyField()
 
 
 class SubmitForm(FlaskForm):

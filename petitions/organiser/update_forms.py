@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired, Length
 
-from ..forms import LineField, ParagraphsField
+from ..forms import TOO_LONG, LineField, OneTimeKeyField, ParagraphsField
 from ..models.updates import UPDATE_BODY_MAX, UPDATE_TITLE_MAX
-from .forms import CREATION_KEY_PATTERN
-
-_TOO_LONG = _l("Please use at most %(max)d characters.")
-_EXPIRED = _l("This form has expired; please send it again.")
 
 
 class UpdateForm(FlaskForm):
@@ -22,7 +17,7 @@ class UpdateForm(FlaskForm):
         _l("Title"),
         validators=[
             DataRequired(_l("Please give your update a title.")),
-            Length(max=UPDATE_TITLE_MAX, message=_TOO_LONG),
+            Length(max=UPDATE_TITLE_MAX, message=TOO_LONG),
         ],
         render_kw={"maxlength": UPDATE_TITLE_MAX},
     )
@@ -30,11 +25,9 @@ class UpdateForm(FlaskForm):
         _l("Update"),
         validators=[
             DataRequired(_l("Please write your update.")),
-            Length(max=UPDATE_BODY_MAX, message=_TOO_LONG),
+            Length(max=UPDATE_BODY_MAX, message=TOO_LONG),
         ],
         description=_l("Plain text; leave an empty line between paragraphs."),
         render_kw={"maxlength": UPDATE_BODY_MAX, "rows": 10},
     )
-    creation_key = HiddenField(
-        validators=[DataRequired(_EXPIRED), Regexp(CREATION_KEY_PATTERN, message=_EXPIRED)]
-    )
+    creation_key = OneTimeKeyField()

@@ -14,7 +14,6 @@ from flask_login import current_user
 from ..extensions import db
 from ..models import utcnow
 from ..services import signer_mail, updates
-from .forms import new_creation_key
 from .update_forms import UpdateForm
 from .views import _own, bp
 
@@ -33,11 +32,10 @@ def new_update(petition_id: int):
         return render_template("updates/cannot_post.html", petition=found), 409
     form = UpdateForm()
     if not form.is_submitted():
-        form.creation_key.data = new_creation_key()
+        form.creation_key.renew()
         return render_template("updates/form.html", form=form, petition=found)
     if not form.validate():
-        if form.creation_key.errors:
-            form.creation_key.data = new_creation_key()
+        form.creation_key.renew_if_invalid()
         return render_template("updates/form.html", form=form, petition=found), 422
     try:
         _update_id, created = updates.post_update(
@@ -51,7 +49,7 @@ def new_update(petition_id: int):
         )
     except updates.UpdateRefused:
         db.session.rollback()
-        form.creation_key.data = new_creation_key()
+        form.creation_key.renew()
         form.form_errors.append(
             _("We could not post this update; please check it and send it again.")
         )

@@ -24,7 +24,7 @@ from ..models import Petition, PetitionState, utcnow
 from ..services import counts, lifecycle, stats
 from ..services.petitions import MAX_PETITION_ID, PetitionError
 from . import dashboard as dashboard_page
-from .forms import CloseForm, NewPetitionForm, PetitionForm, SubmitForm, new_creation_key
+from .forms import CloseForm, NewPetitionForm, PetitionForm, SubmitForm
 
 bp = Blueprint("organiser", __name__, url_prefix="/organiser")
 
@@ -83,11 +83,10 @@ def my_petitions():
 def new_petition():
     form = NewPetitionForm()
     if not form.is_submitted():
-        form.creation_key.data = new_creation_key()
+        form.creation_key.renew()
         return render_template("organiser/form.html", form=form, petition=None)
     if not form.validate():
-        if form.creation_key.errors:
-            form.creation_key.data = new_creation_key()
+        form.creation_key.renew_if_invalid()
         return render_template("organiser/form.html", form=form, petition=None), 422
     try:
         petition_id, created = lifecycle.create_draft(
@@ -98,7 +97,7 @@ def new_petition():
             now=utcnow(),
         )
     except (PetitionError, lifecycle.LifecycleError):
-        form.creation_key.data = new_creation_key()
+        form.creation_key.renew()
         form.form_errors.append(
             _("We could not save this draft; please check it and send it again.")
         )

@@ -17,7 +17,7 @@ from wtforms.widgets import html_params
 
 from ..countries import country_choices, is_country
 from ..emailaddr import InvalidEmail, validate_address
-from ..forms import LineField
+from ..forms import TOO_LONG, LineField
 from ..models.signature import EMAIL_MAX, NAME_MAX, REGION_MAX
 from ..services.signing import Signer
 
@@ -55,7 +55,7 @@ class SignForm(FlaskForm):
         _l("Full name"),
         validators=[
             DataRequired(_l("Please enter your name.")),
-            Length(max=NAME_MAX, message=_l("Please use at most %(max)d characters.")),
+            Length(max=NAME_MAX, message=TOO_LONG),
         ],
         render_kw={"autocomplete": "name", "maxlength": NAME_MAX},
     )
@@ -63,7 +63,7 @@ class SignForm(FlaskForm):
         _l("Email address"),
         validators=[
             DataRequired(_l("Please enter your email address.")),
-            Length(max=EMAIL_MAX, message=_l("Please use at most %(max)d characters.")),
+            Length(max=EMAIL_MAX, message=TOO_LONG),
         ],
         description=_l("We send a link to this address; your signature counts once you confirm."),
         render_kw={
@@ -82,7 +82,7 @@ class SignForm(FlaskForm):
     )
     region = LineField(
         _l("Region or city (optional)"),
-        validators=[Length(max=REGION_MAX, message=_l("Please use at most %(max)d characters."))],
+        validators=[Length(max=REGION_MAX, message=TOO_LONG)],
         render_kw={"autocomplete": "address-level1", "maxlength": REGION_MAX},
     )
     consent = BooleanField(

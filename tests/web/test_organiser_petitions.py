@@ -412,7 +412,7 @@ def test_racing_submissions_of_one_form_create_one_petition(app, make_user):
     slow connection): one INSERT wins at the unique constraint, the others find its petition."""
     from conftest import run_in_threads
 
-    from petitions.organiser.forms import new_creation_key
+    from petitions.forms import new_one_time_key as new_creation_key
     from petitions.services.lifecycle import create_draft
     from petitions.services.petitions import PetitionDraft
 
