@@ -6,13 +6,14 @@ import secrets
 from typing import IO
 from urllib.parse import parse_qsl
 
-from flask import Request
+from flask import Request, current_app
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 from werkzeug.formparser import FormDataParser
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Regexp, ValidationError
 
+from .emailaddr import InvalidEmail, validate_address
 from .text import bad_character, normalise
 
 
@@ -70,6 +71,21 @@ class OneTimeKeyField(HiddenField):
     def renew_if_invalid(self) -> None:
         if self.errors:
             self.renew()
+
+
+def checked_email(address: str) -> str:
+    """The address as we will write to it, or a ValidationError saying why we cannot."""
+    try:
+        return validate_address(
+            address, check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"]
+        )
+    except InvalidEmail as exc:
+        raise ValidationError(
+            _l(
+                "This does not look like an email address we can write to: %(reason)s",
+                reason=str(exc),
+            )
+        ) from exc
 
 
 class CleanText:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from ..emailaddr import InvalidEmail, validate_address
-from ..forms import TOO_LONG, CleanText, LineField
+from ..forms import TOO_LONG, CleanText, LineField, checked_email
 from ..models.signature import EMAIL_MAX
 from ..models.user import DISPLAY_NAME_MAX
 from .passwords import PASSWORD_MAX, PASSWORD_MIN
@@ -94,17 +92,7 @@ class _ValidatedEmail:
     def validate_email(self, field) -> None:
         if not field.data:
             return
-        try:
-            self.normalised_email = validate_address(
-                field.data, check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"]
-            )
-        except InvalidEmail as exc:
-            raise ValidationError(
-                _l(
-                    "This does not look like an email address we can write to: %(reason)s",
-                    reason=str(exc),
-                )
-            ) from exc
+        self.normalised_email = checked_email(field.data)
 
 
 def current_password_field(label=None, message=None):

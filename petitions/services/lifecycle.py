@@ -83,20 +83,24 @@ def log_event(
     *,
     actor_id: int | None,
     now: datetime,
+    reason: str | None = None,
     note: str | None = None,
     details: dict | None = None,
 ) -> None:
-    """Add an audit-log entry to the caller's transaction."""
+    """Add an audit-log entry to the caller's transaction (the one log of every lifecycle step,
+    whoever takes it: organisers, sponsors' confirmations, moderators, the worker)."""
     session.add(
         PetitionEvent(
             petition_id=petition_id,
             actor_id=actor_id,
             action=action,
+            reason=reason,
             note=note,
             details=details,
             created_at=now,
         )
     )
+    logger.info("petition %s %s by user %s (%s)", petition_id, action, actor_id, reason or "-")
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..pagination import Page, bounds
 from ..text import bad_character, normalise
 from . import signer_mail
+from .lifecycle import log_event
 from .petitions import MAX_PETITION_ID
 
 logger = logging.getLogger(__name__)
@@ -205,32 +206,6 @@ def _transition(
     return petition
 
 
-def _log(
-    session: Session,
-    petition: Petition,
-    action: EventAction,
-    *,
-    actor_id: int | None,
-    now: datetime,
-    reason: str | None = None,
-    note: str | None = None,
-    details: dict | None = None,
-) -> PetitionEvent:
-    event = PetitionEvent(
-        petition_id=petition.id,
-        actor_id=actor_id,
-        action=action,
-        reason=reason,
-        note=note,
-        details=details,
-        created_at=now,
-    )
-    session.add(event)
-    session.flush()
-    logger.info("petition %s %s by user %s (%s)", petition.id, action, actor_id, reason or "-")
-    return event
-
-
 def _petition_url(base_url: str, petition: Petition) -> str:
     return f"{base_url}/petitions/{petition.id}"
 
@@ -278,9 +253,9 @@ def approve(
         closes_at=closes_at,
         changes_requested=None,
     )
-    _log(
+    log_event(
         session,
-        petition,
+        petition.id,
         EventAction.APPROVED,
         actor_id=moderator_id,
         now=now,
@@ -322,9 +297,9 @@ def reject(
         rejection_reason=reason.value,
         rejection_note=note,
     )
-    _log(
+    log_event(
         session,
-        petition,
+        petition.id,
         EventAction.REJECTED,
         actor_id=moderator_id,
         now=now,
@@ -350,7 +325,9 @@ def hide(
     petition = _transition(
         session, petition_id, HIDEABLE, state=PetitionState.HIDDEN, hidden_reason=reason_text
     )
-    _log(session, petition, EventAction.HIDDEN, actor_id=moderator_id, now=now, note=reason_text)
+    log_event(
+        session, petition.id, EventAction.HIDDEN, actor_id=moderator_id, now=now, note=reason_text
+    )
     return petition
 
 
@@ -372,7 +349,9 @@ def send_back(
         state=PetitionState.DRAFT,
         changes_requested=note,
     )
-    _log(session, petition, EventAction.SENT_BACK, actor_id=moderator_id, now=now, note=note)
+    log_event(
+        session, petition.id, EventAction.SENT_BACK, actor_id=moderator_id, now=now, note=note
+    )
     _email_organiser(
         session,
         petition,
@@ -434,9 +413,9 @@ def edit_text(
     if result.rowcount != 1:
         raise ModerationRefused(Refusal.EDIT_CONFLICT, state=petition.state)
     session.refresh(petition)
-    _log(
+    log_event(
         session,
-        petition,
+        petition.id,
         EventAction.EDITED,
         actor_id=moderator_id,
         now=now,
@@ -476,7 +455,7 @@ def attach_response(
         raise ModerationRefused(Refusal.ALREADY_HANDLED, state=current.state)
     petition = session.get(Petition, petition_id)
     session.refresh(petition)
-    _log(session, petition, EventAction.RESPONSE, actor_id=moderator_id, now=now, note=text)
+    log_event(session, petition.id, EventAction.RESPONSE, actor_id=moderator_id, now=now, note=text)
     return petition
 
 

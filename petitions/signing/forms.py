@@ -5,7 +5,6 @@ from __future__ import annotations
 import unicodedata
 from functools import cache
 
-from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,8 +15,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 from wtforms.widgets import html_params
 
 from ..countries import country_choices, is_country
-from ..emailaddr import InvalidEmail, validate_address
-from ..forms import TOO_LONG, LineField
+from ..forms import TOO_LONG, LineField, checked_email
 from ..models.signature import EMAIL_MAX, NAME_MAX, REGION_MAX
 from ..services.signing import Signer
 
@@ -108,18 +106,7 @@ class SignForm(FlaskForm):
             raise ValidationError(_l("Please enter your name."))
 
     def validate_email(self, field) -> None:
-        try:
-            self.normalised_email = validate_address(
-                field.data or "",
-                check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
-            )
-        except InvalidEmail as exc:
-            raise ValidationError(
-                _l(
-                    "This does not look like an email address we can write to: %(reason)s",
-                    reason=str(exc),
-                )
-            ) from exc
+        self.normalised_email = checked_email(field.data or "")
 
     def signer(self) -> Signer:
         return Signer(
