@@ -209,6 +209,7 @@ TABLES = (
     "outbox_messages",
     "petition_updates",
     "petition_milestones",
+    "daily_counts",
     "petition_events",
     "signatures",
     "petition_count_shards",

@@ -24,6 +24,7 @@ APP_TABLES = {
     "signatures",
     "petition_updates",
     "petition_milestones",
+    "daily_counts",
 }
 
 
@@ -178,6 +179,7 @@ EXPECTED_CHECKS = {
         "ck_signatures_country_alpha2",
         "ck_signatures_name_not_empty",
         "ck_signatures_sends_not_negative",
+        "ck_signatures_removed_has_date",
     },
     "petition_count_shards": {"ck_petition_count_shards_count_not_negative"},
     "petition_updates": {
@@ -187,6 +189,11 @@ EXPECTED_CHECKS = {
     "petition_milestones": {
         "ck_petition_milestones_kind_known",
         "ck_petition_milestones_threshold_positive",
+    },
+    "daily_counts": {
+        "ck_daily_counts_count_not_negative",
+        "ck_daily_counts_removed_not_negative",
+        "ck_daily_counts_state_public",
     },
 }
 
@@ -312,6 +319,12 @@ def test_invalid_petition_is_refused(seeded, overrides, reason):
         ({"status": "bogus"}, "check constraint"),
         ({"status": "confirmed", "confirmed_at": None}, "confirmed_has_date"),
         ({"status": "pending", "confirmed_at": utcnow()}, "confirmed_has_date"),
+        ({"status": "withdrawn", "confirmed_at": utcnow()}, "removed_has_date"),
+        (
+            {"status": "confirmed", "confirmed_at": utcnow(), "removed_at": utcnow()},
+            "removed_has_date",
+        ),
+        ({"status": "invalidated", "confirmed_at": None, "removed_at": utcnow()}, "confirmed_has"),
         ({"country": "K"}, "country_alpha2"),
         ({"name": ""}, "name_not_empty"),
         ({"confirmation_sends": -1}, "sends_not_negative"),
@@ -352,6 +365,17 @@ def test_valid_rows_are_accepted(seeded):
             Signature,
             signature_row(
                 petition_id, email_key="d" * 64, status="confirmed", confirmed_at=utcnow()
+            ),
+        )
+        insert(
+            conn,
+            Signature,
+            signature_row(
+                petition_id,
+                email_key="e" * 64,
+                status="invalidated",
+                confirmed_at=utcnow(),
+                removed_at=utcnow(),
             ),
         )
         insert(conn, CountShard, {"petition_id": petition_id, "shard": 0, "count": 0})

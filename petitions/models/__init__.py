@@ -1,15 +1,18 @@
 """Database models, one module per aggregate; invariants live in constraints."""
 
 from .moderation import EventAction, PetitionEvent
+from .opendata import DailyCount
 from .outbox import OutboxMessage
 from .petition import CountShard, Petition, PetitionState, RejectionReason
-from .signature import Signature, SignatureStatus
+from .signature import REMOVED_STATUSES, Signature, SignatureStatus
 from .types import utcnow
 from .updates import MilestoneKind, PetitionMilestone, PetitionUpdate
 from .user import Role, User
 
 __all__ = [
     "CountShard",
+    "DailyCount",
+    "REMOVED_STATUSES",
     "EventAction",
     "MilestoneKind",
     "PetitionMilestone",

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -24,6 +25,15 @@ from .types import BigId, UTCDateTime, utcnow
 class SignatureStatus(enum.StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
+    #: Confirmed once, then struck out by an operator (fraud, duplicates): no longer counted.
+    INVALIDATED = "invalidated"
+    #: Confirmed once, then withdrawn at the signer's request: no longer counted.
+    WITHDRAWN = "withdrawn"
+
+
+#: Statuses of signatures that were counted and then taken out of the total; the public data
+#: says how many, never which.
+REMOVED_STATUSES = (SignatureStatus.INVALIDATED, SignatureStatus.WITHDRAWN)
 
 
 NAME_MAX = 100
@@ -35,16 +45,37 @@ class Signature(db.Model):
     __tablename__ = "signatures"
     __table_args__ = (
         UniqueConstraint("petition_id", "email_key", name="uq_signatures_petition_person"),
-        CheckConstraint("status IN ('pending', 'confirmed')", name="status_known"),
         CheckConstraint(
-            "(status = 'confirmed' AND confirmed_at IS NOT NULL)"
+            "status IN ('pending', 'confirmed', 'invalidated', 'withdrawn')", name="status_known"
+        ),
+        CheckConstraint(
+            "(status <> 'pending' AND confirmed_at IS NOT NULL)"
             " OR (status = 'pending' AND confirmed_at IS NULL)",
             name="confirmed_has_date",
+        ),
+        CheckConstraint(
+            "(status IN ('invalidated', 'withdrawn')) = (removed_at IS NOT NULL)",
+            name="removed_has_date",
         ),
         CheckConstraint("length(country) = 2", name="country_alpha2"),
         CheckConstraint("length(name) > 0", name="name_not_empty"),
         CheckConstraint("confirmation_sends >= 0", name="sends_not_negative"),
         Index("ix_signatures_petition_status", "petition_id", "status"),
+        # The public breakdowns and time series read confirmed signatures only.
+        Index(
+            "ix_signatures_confirmed_country",
+            "petition_id",
+            "country",
+            postgresql_where=text("status = 'confirmed'"),
+            sqlite_where=text("status = 'confirmed'"),
+        ),
+        Index(
+            "ix_signatures_confirmed_time",
+            "petition_id",
+            "confirmed_at",
+            postgresql_where=text("status = 'confirmed'"),
+            sqlite_where=text("status = 'confirmed'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -72,6 +103,8 @@ class Signature(db.Model):
     status: Mapped[str] = mapped_column(String(16), default=SignatureStatus.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: When a confirmed signature was invalidated or withdrawn (see REMOVED_STATUSES).
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: Confirmation emails queued for this signature so far (bounded per signature).
     confirmation_sends: Mapped[int] = mapped_column(Integer, default=0)
     #: When the latest confirmation email was queued.
