@@ -111,6 +111,23 @@ class Config:
     COUNT_MEMO_SECONDS = 1.0
     #: max-age of count.json for browsers and reverse proxies.
     COUNT_CACHE_MAX_AGE = 2
+    #: A live-count stream (server-sent events) ends after this many seconds and the browser
+    #: reconnects: each open stream holds a server thread (see petitions/public/live.py).
+    LIVE_STREAM_SECONDS = 30
+    #: Live-count streams one app process serves at once; beyond it the page polls count.json.
+    LIVE_MAX_STREAMS = 20
+    #: How often a page without a stream polls count.json.
+    LIVE_POLL_SECONDS = 10
+    #: A comment line sent this often on an otherwise quiet stream, so proxies keep it open.
+    LIVE_HEARTBEAT_SECONDS = 15
+
+    #: Seconds each app process reuses a petition's public statistics (breakdowns, time series)
+    #: before reading the signatures again; count.json stays the live total.
+    STATS_MEMO_SECONDS = 30.0
+    #: Petitions whose statistics one process keeps at most.
+    STATS_MEMO_ENTRIES = 1000
+    #: max-age of the API's answers for browsers and reverse proxies (count.json has its own).
+    API_CACHE_MAX_AGE = 10
 
     #: Failed logins in a row before an account is locked for LOGIN_LOCK_SECONDS.
     LOGIN_MAX_FAILURES = 5
@@ -178,6 +195,13 @@ class Config:
             "COUNT_SHARDS": env_int("COUNT_SHARDS", cls.COUNT_SHARDS),
             "COUNT_MEMO_SECONDS": env_float("COUNT_MEMO_SECONDS", cls.COUNT_MEMO_SECONDS),
             "COUNT_CACHE_MAX_AGE": env_int("COUNT_CACHE_MAX_AGE", cls.COUNT_CACHE_MAX_AGE),
+            "STATS_MEMO_SECONDS": env_float("STATS_MEMO_SECONDS", cls.STATS_MEMO_SECONDS),
+            "STATS_MEMO_ENTRIES": env_int("STATS_MEMO_ENTRIES", cls.STATS_MEMO_ENTRIES),
+            "API_CACHE_MAX_AGE": env_int("API_CACHE_MAX_AGE", cls.API_CACHE_MAX_AGE),
+            "LIVE_STREAM_SECONDS": env_int("LIVE_STREAM_SECONDS", cls.LIVE_STREAM_SECONDS),
+            "LIVE_MAX_STREAMS": env_int("LIVE_MAX_STREAMS", cls.LIVE_MAX_STREAMS),
+            "LIVE_POLL_SECONDS": env_int("LIVE_POLL_SECONDS", cls.LIVE_POLL_SECONDS),
+            "LIVE_HEARTBEAT_SECONDS": env_int("LIVE_HEARTBEAT_SECONDS", cls.LIVE_HEARTBEAT_SECONDS),
             "LOGIN_MAX_FAILURES": env_int("LOGIN_MAX_FAILURES", cls.LOGIN_MAX_FAILURES),
             "LOGIN_LOCK_SECONDS": env_int("LOGIN_LOCK_SECONDS", cls.LOGIN_LOCK_SECONDS),
             "ACCOUNT_TOKEN_MAX_AGE_SECONDS": env_int(
@@ -209,6 +233,7 @@ class TestingConfig(Config):
     PASSWORD_HASH_PROFILE = "CHEAPEST"  # noqa: S105 (a profile name)
     #: Tests read totals right after changing them; the memo has tests of its own.
     COUNT_MEMO_SECONDS = 0.0
+    STATS_MEMO_SECONDS = 0.0
     SQLALCHEMY_DATABASE_URI = "sqlite:///:memory:"
     PUBLIC_BASE_URL = "http://localhost"
 

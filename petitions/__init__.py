@@ -51,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from . import auth, cli, database, errors, i18n, security
+    from .api import http as api_http
     from .extensions import csrf, db, migrate
     from .forms import FormRequest
 
@@ -63,20 +64,26 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     database.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
+    api_http.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
 
+    from .api.views import bp as api_bp
     from .auth.views import bp as auth_bp
     from .moderation.views import bp as moderation_bp
     from .organiser import updates as _updates  # noqa: F401 - adds routes to organiser_bp
     from .organiser.export import bp as export_bp
     from .organiser.sponsors import bp as sponsors_bp
     from .organiser.views import bp as organiser_bp
+    from .public.feed import bp as feed_bp
+    from .public.live import bp as live_bp
     from .public.views import bp as public_bp
     from .signing.unsubscribe import bp as unsubscribe_bp
     from .signing.views import bp as signing_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(live_bp)
+    app.register_blueprint(feed_bp)
     app.register_blueprint(signing_bp)
     app.register_blueprint(organiser_bp)
     app.register_blueprint(sponsors_bp)
@@ -84,12 +91,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(moderation_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(unsubscribe_bp)
+    app.register_blueprint(api_bp)
 
     from . import worker
-    from .text import paragraphs
+    from .text import paragraphs, summary
 
     worker.init_app(app)
     app.add_template_filter(paragraphs)
+    app.add_template_filter(summary)
     return app
 
 

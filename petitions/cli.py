@@ -13,8 +13,8 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from .extensions import db
-from .models import Petition, utcnow
-from .services import counts, petitions, signing
+from .models import Petition, SignatureStatus, utcnow
+from .services import counts, opendata, petitions, removal, signing
 from .services.petitions import PetitionDraft, PetitionError
 
 
@@ -245,6 +245,52 @@ def purge_unconfirmed_command(days: int | None) -> None:
     click.echo(f"deleted {removed} unconfirmed signature(s) older than {days} days")
 
 
+@signatures_cli.command("remove")
+@click.argument("petition_id", type=int)
+@click.argument("signature_ids", nargs=-1, type=int, required=True)
+@click.option(
+    "--as",
+    "status",
+    type=click.Choice(["invalidated", "withdrawn"]),
+    required=True,
+    help="invalidated: struck out by an operator; withdrawn: at the signer's request.",
+)
+@click.option("--note", help="Why, for the audit log (never published).")
+def remove_command(
+    petition_id: int, signature_ids: tuple[int, ...], status: str, note: str | None
+) -> None:
+    """Take confirmed signatures out of a petition's total (the public data shows how many)."""
+    _petition(petition_id)
+    removed = removal.remove_signatures(
+        db.session,
+        petition_id,
+        signature_ids,
+        status=SignatureStatus(status),
+        now=utcnow(),
+        shards=current_app.config["COUNT_SHARDS"],
+        note=note,
+    )
+    db.session.commit()
+    skipped = len(set(signature_ids)) - removed
+    click.echo(
+        f"{removed} signature(s) {status} on petition {petition_id}"
+        + (f"; {skipped} not confirmed signatures of it, left alone" if skipped else "")
+    )
+
+
+opendata_cli = AppGroup("opendata", help="Public data files.")
+
+
+@opendata_cli.command("snapshot")
+def snapshot_command() -> None:
+    """Record today's totals of every public petition (the worker does this once a day)."""
+    recorded = opendata.record_daily_counts(db.session, now=utcnow())
+    if recorded:
+        click.echo(f"recorded today's totals of {recorded} petition(s)")
+    else:
+        click.echo("today's totals were already recorded (or no petition is public)")
+
+
 DEMO_PETITIONS = [
     PetitionDraft(
         title="Do not send Kyrgyz troops abroad",
@@ -292,4 +338,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(petition_cli)
     app.cli.add_command(counts_cli)
     app.cli.add_command(signatures_cli)
+    app.cli.add_command(opendata_cli)
     app.cli.add_command(seed_command)

@@ -29,6 +29,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # Case-insensitive search beyond ASCII (SQLite's lower() and LIKE fold only A-Z).
+    dbapi_connection.create_function("casefold", 1, _casefold, deterministic=True)
+
+
+def _casefold(value: str | None) -> str | None:
+    return value.casefold() if isinstance(value, str) else value
 
 
 def init_app(app: Flask) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .api.http import problem
 
 logger = logging.getLogger(__name__)
 
@@ -18,10 +20,7 @@ def _wants_json() -> bool:
 
 def _render(status: int, title: str, message: str):
     if _wants_json():
-        response = jsonify(status=status, title=title, detail=message)
-        response.status_code = status
-        response.mimetype = "application/problem+json"
-        return response
+        return problem(status, title, message)
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 

@@ -47,3 +47,18 @@ def paragraphs(value: str | None) -> Markup:
     return Markup("").join(
         Markup("<p>{}</p>\n").format(line_break.join(part.split("\n"))) for part in parts
     )
+
+
+def summary(value: str | None, limit: int = 200) -> str:
+    """One line of at most `limit` characters, cut at a word, for share previews and feeds.
+
+    Link previews and feed readers show a line or two; a cut mid-word reads as a typo.
+    """
+    text = " ".join((value or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-—") + "…"

@@ -16,6 +16,7 @@ from . import outbox
 from .extensions import db
 from .models import utcnow
 from .services.milestones import detect_milestones
+from .services.opendata import record_daily_counts
 from .services.petitions import close_expired
 from .services.signer_mail import queue_signer_mail
 from .services.signing import purge_unconfirmed
@@ -37,7 +38,8 @@ HOUSEKEEPING_INTERVAL = 60
 def housekeeping(session, config, *, now) -> None:
     """Close petitions past their deadline; delete signatures never confirmed in time; queue
     the signer emails (official responses, updates, closings) a request left to do (bounded,
-    see services/signer_mail.py); email organisers about milestones (services/milestones.py)."""
+    see services/signer_mail.py); email organisers about milestones (services/milestones.py);
+    record the day's public totals once a day (services/opendata.py)."""
     closed = close_expired(session, now=now)
     purged = purge_unconfirmed(
         session, older_than=now - timedelta(days=config["UNCONFIRMED_RETENTION_DAYS"])
@@ -52,6 +54,7 @@ def housekeeping(session, config, *, now) -> None:
         batch_size=config["RESPONSE_MAIL_BATCH_SIZE"],
         max_batches=config["RESPONSE_MAIL_MAX_BATCHES"],
     )
+    record_daily_counts(session, now=now)
     if closed or purged:
         logger.info("closed petitions %s; purged %d unconfirmed signatures", closed, purged)
 

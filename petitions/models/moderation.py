@@ -25,6 +25,8 @@ class EventAction(enum.StrEnum):
     RESPONSE = "response"
     CLOSED = "closed"
     UPDATE_POSTED = "update_posted"
+    #: Confirmed signatures taken out of the total (details: status and how many).
+    SIGNATURES_REMOVED = "signatures_removed"
 
 
 class PetitionEvent(db.Model):

@@ -137,6 +137,13 @@ class Petition(db.Model):
         """Shown at /petitions/<id>: open, closed, or rejected (with the reason, as the UK site)."""
         return self.state in (PetitionState.OPEN, PetitionState.CLOSED, PetitionState.REJECTED)
 
+    def text_withheld(self) -> bool:
+        """Rejected as offensive or defamatory: only the decision is public, never the text."""
+        return self.state == PetitionState.REJECTED and self.rejection_reason in (
+            RejectionReason.OFFENSIVE,
+            RejectionReason.DEFAMATORY,
+        )
+
     def __repr__(self) -> str:
         return f"<Petition {self.id} {self.state} {self.title[:30]!r}>"
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
+from .. import figures
+from ..api.views import petition_stats
 from ..extensions import db
 from ..models import utcnow
-from ..services import counts, petitions
+from ..services import counts, opendata, petitions, stats
 from ..signing.forms import SignForm
 
 bp = Blueprint("public", __name__)
@@ -37,9 +39,22 @@ def render_petition(petition, form: SignForm | None = None, status: int = 200):
             total=total,
             form=form,
             accepting=petition.accepts_signatures(now),
+            figures=_figures(petition, now),
         ),
         status,
     )
+
+
+def _figures(petition, now) -> figures.PublicFigures | None:
+    """The chart and breakdowns, from the memoised public snapshot (api.views.petition_stats),
+    so a crowd on a viral petition's page does not scan its signatures on every view."""
+    if petition.state not in opendata.COUNTED_STATES:
+        return None
+    found = petition_stats(petition.id)
+    if found is None:
+        return None
+    days = stats.dashboard_days(petition, found.per_day(), now.date())
+    return figures.public_figures(found, days)
 
 
 @bp.get("/petitions/<int:petition_id>")

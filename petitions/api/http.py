@@ -1,0 +1,101 @@
+"""HTTP details every open-data answer shares: problem+json errors, CORS, caching headers.
+
+Readers are scripts and newsrooms' pages on other sites, and a viral petition brings many of
+them at once, so every answer can be cached by a reverse proxy or CDN for a short while
+(`API_CACHE_MAX_AGE`) and served stale while it revalidates; a validator (ETag, and
+Last-Modified where the data has a meaningful one) lets a client that already has the answer
+get a 304 with no body.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, Request, Response, current_app, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
+
+#: Paths whose answers anyone's page may fetch (public data, no cookies involved).
+CORS_PREFIXES = ("/api/",)
+CORS_SUFFIXES = ("/count.json",)
+
+
+class ApiProblem(Exception):
+    """A request the API refuses; answered as RFC 9457 problem details."""
+
+    def __init__(self, status: int, title: str, detail: str, param: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.param = param
+
+
+def problem(status: int, title: str, detail: str, param: str | None = None) -> Response:
+    body: dict = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if param is not None:
+        body["invalid_params"] = [{"name": param, "reason": detail}]
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def handle_problem(error: ApiProblem) -> Response:
+    return problem(error.status, error.title, error.detail, error.param)
+
+
+def cacheable(
+    response: Response,
+    req: Request,
+    *,
+    max_age: int | None = None,
+    last_modified: datetime | None = None,
+    etag: bool = True,
+) -> Response:
+    """Public caching headers, a strong ETag of the body (unless streamed) and Last-Modified;
+    answers 304 to a matching conditional request."""
+    max_age = current_app.config["API_CACHE_MAX_AGE"] if max_age is None else max_age
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    response.headers["Cache-Control"] += f", stale-while-revalidate={max(60, max_age * 5)}"
+    if last_modified is not None:
+        response.last_modified = last_modified.replace(microsecond=0)
+    if etag and not response.is_streamed:
+        response.add_etag()
+    return response.make_conditional(req)
+
+
+def is_public_data(path: str) -> bool:
+    return path.startswith(CORS_PREFIXES) or path.endswith(CORS_SUFFIXES)
+
+
+class PublicDataSessionInterface(SecureCookieSessionInterface):
+    """Cookie sessions, except that public data answers never carry `Vary: Cookie` or a
+    cookie: they are the same for everyone, and a CDN must be able to share one copy among
+    all readers (the live counter polls count.json from pages whose visitors have a session
+    cookie). Flask-Login reads the session after every request, which alone adds the Vary."""
+
+    def save_session(self, app: Flask, session, response: Response) -> None:
+        if is_public_data(request.path) and not session.modified:
+            return
+        super().save_session(app, session, response)
+
+
+def add_cors_headers(response: Response) -> Response:
+    """Open CORS on public data: any origin may read it, and see its validators and links."""
+    if not is_public_data(request.path):
+        return response
+    headers = response.headers
+    headers["Access-Control-Allow-Origin"] = "*"
+    headers["Access-Control-Expose-Headers"] = "ETag, Last-Modified, Link, Retry-After"
+    if request.method == "OPTIONS":
+        headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        headers["Access-Control-Allow-Headers"] = "If-None-Match, If-Modified-Since"
+        headers["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = PublicDataSessionInterface()
+    app.after_request(add_cors_headers)

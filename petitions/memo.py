@@ -1,0 +1,64 @@
+"""A small per-process memo with a time to live, for numbers a crowd reads at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from flask import Flask
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Memo(Generic[K, V]):
+    """Values remembered for `ttl` seconds in this process (thread-safe), at most `max_entries`
+    of them (the least recently stored go first), so it cannot fill memory.
+
+    Only found values are kept: a key whose loader returns None costs a load each time. Two
+    threads that miss at once may both load; the memo bounds load per process and second, it is
+    not a lock.
+    """
+
+    def __init__(
+        self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def get(self, key: K, load: Callable[[], V | None]) -> V | None:
+        if self.ttl <= 0:
+            return load()
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        value = load()
+        with self._lock:
+            if value is None:
+                self._entries.pop(key, None)
+            else:
+                self._entries[key] = (now + self.ttl, value)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        return value
+
+
+def app_memo(app: Flask, name: str, ttl: float, max_entries: int = 10_000) -> Memo:
+    """The app's memo called `name`, made on first use (one per process and app)."""
+    memo = app.extensions.get(name)
+    if memo is None:
+        memo = app.extensions.setdefault(name, Memo(ttl, max_entries))
+    return memo

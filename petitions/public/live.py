@@ -1,0 +1,242 @@
+"""The live signature counter (server-sent events) and the embeddable petition widget.
+
+Why the live counter stays light when a petition goes viral
+-----------------------------------------------------------
+* **One read a second per process.** A stream looks at the total at most once a second
+  (CHECK_SECONDS), through the per-process TotalsMemo that count.json uses, so however many
+  streams and polls watch a petition, each app process asks the database about once per
+  COUNT_MEMO_SECONDS (1 s). Between looks a stream holds no database connection.
+* **A cap on streams.** An open stream holds a server thread (gunicorn's gthread worker) while
+  it waits. A process serves at most LIVE_MAX_STREAMS at once; past that it answers 503 with
+  Retry-After straight away, and live.js polls count.json instead.
+* **Streams end after LIVE_STREAM_SECONDS (30 s).** No thread is held for long, slots turn
+  over between readers, and a reader who left (unnoticed until the next write) frees a slot
+  at the latest then. The `retry:` field makes the browser reconnect a few seconds later.
+* **Polling is cacheable.** count.json has max-age and an ETag, so a CDN or reverse proxy in
+  front answers most polls and the browser revalidates the rest with If-None-Match (304).
+* Quiet streams get a comment line every LIVE_HEARTBEAT_SECONDS so proxies keep them open, and
+  `X-Accel-Buffering: no` makes nginx pass each event on at once. A petition that is no longer
+  open has nothing to stream: its stream ends after one event, and live.js stops; so does a
+  hidden tab.
+
+The widget (/petitions/<id>/embed) is the one page other sites may frame; it shows the title
+and the same live count, and its links open the petition in a new tab.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+
+from ..api.http import problem
+from ..extensions import db
+from ..models import PetitionState, utcnow
+from ..security import allow_framing
+from ..services import counts, petitions
+from .views import _totals_memo
+
+bp = Blueprint("live", __name__)
+
+#: How often a stream looks at the total (through the memo, so a look is cheap).
+CHECK_SECONDS = 1.0
+#: How long the browser waits before reconnecting once a stream has ended (SSE `retry:`).
+RECONNECT_MS = 3000
+#: How long browsers and proxies may keep the widget page; live.js brings its count up to date.
+EMBED_MAX_AGE = 60
+#: Totals that between them fall in every CLDR plural category any language has for whole
+#: numbers (Russian 1/2/5, Arabic 0/2/3/11/100, French millions, ...).
+PLURAL_SAMPLES = (0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 19, 20, 21, 22, 25, 100, 101, 102, 111, 10**6)
+
+
+class StreamSlots:
+    """How many live streams this process has open, held to LIVE_MAX_STREAMS (thread-safe).
+
+    A slot is given back when the server closes the response (WSGI `close()`), which it does
+    whether the stream ran out, the reader left or the response was never iterated.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = 0
+
+    @property
+    def open(self) -> int:
+        with self._lock:
+            return self._open
+
+    def take(self, limit: int) -> Callable[[], None] | None:
+        """A slot if fewer than `limit` are open: the function that gives it back (once,
+        however often it is called); None if all are taken."""
+        with self._lock:
+            if self._open >= limit:
+                return None
+            self._open += 1
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            with self._lock:
+                if not given_back:
+                    given_back = True
+                    self._open -= 1
+
+        return give_back
+
+
+@bp.record_once
+def _init_slots(state: BlueprintSetupState) -> None:
+    state.app.extensions["live_streams"] = StreamSlots()
+
+
+def stream_slots(app: Flask) -> StreamSlots:
+    return app.extensions["live_streams"]
+
+
+def current_total(petition_id: int) -> counts.PublicTotal | None:
+    """An open or closed petition's total through the per-process memo (as count.json)."""
+    if not 0 < petition_id <= petitions.MAX_PETITION_ID:
+        return None
+    return _totals_memo().get(petition_id, lambda: counts.public_total(db.session, petition_id))
+
+
+@bp.get("/petitions/<int:petition_id>/count/stream")
+def count_stream(petition_id: int):
+    """The running total as server-sent events: `retry:`, the total now, then each change,
+    for LIVE_STREAM_SECONDS; 503 (problem+json, Retry-After) when the process has
+    LIVE_MAX_STREAMS open, so the page polls count.json instead. See the module docstring."""
+    total = current_total(petition_id)
+    if total is None:
+        abort(404)
+    config = current_app.config
+    give_back = stream_slots(current_app).take(config["LIVE_MAX_STREAMS"])
+    if give_back is None:
+        return _streams_busy(retry_after=config["LIVE_STREAM_SECONDS"])
+    events = count_events(
+        current_app._get_current_object(),
+        total,
+        seconds=config["LIVE_STREAM_SECONDS"],
+        heartbeat=config["LIVE_HEARTBEAT_SECONDS"],
+    )
+    response = Response(events, mimetype="text/event-stream")
+    response.call_on_close(give_back)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _streams_busy(retry_after: int) -> Response:
+    """503 problem+json; a slot is free again within one stream's lifetime."""
+    response = problem(
+        503,
+        _("Live count busy"),
+        _(
+            "This server is streaming the count to as many readers as it can. "
+            "The page checks the count every few seconds instead."
+        ),
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def count_events(
+    app: Flask, first: counts.PublicTotal, *, seconds: float, heartbeat: float
+) -> Iterator[str]:
+    """The stream's text: `retry:`, `first`, then each change of count or state until
+    `seconds` have passed or the petition is no longer open.
+
+    It runs after the request has ended (Flask pops the request context before a response is
+    streamed), so each look at the total has its own app context, whose teardown hands the
+    database connection back: a waiting stream holds a thread, never a connection or an open
+    transaction (in which SQLite would keep reading the same old snapshot).
+    """
+    started = time.monotonic()
+    deadline = started + seconds
+    next_heartbeat = started + heartbeat
+    yield f"retry: {RECONNECT_MS}\n\n"
+    yield _count_event(first)
+    shown = first
+    while shown.state == PetitionState.OPEN:
+        now = time.monotonic()
+        if now >= deadline:
+            return
+        if now >= next_heartbeat:
+            yield ": heartbeat\n\n"
+            next_heartbeat = now + heartbeat
+        time.sleep(min(CHECK_SECONDS, deadline - now))
+        with app.app_context():
+            total = current_total(first.petition_id)
+        if total is None:
+            return  # hidden meanwhile: the reconnection gets a 404 and live.js stops
+        if (total.state, total.signature_count) != (shown.state, shown.signature_count):
+            yield _count_event(total)
+            shown = total
+
+
+def _count_event(total: counts.PublicTotal) -> str:
+    data = json.dumps(
+        {
+            "petition_id": total.petition_id,
+            "state": str(total.state),
+            "signature_count": total.signature_count,
+        },
+        separators=(",", ":"),
+    )
+    return f"event: count\ndata: {data}\n\n"
+
+
+@bp.app_template_global()
+def signature_words() -> dict[str, str]:
+    """The word after the count for each plural category of the reader's language.
+
+    The categories are CLDR's, which the browser's Intl.PluralRules also uses, so live.js can
+    write "1 signature", "2 signatures" (and Russian's three forms) as the number changes.
+    """
+    locale = get_locale()
+    words: dict[str, str] = {}
+    for n in PLURAL_SAMPLES:
+        words.setdefault(locale.plural_form(n), ngettext("signature", "signatures", n))
+    return words
+
+
+@bp.get("/petitions/<int:petition_id>/embed")
+def embed(petition_id: int):
+    """A small page with the title and the live count, for other sites to show in an iframe.
+
+    Only open and closed petitions: a rejected one has nothing to be counted, and its text may
+    be withheld. Cacheable for EMBED_MAX_AGE, since a widget on a busy news page is loaded as
+    often as that page.
+    """
+    petition = petitions.public_petition(db.session, petition_id)
+    total = current_total(petition_id) if petition is not None else None
+    if petition is None or total is None:
+        abort(404)
+    response = make_response(
+        render_template(
+            "public/embed.html",
+            petition=petition,
+            total=total.signature_count,
+            accepting=petition.accepts_signatures(utcnow()),
+            petition_url=url_for("public.petition", petition_id=petition.id, _external=True),
+        )
+    )
+    allow_framing(response)
+    response.cache_control.public = True
+    response.cache_control.max_age = EMBED_MAX_AGE
+    response.vary.add("Accept-Language")
+    return response

@@ -1,0 +1,615 @@
+"""Public numbers for journalists and researchers: listings, per-petition statistics, time
+series and daily snapshots. Used by the JSON API, the CSV downloads and the petition page.
+
+Trust
+-----
+* Only confirmed signatures are counted, the same ones as the public total (the count shards,
+  services/counts.py). Removed signatures (invalidated or withdrawn) are reported as numbers,
+  never which ones.
+* No signer's name, address or free text leaves this module: countries are ISO codes, regions
+  are ISO 3166-2 subdivisions matched from what signers typed (petitions/regions.py), the rest
+  is counted as "other or not given".
+* One petition's statistics are read in one snapshot (`REPEATABLE READ` on PostgreSQL), so in
+  one answer the total, the countries, the regions and the time series add up exactly, even
+  while signatures are being confirmed.
+
+Load
+----
+Statistics scan a petition's confirmed signatures (through partial indexes), so they are
+computed at most once per `STATS_MEMO_SECONDS` per process (`StatsMemo`) and served with
+HTTP caching headers; a viral petition costs each process one scan per interval however many
+read it. `computed_at` says how old an answer is; `count.json` stays the live number.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import and_, case, exists, func, literal_column, or_, select
+from sqlalchemy.orm import Session
+
+from ..countries import country_name
+from ..database import dialect_insert
+from ..models import (
+    REMOVED_STATUSES,
+    DailyCount,
+    Petition,
+    PetitionMilestone,
+    PetitionState,
+    Signature,
+    SignatureStatus,
+    utcnow,
+)
+from ..regions import match_subdivision
+from . import counts
+
+logger = logging.getLogger(__name__)
+
+#: States shown to the public (Petition.is_public), and those that have a public total.
+PUBLIC_STATES = (PetitionState.OPEN, PetitionState.CLOSED, PetitionState.REJECTED)
+COUNTED_STATES = (PetitionState.OPEN, PetitionState.CLOSED)
+
+SORTS = ("signatures", "newest", "closing")
+INTERVALS = ("hour", "day")
+#: Longest text search, target filter and page size the API accepts.
+QUERY_MAX = 200
+PER_PAGE_MAX = 100
+#: Petitions read per batch when streaming every petition as CSV.
+BATCH_SIZE = 500
+
+
+# --- one petition's statistics -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CountryCount:
+    #: ISO 3166-1 alpha-2.
+    code: str
+    #: English short name (stable for scripts; pages translate the code themselves).
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class RegionCount:
+    country: str
+    #: ISO 3166-2 code, or None for signers whose region is not a recognised subdivision.
+    code: str | None
+    #: English subdivision name, or None with `code`.
+    name: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class Milestone:
+    #: "goal" (the petition's own) or "count" (one of MILESTONES).
+    kind: str
+    threshold: int
+    reached_at: datetime
+
+
+@dataclass(frozen=True)
+class PetitionStats:
+    petition_id: int
+    state: str
+    signature_count: int
+    countries: list[CountryCount]
+    regions: list[RegionCount]
+    #: (start of the UTC hour, confirmed signatures) for the hours that have any, oldest first.
+    per_hour: list[tuple[datetime, int]]
+    #: {"invalidated": n, "withdrawn": n}
+    removed: dict[str, int]
+    milestones: list[Milestone]
+    first_signature_at: datetime | None
+    last_signature_at: datetime | None
+    last_removed_at: datetime | None
+    computed_at: datetime = field(compare=False)
+
+    @property
+    def removed_total(self) -> int:
+        return sum(self.removed.values())
+
+    def per_day(self) -> list[tuple[date, int]]:
+        """(UTC day, confirmed signatures) for the days that have any, from the same snapshot."""
+        days: dict[date, int] = {}
+        for hour, count in self.per_hour:
+            days[hour.date()] = days.get(hour.date(), 0) + count
+        return sorted(days.items())
+
+
+@contextmanager
+def snapshot_session(session: Session) -> Iterator[Session]:
+    """A read-only session that sees one snapshot of the database for all its queries.
+
+    PostgreSQL: a `REPEATABLE READ READ ONLY` transaction on a connection of its own. SQLite
+    (development, one process) reads with the engine's default.
+    """
+    engine = session.get_bind()
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        with Session(bind=connection) as snapshot, snapshot.begin():
+            yield snapshot
+
+
+def _hour_bucket(session: Session):
+    """SQL for the start of the UTC hour of `Signature.confirmed_at` (see stats._utc_day)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return func.date_trunc(
+            literal_column("'hour'"), func.timezone(literal_column("'UTC'"), Signature.confirmed_at)
+        )
+    if dialect == "sqlite":
+        return func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), Signature.confirmed_at)
+    raise RuntimeError(f"unsupported database dialect {dialect!r}")
+
+
+def _as_utc(value: datetime | str | None) -> datetime | None:
+    """SQLite returns text, PostgreSQL naive UTC or aware datetimes; always aware UTC here."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _confirmed(petition_id: int):
+    return (Signature.petition_id == petition_id, Signature.status == SignatureStatus.CONFIRMED)
+
+
+def _regions(session: Session, petition_id: int, locales: tuple[str, ...]) -> list[RegionCount]:
+    """Regions as ISO 3166-2 subdivisions, most signed first; unrecognised text per country."""
+    rows = session.execute(
+        select(Signature.country, Signature.region, func.count())
+        .where(*_confirmed(petition_id))
+        .group_by(Signature.country, Signature.region)
+    ).all()
+    totals: dict[tuple[str, str | None, str | None], int] = {}
+    for country, region, count in rows:
+        found = match_subdivision(country, region, locales)
+        key = (country, found.code, found.name) if found else (country, None, None)
+        totals[key] = totals.get(key, 0) + int(count)
+    ordered = sorted(totals.items(), key=lambda item: (-item[1], item[0][1] is None, item[0]))
+    return [RegionCount(country, code, name, count) for (country, code, name), count in ordered]
+
+
+def petition_stats(
+    session: Session, petition_id: int, *, locales: Sequence[str] = (), now: datetime | None = None
+) -> PetitionStats | None:
+    """Everything public about an open or closed petition's signatures, from one snapshot.
+
+    None for a petition that has no public total (unknown, draft, rejected, hidden).
+    """
+    with snapshot_session(session) as snap:
+        state = snap.scalar(
+            select(Petition.state).where(
+                Petition.id == petition_id, Petition.state.in_(COUNTED_STATES)
+            )
+        )
+        if state is None:
+            return None
+        total = counts.count_for(snap, petition_id)
+        signatures = func.count().label("signatures")
+        countries = [
+            CountryCount(code, country_name(code, "en"), int(count))
+            for code, count in snap.execute(
+                select(Signature.country, signatures)
+                .where(*_confirmed(petition_id))
+                .group_by(Signature.country)
+                .order_by(signatures.desc(), Signature.country)
+            )
+        ]
+        hour = _hour_bucket(snap).label("hour")
+        per_hour = [
+            (_as_utc(start), int(count))
+            for start, count in snap.execute(
+                select(hour, func.count())
+                .where(*_confirmed(petition_id))
+                .group_by(hour)
+                .order_by(hour)
+            )
+        ]
+        first, last = snap.execute(
+            select(func.min(Signature.confirmed_at), func.max(Signature.confirmed_at)).where(
+                *_confirmed(petition_id)
+            )
+        ).one()
+        removed = dict.fromkeys((s.value for s in REMOVED_STATUSES), 0)
+        last_removed = None
+        for status, count, latest in snap.execute(
+            select(Signature.status, func.count(), func.max(Signature.removed_at))
+            .where(Signature.petition_id == petition_id, Signature.status.in_(REMOVED_STATUSES))
+            .group_by(Signature.status)
+        ):
+            removed[status] = int(count)
+            latest = _as_utc(latest)
+            last_removed = max(filter(None, (last_removed, latest)), default=None)
+        milestones = [
+            Milestone(kind, threshold, _as_utc(at))
+            for kind, threshold, at in snap.execute(
+                select(
+                    PetitionMilestone.kind,
+                    PetitionMilestone.threshold,
+                    PetitionMilestone.reached_at,
+                )
+                .where(PetitionMilestone.petition_id == petition_id)
+                .order_by(PetitionMilestone.reached_at, PetitionMilestone.threshold)
+            )
+        ]
+        return PetitionStats(
+            petition_id=petition_id,
+            state=state,
+            signature_count=total,
+            countries=countries,
+            regions=_regions(snap, petition_id, tuple(locales)),
+            per_hour=per_hour,
+            removed=removed,
+            milestones=milestones,
+            first_signature_at=_as_utc(first),
+            last_signature_at=_as_utc(last),
+            last_removed_at=last_removed,
+            computed_at=now or utcnow(),
+        )
+
+
+def last_modified(petition: Petition, stats: PetitionStats | None) -> datetime:
+    """When anything public about the petition last changed: its text, state or numbers."""
+    moments = [
+        petition.created_at,
+        petition.opened_at,
+        petition.closed_at,
+        petition.edited_at,
+        petition.response_at,
+    ]
+    if stats is not None:
+        moments += [stats.last_signature_at, stats.last_removed_at]
+        moments += [m.reached_at for m in stats.milestones]
+    return max(m for m in moments if m is not None)
+
+
+# --- time series ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    #: Start of the UTC hour or day.
+    start: datetime
+    count: int
+    #: Confirmed signatures up to the end of this interval.
+    cumulative: int
+
+
+def _floor(moment: datetime, interval: str) -> datetime:
+    moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0) if interval == "day" else moment
+
+
+def series_end(petition: Petition, now: datetime) -> datetime | None:
+    """Where a petition's series stops: now while it is open, its closing time once closed."""
+    if petition.state == PetitionState.OPEN:
+        return now if petition.closes_at is None else min(now, petition.closes_at)
+    return petition.closed_at
+
+
+def series(stats: PetitionStats, interval: str, *, end: datetime | None) -> list[SeriesPoint]:
+    """Confirmed signatures per UTC hour or day, every interval from the first signature to
+    `end` (those without signatures with 0), with the running total. Empty if nobody signed.
+
+    The last cumulative value is the snapshot's `signature_count`, as long as the shards agree
+    with the signature table (`flask counts reconcile`).
+    """
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS}")
+    if not stats.per_hour:
+        return []
+    buckets: dict[datetime, int] = {}
+    for hour, count in stats.per_hour:
+        start = _floor(hour, interval)
+        buckets[start] = buckets.get(start, 0) + count
+    step = timedelta(hours=1) if interval == "hour" else timedelta(days=1)
+    first, last = min(buckets), max(buckets)
+    if end is not None and _floor(end, interval) > last:
+        last = _floor(end, interval)
+    points, running, moment = [], 0, first
+    while moment <= last:
+        count = buckets.get(moment, 0)
+        running += count
+        points.append(SeriesPoint(moment, count, running))
+        moment += step
+    return points
+
+
+# --- listings ---------------------------------------------------------------------------------
+
+
+class QueryError(ValueError):
+    """A listing was asked for with a parameter out of range; `param` names it."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class PetitionQuery:
+    """Which public petitions to list, and in what order."""
+
+    #: One of PUBLIC_STATES, or None for all of them.
+    state: str | None = None
+    #: Words to find in the title, the action or the background (case-insensitive).
+    text: str | None = None
+    #: Part of the addressee's name.
+    target: str | None = None
+    #: Petitions with confirmed signatures from this ISO 3166-1 alpha-2 country.
+    country: str | None = None
+    sort: str = "signatures"
+
+    def __post_init__(self) -> None:
+        if self.state is not None and self.state not in PUBLIC_STATES:
+            raise QueryError("state", f"state must be one of {', '.join(PUBLIC_STATES)} or all")
+        if self.sort not in SORTS:
+            raise QueryError("sort", f"sort must be one of {', '.join(SORTS)}")
+        for name in ("text", "target"):
+            value = getattr(self, name)
+            if value is not None and len(value) > QUERY_MAX:
+                raise QueryError(name, f"{name} must be at most {QUERY_MAX} characters")
+        if self.country is not None and not (
+            len(self.country) == 2 and self.country.isascii() and self.country.isalpha()
+        ):
+            raise QueryError("country", "country must be an ISO 3166-1 alpha-2 code, e.g. KG")
+
+
+def _folded(session: Session, column):
+    """Case-insensitive text on both databases, Cyrillic included (database.py gives SQLite a
+    `casefold` function; PostgreSQL's lower() folds by the database's locale)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.casefold(column)
+    return func.lower(column)
+
+
+def _filtered(session: Session, query: PetitionQuery):
+    statement = select(Petition).where(
+        Petition.state.in_([query.state] if query.state else PUBLIC_STATES)
+    )
+    if query.text:
+        needle = query.text.casefold()
+        statement = statement.where(
+            # The text of a petition rejected as offensive is not public, so not searchable.
+            ~and_(
+                Petition.state == PetitionState.REJECTED,
+                Petition.rejection_reason.in_(("offensive", "defamatory")),
+            ),
+            or_(
+                *(
+                    _folded(session, column).contains(needle, autoescape=True)
+                    for column in (Petition.title, Petition.action, Petition.background)
+                )
+            ),
+        )
+    if query.target:
+        statement = statement.where(
+            _folded(session, Petition.addressee).contains(query.target.casefold(), autoescape=True)
+        )
+    if query.country:
+        statement = statement.where(
+            exists().where(
+                Signature.petition_id == Petition.id,
+                Signature.country == query.country.upper(),
+                Signature.status == SignatureStatus.CONFIRMED,
+            )
+        )
+    return statement
+
+
+def _ordered(statement, sort: str):
+    if sort == "newest":
+        return statement.order_by(
+            func.coalesce(Petition.opened_at, Petition.created_at).desc(), Petition.id.desc()
+        )
+    if sort == "closing":
+        return statement.order_by(
+            (Petition.state != PetitionState.OPEN),
+            Petition.closes_at.is_(None),
+            Petition.closes_at,
+            Petition.id,
+        )
+    totals = counts.totals_subquery()
+    return statement.outerjoin(totals, totals.c.petition_id == Petition.id).order_by(
+        case(
+            (Petition.state == PetitionState.REJECTED, -1), else_=func.coalesce(totals.c.total, 0)
+        ).desc(),
+        Petition.id.desc(),
+    )
+
+
+@dataclass(frozen=True)
+class Listed:
+    petition: Petition
+    #: The public total; None for rejected petitions (they never opened).
+    signature_count: int | None
+
+
+@dataclass(frozen=True)
+class Listing:
+    items: list[Listed]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _totals(session: Session, petitions: Sequence[Petition]) -> dict[int, int | None]:
+    found = counts.counts_for(session, [p.id for p in petitions])
+    return {p.id: (found[p.id] if p.state in COUNTED_STATES else None) for p in petitions}
+
+
+def list_public(session: Session, query: PetitionQuery, *, page: int, per_page: int) -> Listing:
+    """One page of public petitions with their totals. A page past the last is empty."""
+    if page < 1:
+        raise QueryError("page", "page must be 1 or more")
+    if not 1 <= per_page <= PER_PAGE_MAX:
+        raise QueryError("per_page", f"per_page must be between 1 and {PER_PAGE_MAX}")
+    statement = _filtered(session, query)
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    petitions = session.scalars(
+        _ordered(statement, query.sort).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    totals = _totals(session, petitions)
+    return Listing([Listed(p, totals[p.id]) for p in petitions], page, per_page, total)
+
+
+def removed_counts(session: Session, petition_ids: Sequence[int]) -> dict[int, int]:
+    """Signatures invalidated or withdrawn, per petition (0 for none)."""
+    found = dict.fromkeys(petition_ids, 0)
+    if petition_ids:
+        found.update(
+            session.execute(
+                select(Signature.petition_id, func.count())
+                .where(
+                    Signature.petition_id.in_(petition_ids),
+                    Signature.status.in_(REMOVED_STATUSES),
+                )
+                .group_by(Signature.petition_id)
+            ).all()
+        )
+    return found
+
+
+def all_public(
+    session: Session, query: PetitionQuery, *, batch_size: int = BATCH_SIZE
+) -> Iterator[list[tuple[Petition, int | None, int]]]:
+    """Every public petition matching `query`, by id, in batches of (petition, total, removed).
+
+    Keyset pagination (`id > last`), so each batch is a short query of its own: memory stays
+    one batch whatever the number of petitions, and no transaction stays open while the
+    client reads slowly.
+    """
+    last_id = 0
+    while True:
+        petitions = session.scalars(
+            _filtered(session, query)
+            .where(Petition.id > last_id)
+            .order_by(Petition.id)
+            .limit(batch_size)
+        ).all()
+        if not petitions:
+            return
+        totals = _totals(session, petitions)
+        removed = removed_counts(session, [p.id for p in petitions])
+        yield [(p, totals[p.id], removed[p.id]) for p in petitions]
+        last_id = petitions[-1].id
+        session.expunge_all()
+
+
+# --- daily snapshots --------------------------------------------------------------------------
+
+
+def record_daily_counts(session: Session, *, now: datetime) -> int:
+    """Record today's (UTC) total of every open and closed petition, once a day; commits.
+
+    Called by the worker every round: after the first round of a day it finds the day recorded
+    and does nothing. Several workers at once: the primary key keeps one row each.
+    """
+    today = now.astimezone(UTC).date()
+    if session.scalar(select(exists().where(DailyCount.day == today))):
+        return 0
+    petitions = session.execute(
+        select(Petition.id, Petition.state).where(Petition.state.in_(COUNTED_STATES))
+    ).all()
+    recorded = 0
+    for start in range(0, len(petitions), BATCH_SIZE):
+        batch = petitions[start : start + BATCH_SIZE]
+        ids = [petition_id for petition_id, _ in batch]
+        totals = counts.counts_for(session, ids)
+        removed = removed_counts(session, ids)
+        insert = dialect_insert(session)(DailyCount)
+        session.execute(
+            insert.values(
+                [
+                    {
+                        "day": today,
+                        "petition_id": petition_id,
+                        "state": state,
+                        "signature_count": totals[petition_id],
+                        "signatures_removed": removed[petition_id],
+                        "recorded_at": now,
+                    }
+                    for petition_id, state in batch
+                ]
+            ).on_conflict_do_nothing(index_elements=[DailyCount.day, DailyCount.petition_id])
+        )
+        recorded += len(batch)
+    session.commit()
+    if recorded:
+        logger.info("daily counts of %s recorded for %d petitions", today, recorded)
+    return recorded
+
+
+def snapshot_days(session: Session) -> list[tuple[date, int]]:
+    """(day, petitions recorded) of every daily snapshot, newest first."""
+    day = DailyCount.day
+    rows = session.execute(
+        select(day, func.count())
+        .join(Petition, Petition.id == DailyCount.petition_id)
+        .where(Petition.state.in_(COUNTED_STATES))
+        .group_by(day)
+        .order_by(day.desc())
+    ).all()
+    return [(_as_date(value), int(count)) for value, count in rows]
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def snapshot_rows(session: Session, day: date) -> list[tuple[DailyCount, str]]:
+    """The rows of one day's snapshot with each petition's title, by petition id.
+
+    Petitions hidden since (abusive or unlawful) are left out, as everywhere in public.
+    """
+    return [
+        (row, title)
+        for row, title in session.execute(
+            select(DailyCount, Petition.title)
+            .join(Petition, Petition.id == DailyCount.petition_id)
+            .where(DailyCount.day == day, Petition.state.in_(COUNTED_STATES))
+            .order_by(DailyCount.petition_id)
+        ).all()
+    ]
+
+
+__all__ = [
+    "COUNTED_STATES",
+    "INTERVALS",
+    "PUBLIC_STATES",
+    "SORTS",
+    "CountryCount",
+    "Listed",
+    "Listing",
+    "Milestone",
+    "PetitionQuery",
+    "PetitionStats",
+    "QueryError",
+    "RegionCount",
+    "SeriesPoint",
+    "all_public",
+    "last_modified",
+    "list_public",
+    "petition_stats",
+    "record_daily_counts",
+    "removed_counts",
+    "series",
+    "series_end",
+    "snapshot_days",
+    "snapshot_rows",
+    "snapshot_session",
+]
