@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 FLASK := $(BIN)/flask --app petitions
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite test-postgres lint worker bench clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test test-sqlite test-postgres lint worker bench bench-opendata chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +22,24 @@ run: $(STAMP)
 	$(FLASK) seed
 	$(FLASK) serve --host 127.0.0.1 --port 5000
 
+## Debian's Chromium for the end-to-end tests (playwright drives it; it never downloads one).
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Chromium at $(CHROMIUM): sudo apt-get install -y chromium"; exit 1; \
+	  fi; \
+	fi
+
 ## The whole suite, on SQLite unless TEST_DATABASE_URL names a PostgreSQL database.
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The suite against the local PostgreSQL (127.0.0.1:5432, database test).
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) chromium
 	TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 worker: $(STAMP)

@@ -26,33 +26,48 @@ from .lifecycle import log_event
 logger = logging.getLogger(__name__)
 
 
-def _take_one(session: Session, petition_id: int, signature_id: int, shards: int) -> None:
-    """One off the signature's shard, or, if COUNT_SHARDS changed since it was counted and
-    that shard is empty, off another one that is not (the CHECK keeps shards >= 0)."""
-    taken = session.execute(
-        update(CountShard)
-        .where(
-            CountShard.petition_id == petition_id,
-            CountShard.shard == counts.shard_for(signature_id, shards),
-            CountShard.count > 0,
-        )
-        .values(count=CountShard.count - 1)
-    ).rowcount
-    if taken:
-        return
-    other = session.scalar(
-        select(CountShard.shard)
-        .where(CountShard.petition_id == petition_id, CountShard.count > 0)
-        .order_by(CountShard.shard)
-        .limit(1)
-        .with_for_update()
-    )
-    if other is not None:
+def _take(session: Session, petition_id: int, signature_ids: list[int], shards: int) -> None:
+    """Take the signatures off their shards, in shard order (so two removals never wait for
+    each other's shards in opposite orders: no deadlock).
+
+    If COUNT_SHARDS changed since they were counted, a shard may hold fewer than it should
+    lose (the CHECK keeps shards >= 0); the rest comes off other shards that have some.
+    """
+    wanted: dict[int, int] = {}
+    for signature_id in signature_ids:
+        shard = counts.shard_for(signature_id, shards)
+        wanted[shard] = wanted.get(shard, 0) + 1
+    left = 0
+    for shard, number in sorted(wanted.items()):
+        taken = session.execute(
+            update(CountShard)
+            .where(
+                CountShard.petition_id == petition_id,
+                CountShard.shard == shard,
+                CountShard.count >= number,
+            )
+            .values(count=CountShard.count - number)
+        ).rowcount
+        if not taken:
+            left += number
+    while left:
+        row = session.execute(
+            select(CountShard.shard, CountShard.count)
+            .where(CountShard.petition_id == petition_id, CountShard.count > 0)
+            .order_by(CountShard.shard)
+            .limit(1)
+            .with_for_update()
+        ).first()
+        if row is None:
+            logger.warning("petition %s: no count left to remove %d from", petition_id, left)
+            return
+        number = min(left, row.count)
         session.execute(
             update(CountShard)
-            .where(CountShard.petition_id == petition_id, CountShard.shard == other)
-            .values(count=CountShard.count - 1)
+            .where(CountShard.petition_id == petition_id, CountShard.shard == row.shard)
+            .values(count=CountShard.count - number)
         )
+        left -= number
 
 
 def remove_signatures(
@@ -84,8 +99,7 @@ def remove_signatures(
         .returning(Signature.id)
         .execution_options(synchronize_session=False)
     ).all()
-    for signature_id in removed:
-        _take_one(session, petition_id, signature_id, shards)
+    _take(session, petition_id, list(removed), shards)
     if removed:
         log_event(
             session,
