@@ -18,10 +18,16 @@ class Memo(Generic[K, V]):
     """Values remembered for `ttl` seconds in this process (thread-safe), at most `max_entries`
     of them (the least recently stored go first), so it cannot fill memory.
 
-    Only found values are kept: a key whose loader returns None costs a load each time. Two
-    threads that miss at once may both load; the memo bounds load per process and second, it is
-    not a lock.
+    One load at a time per key ("single flight"): when an entry expires, one thread reloads it
+    while the others keep getting the expired value, and when there is none yet, the others
+    wait for that one load instead of all asking the database at once. So when the statistics
+    of a petition that a crowd is watching expire, the database sees one query per process,
+    not one per reader. Only found values are kept: a key whose loader returns None costs a
+    load each time (and is not shared).
     """
+
+    #: Longest a reader waits for another thread's first load before loading itself.
+    WAIT_SECONDS = 30.0
 
     def __init__(
         self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
@@ -31,6 +37,7 @@ class Memo(Generic[K, V]):
         self.clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._loading: dict[K, threading.Event] = {}
 
     def __len__(self) -> int:
         with self._lock:
@@ -39,21 +46,32 @@ class Memo(Generic[K, V]):
     def get(self, key: K, load: Callable[[], V | None]) -> V | None:
         if self.ttl <= 0:
             return load()
-        now = self.clock()
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        value = load()
-        with self._lock:
-            if value is None:
-                self._entries.pop(key, None)
-            else:
-                self._entries[key] = (now + self.ttl, value)
-                self._entries.move_to_end(key)
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
-        return value
+            if entry is not None and (entry[0] > self.clock() or key in self._loading):
+                return entry[1]
+            loading = self._loading.get(key)
+            if loading is None:
+                self._loading[key] = threading.Event()
+        if loading is not None:
+            loading.wait(self.WAIT_SECONDS)
+            with self._lock:
+                entry = self._entries.get(key)
+            return entry[1] if entry is not None else load()
+        try:
+            value = load()
+            with self._lock:
+                if value is None:
+                    self._entries.pop(key, None)
+                else:
+                    self._entries[key] = (self.clock() + self.ttl, value)
+                    self._entries.move_to_end(key)
+                    while len(self._entries) > self.max_entries:
+                        self._entries.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                self._loading.pop(key).set()
 
 
 def app_memo(app: Flask, name: str, ttl: float, max_entries: int = 10_000) -> Memo:

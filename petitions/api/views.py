@@ -8,6 +8,7 @@ one scan of the signatures per STATS_MEMO_SECONDS and process.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 
@@ -33,6 +34,8 @@ from .http import ApiProblem, cacheable, handle_problem
 
 #: A snapshot's name: YYYY-MM-DD, nothing else ISO 8601 allows.
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: The listing's filters, carried over into its pagination links.
+FILTER_PARAMS = ("state", "q", "target", "country", "sort")
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.register_error_handler(ApiProblem, handle_problem)
@@ -90,12 +93,14 @@ def _choice_arg(name: str, choices: tuple[str, ...], default: str) -> str:
 
 def _query() -> opendata.PetitionQuery:
     state = request.args.get("state", "all")
+    country = _text_arg("country")
     try:
         return opendata.PetitionQuery(
             state=None if state == "all" else state,
             text=_text_arg("q"),
             target=_text_arg("target"),
-            country=(_text_arg("country") or "").upper() or None,
+            # Upper-cased only if ASCII: "ß".upper() is "SS", which would pass for a code.
+            country=country.upper() if country and country.isascii() else country,
             sort=request.args.get("sort", "signatures"),
         )
     except opendata.QueryError as exc:
@@ -119,6 +124,11 @@ def _counted(petition: Petition) -> tuple[Petition, opendata.PetitionStats]:
 
 
 # --- answers ------------------------------------------------------------------------------
+
+
+def _without_read_time(body: dict) -> dict:
+    """What an answer's ETag covers: everything but when its numbers were read."""
+    return {key: value for key, value in body.items() if key != "computed_at"}
 
 
 def _csv(
@@ -163,7 +173,9 @@ def petitions():
         raise _bad(exc.param, str(exc)) from None
 
     def page_url(number: int) -> str:
-        args = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
+        # Only the filters: any other argument would reach url_for() as a keyword of its own
+        # (`_external`, `_scheme`, `endpoint`, ...), a 500 or a link elsewhere.
+        args = {k: v for k, v in request.args.items() if k in FILTER_PARAMS}
         return _url("api.petitions", **args, page=number, per_page=per_page)
 
     links = {
@@ -214,21 +226,45 @@ def petition(petition_id: int):
     found = _public_petition(petition_id)
     stats = petition_stats(found.id) if found.state in opendata.COUNTED_STATES else None
     computed_at = stats.computed_at if stats else utcnow()
-    response = jsonify(rep.petition_detail(found, stats, _url, computed_at))
-    return cacheable(response, request, last_modified=opendata.last_modified(found, stats))
+    body = rep.petition_detail(found, stats, _url, computed_at)
+    return cacheable(
+        jsonify(body),
+        request,
+        last_modified=opendata.last_modified(found, stats),
+        etag_of=_without_read_time(body),
+    )
+
+
+def derived(kind: str, stats: opendata.PetitionStats, *parts, build):
+    """Something computed from a statistics snapshot (a series, a chart), made once per
+    snapshot and process: a long hourly series costs more to build than to send."""
+    config = current_app.config
+    memo = app_memo(
+        current_app, f"derived_{kind}", config["STATS_MEMO_SECONDS"], config["STATS_MEMO_ENTRIES"]
+    )
+    return memo.get((stats.petition_id, stats.computed_at, *parts), build)
 
 
 def _series(petition_id: int):
     petition, stats = _counted(_public_petition(petition_id))
     interval = _choice_arg("interval", opendata.INTERVALS, "day")
     end = opendata.series_end(petition, stats.computed_at)
-    return petition, stats, interval, opendata.series(stats, interval, end=end)
+    points = derived(
+        "series", stats, interval, build=lambda: opendata.series(stats, interval, end=end)
+    )
+    return petition, stats, interval, points
 
 
 @bp.get("/petitions/<int:petition_id>/timeseries")
 def timeseries(petition_id: int):
     petition, stats, interval, points = _series(petition_id)
-    response = jsonify(rep.series_json(petition, stats, interval, points))
+    body = derived(
+        "series_json",
+        stats,
+        interval,
+        build=lambda: json.dumps(rep.series_json(petition, stats, interval, points)),
+    )
+    response = Response(body, mimetype="application/json")
     return cacheable(response, request, last_modified=opendata.last_modified(petition, stats))
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask_babel import get_locale
 
 from .. import figures
-from ..api.views import petition_stats
+from ..api.views import derived, petition_stats
 from ..extensions import db
 from ..models import utcnow
 from ..services import counts, opendata, petitions, stats
@@ -53,8 +54,13 @@ def _figures(petition, now) -> figures.PublicFigures | None:
     found = petition_stats(petition.id)
     if found is None:
         return None
-    days = stats.dashboard_days(petition, found.per_day(), now.date())
-    return figures.public_figures(found, days)
+    today = now.date()
+
+    def build() -> figures.PublicFigures:
+        days = stats.dashboard_days(petition, found.per_day(), today)
+        return figures.public_figures(found, days)
+
+    return derived("figures", found, str(get_locale()), today, build=build)
 
 
 @bp.get("/petitions/<int:petition_id>")
