@@ -54,5 +54,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
+## Open-data numbers at scale on the local PostgreSQL (see BENCHMARKS.md); by hand only.
+## e.g. make bench-opendata BENCH_ARGS='--signatures 200000 --seconds 3'
+bench-opendata: $(STAMP)
+	$(BIN)/python bench/opendata.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache
