@@ -77,11 +77,13 @@ def _int_arg(name: str, default: int) -> int:
 
 def _text_arg(name: str) -> str | None:
     raw = request.args.get(name)
-    if raw is None or not raw.strip():
+    if raw is None:
         return None
+    if len(raw) > opendata.QUERY_MAX:  # as documented: the length as sent, spaces included
+        raise _bad(name, f"{name} must be at most {opendata.QUERY_MAX} characters")
     if bad_character(raw):
         raise _bad(name, f"{name} contains a control or invalid character")
-    return raw.strip()
+    return raw.strip() or None
 
 
 def _choice_arg(name: str, choices: tuple[str, ...], default: str) -> str:
@@ -93,7 +95,8 @@ def _choice_arg(name: str, choices: tuple[str, ...], default: str) -> str:
 
 def _query() -> opendata.PetitionQuery:
     state = request.args.get("state", "all")
-    country = _text_arg("country")
+    # Strict like state and sort (an empty country is refused, not taken for "any").
+    country = request.args.get("country")
     try:
         return opendata.PetitionQuery(
             state=None if state == "all" else state,
@@ -279,26 +282,24 @@ def timeseries_csv(petition_id: int):
     )
 
 
-@bp.get("/petitions/<int:petition_id>/countries.csv")
-def countries_csv(petition_id: int):
+def _breakdown_csv(petition_id: int, name: str, header: list[str], rows) -> Response:
     petition, stats = _counted(_public_petition(petition_id))
     return _csv(
-        rep.COUNTRY_CSV_HEADER,
-        rep.country_rows(stats),
-        f"petition-{petition.id}-countries.csv",
+        header,
+        rows(stats),
+        f"petition-{petition.id}-{name}.csv",
         last_modified=opendata.last_modified(petition, stats),
     )
+
+
+@bp.get("/petitions/<int:petition_id>/countries.csv")
+def countries_csv(petition_id: int):
+    return _breakdown_csv(petition_id, "countries", rep.COUNTRY_CSV_HEADER, rep.country_rows)
 
 
 @bp.get("/petitions/<int:petition_id>/regions.csv")
 def regions_csv(petition_id: int):
-    petition, stats = _counted(_public_petition(petition_id))
-    return _csv(
-        rep.REGION_CSV_HEADER,
-        rep.region_rows(stats),
-        f"petition-{petition.id}-regions.csv",
-        last_modified=opendata.last_modified(petition, stats),
-    )
+    return _breakdown_csv(petition_id, "regions", rep.REGION_CSV_HEADER, rep.region_rows)
 
 
 @bp.get("/snapshots")
