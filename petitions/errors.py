@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from .api.http import problem
 
@@ -54,7 +54,13 @@ def handle_http(error: HTTPException):
     title, message = messages.get(
         error.code or 500, (error.name, _("Something went wrong with this request."))
     )
-    return _render(error.code or 500, title, message)
+    response = _render(error.code or 500, title, message)
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        # RFC 9110: a 405 says which methods the resource takes.
+        if isinstance(response, tuple):
+            response = make_response(response)
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
 
 
 def handle_unexpected(error: Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
 from .extensions import babel
 
@@ -20,5 +20,8 @@ def select_locale() -> str:
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(
-        get_locale=get_locale, format_date=format_date, format_datetime=format_datetime
+        get_locale=get_locale,
+        format_date=format_date,
+        format_datetime=format_datetime,
+        format_decimal=format_decimal,
     )

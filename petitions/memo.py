@@ -64,9 +64,15 @@ class Memo(Generic[K, V]):
                 if value is None:
                     self._entries.pop(key, None)
                 else:
-                    self._entries[key] = (self.clock() + self.ttl, value)
+                    now = self.clock()
+                    self._entries[key] = (now + self.ttl, value)
                     self._entries.move_to_end(key)
-                    while len(self._entries) > self.max_entries:
+                    # Stored in order with one ttl: expired entries are at the front. Keys that
+                    # carry a version (a snapshot's time) leave their old versions there.
+                    while self._entries and (
+                        len(self._entries) > self.max_entries
+                        or next(iter(self._entries.values()))[0] <= now
+                    ):
                         self._entries.popitem(last=False)
             return value
         finally:

@@ -45,7 +45,11 @@ def _translations(locale: str) -> gettext.NullTranslations:
 def _index(country: str, locales: tuple[str, ...]) -> dict[str, Subdivision]:
     """Every spelling we accept for the country's subdivisions, folded, to the subdivision."""
     index: dict[str, Subdivision] = {}
-    for sub in pycountry.subdivisions.get(country_code=country) or ():
+    # pycountry gives a set, whose order changes from one process to the next; where two
+    # subdivisions share a spelling ("Dhaka": division BD-C and district BD-13), every process
+    # must pick the same one: the top-level subdivision, then the lowest code.
+    subdivisions = pycountry.subdivisions.get(country_code=country) or ()
+    for sub in sorted(subdivisions, key=lambda sub: (sub.parent_code is not None, sub.code)):
         found = Subdivision(sub.code, sub.name)
         local_code = sub.code.split("-", 1)[1]
         spellings = {sub.name, f"{sub.name} {sub.type}", sub.code, local_code}

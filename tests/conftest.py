@@ -693,3 +693,54 @@ def sponsor_sign(client, share_path: str, email: str, name: str = "Bakyt Sponsor
         **extra,
     }
     return client.post(share_path, data=data)
+
+
+# --- moderation decisions (added with the live counter and the embeddable widget) ----------
+
+
+@pytest.fixture
+def moderate(app, make_user, make_queued_petition):
+    """Decide on a petition through the moderation service; returns its id.
+
+    `moderate("rejected", reason=...)` rejects a new queued petition titled `title`;
+    `moderate("hidden", petition_id)` hides an existing (say, open) one.
+    """
+    from petitions.services import moderation
+
+    moderator_id = make_user(email="decider@example.kg", role="moderator", name="Decider")
+
+    def decide(
+        state: str,
+        petition_id: int | None = None,
+        *,
+        title: str = "Ban old cars",
+        reason="duplicate",
+    ) -> int:
+        if petition_id is None:
+            petition_id = make_queued_petition(title)
+        with app.test_request_context():
+            if state == "rejected":
+                moderation.reject(
+                    db.session,
+                    petition_id,
+                    moderator_id=moderator_id,
+                    now=utcnow(),
+                    reason=reason,
+                    note="Moderators' note.",
+                    base_url="http://localhost",
+                )
+            elif state == "hidden":
+                moderation.hide(
+                    db.session,
+                    petition_id,
+                    moderator_id=moderator_id,
+                    now=utcnow(),
+                    reason="Abuse.",
+                )
+            else:
+                raise ValueError(f"no such decision: {state}")
+            db.session.commit()
+            db.session.remove()
+        return petition_id
+
+    return decide

@@ -9,14 +9,18 @@ get a 304 with no body.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 
 from flask import Flask, Request, Response, current_app, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 
-#: Paths whose answers anyone's page may fetch (public data, no cookies involved).
+#: Paths whose answers are the same for everyone and anyone's page may fetch: the API, the live
+#: total and its stream, the embeddable widget and the feed (public data, no cookies involved).
 CORS_PREFIXES = ("/api/",)
-CORS_SUFFIXES = ("/count.json",)
+CORS_SUFFIXES = ("/count.json", "/count/stream", "/embed")
+CORS_PATHS = frozenset({"/feed.atom"})
 
 
 class ApiProblem(Exception):
@@ -52,22 +56,39 @@ def cacheable(
     max_age: int | None = None,
     last_modified: datetime | None = None,
     etag: bool = True,
+    weak_etag: str | None = None,
 ) -> Response:
     """Public caching headers, a strong ETag of the body (unless streamed) and Last-Modified;
-    answers 304 to a matching conditional request."""
+    answers 304 to a matching conditional request.
+
+    `weak_etag` (a `data_etag()`) replaces the ETag of the body where the body also says when
+    its numbers were read (`computed_at`), so that the validator changes when the numbers do,
+    not every time they are read again.
+    """
     max_age = current_app.config["API_CACHE_MAX_AGE"] if max_age is None else max_age
     response.cache_control.public = True
     response.cache_control.max_age = max_age
     response.headers["Cache-Control"] += f", stale-while-revalidate={max(60, max_age * 5)}"
     if last_modified is not None:
         response.last_modified = last_modified.replace(microsecond=0)
-    if etag and not response.is_streamed:
+    if weak_etag is not None:
+        response.set_etag(weak_etag, weak=True)
+    elif etag and not response.is_streamed:
         response.add_etag()
+    if response.is_streamed:
+        # Else make_conditional() reads the whole stream into memory for a Content-Length.
+        response.implicit_sequence_conversion = False
     return response.make_conditional(req)
 
 
+def data_etag(data: object) -> str:
+    """A digest of JSON-able data, for a weak ETag (`cacheable(weak_etag=...)`)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def is_public_data(path: str) -> bool:
-    return path.startswith(CORS_PREFIXES) or path.endswith(CORS_SUFFIXES)
+    return path in CORS_PATHS or path.startswith(CORS_PREFIXES) or path.endswith(CORS_SUFFIXES)
 
 
 class PublicDataSessionInterface(SecureCookieSessionInterface):

@@ -13,6 +13,8 @@ from typing import Any
 from ..services.opendata import INTERVALS, PER_PAGE_MAX, PUBLIC_STATES, QUERY_MAX, SORTS
 
 VERSION = "1.0.0"
+#: The highest page number the API reads (views._int_arg takes at most nine digits).
+PAGE_MAX = 999_999_999
 
 TIMESTAMP = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC."}
 NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
@@ -278,6 +280,14 @@ def _csv(description: str, headers=CACHE_HEADERS) -> dict[str, Any]:
 
 
 NOT_MODIFIED = {"description": "Not modified (conditional request)."}
+#: Text the API refuses in a filter (400), as text.bad_character() does: control characters,
+#: private-use characters and U+FFFD (what undecodable bytes become). The supplementary
+#: private-use planes are written as the characters themselves: Python's `re` and ECMA-262
+#: spell escapes beyond U+FFFF differently.
+FILTER_TEXT = (
+    r"^[^\u0000-\u001F\u007F-\u009F\uE000-\uF8FF\uFFFD"
+    "\U000f0000-\U000ffffd\U00100000-\U0010fffd]*$"
+)
 PETITION_ID = {
     "name": "petition_id",
     "in": "path",
@@ -298,14 +308,15 @@ FILTERS = [
     {
         "name": "q",
         "in": "query",
-        "description": "Text to find in the title, action or background (case-insensitive).",
-        "schema": {"type": "string", "maxLength": QUERY_MAX},
+        "description": "Text to find in the title, action or background (case-insensitive). "
+        "Control characters are refused.",
+        "schema": {"type": "string", "maxLength": QUERY_MAX, "pattern": FILTER_TEXT},
     },
     {
         "name": "target",
         "in": "query",
         "description": "Part of the addressee's name.",
-        "schema": {"type": "string", "maxLength": QUERY_MAX},
+        "schema": {"type": "string", "maxLength": QUERY_MAX, "pattern": FILTER_TEXT},
     },
     {
         "name": "country",
@@ -320,7 +331,11 @@ FILTERS = [
     },
 ]
 PAGING = [
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+    {
+        "name": "page",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 1},
+    },
     {
         "name": "per_page",
         "in": "query",

@@ -30,7 +30,7 @@ from ..services.export import csv_chunks, spreadsheet_safe
 from ..services.petitions import MAX_PETITION_ID
 from ..text import bad_character
 from . import representations as rep
-from .http import ApiProblem, cacheable, handle_problem
+from .http import ApiProblem, cacheable, data_etag, handle_problem
 
 #: A snapshot's name: YYYY-MM-DD, nothing else ISO 8601 allows.
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -129,9 +129,9 @@ def _counted(petition: Petition) -> tuple[Petition, opendata.PetitionStats]:
 # --- answers ------------------------------------------------------------------------------
 
 
-def _without_read_time(body: dict) -> dict:
-    """What an answer's ETag covers: everything but when its numbers were read."""
-    return {key: value for key, value in body.items() if key != "computed_at"}
+def _numbers_etag(body: dict) -> str:
+    """The ETag of an answer that says when its numbers were read: of everything but that."""
+    return data_etag({key: value for key, value in body.items() if key != "computed_at"})
 
 
 def _csv(
@@ -234,7 +234,7 @@ def petition(petition_id: int):
         jsonify(body),
         request,
         last_modified=opendata.last_modified(found, stats),
-        etag_of=_without_read_time(body),
+        weak_etag=_numbers_etag(body),
     )
 
 
@@ -261,14 +261,19 @@ def _series(petition_id: int):
 @bp.get("/petitions/<int:petition_id>/timeseries")
 def timeseries(petition_id: int):
     petition, stats, interval, points = _series(petition_id)
-    body = derived(
-        "series_json",
-        stats,
-        interval,
-        build=lambda: json.dumps(rep.series_json(petition, stats, interval, points)),
-    )
+
+    def build() -> tuple[str, str]:
+        body = rep.series_json(petition, stats, interval, points)
+        return json.dumps(body), _numbers_etag(body)
+
+    body, etag = derived("series_json", stats, interval, build=build)
     response = Response(body, mimetype="application/json")
-    return cacheable(response, request, last_modified=opendata.last_modified(petition, stats))
+    return cacheable(
+        response,
+        request,
+        last_modified=opendata.last_modified(petition, stats),
+        weak_etag=etag,
+    )
 
 
 @bp.get("/petitions/<int:petition_id>/timeseries.csv")

@@ -163,7 +163,8 @@ def count_events(
     It runs after the request has ended (Flask pops the request context before a response is
     streamed), so each look at the total has its own app context, whose teardown hands the
     database connection back: a waiting stream holds a thread, never a connection or an open
-    transaction (in which SQLite would keep reading the same old snapshot).
+    transaction (in which SQLite would keep reading the same old snapshot). It looks once more
+    after every message it sends, however late the reader takes it, before it may end.
     """
     started = time.monotonic()
     deadline = started + seconds
@@ -172,13 +173,7 @@ def count_events(
     yield _count_event(first)
     shown = first
     while shown.state == PetitionState.OPEN:
-        now = time.monotonic()
-        if now >= deadline:
-            return
-        if now >= next_heartbeat:
-            yield ": heartbeat\n\n"
-            next_heartbeat = now + heartbeat
-        time.sleep(min(CHECK_SECONDS, deadline - now))
+        time.sleep(max(0.0, min(CHECK_SECONDS, deadline - time.monotonic())))
         with app.app_context():
             total = current_total(first.petition_id)
         if total is None:
@@ -186,6 +181,15 @@ def count_events(
         if (total.state, total.signature_count) != (shown.state, shown.signature_count):
             yield _count_event(total)
             shown = total
+            if shown.state != PetitionState.OPEN:
+                return
+            next_heartbeat = time.monotonic() + heartbeat  # the event kept the line busy
+        now = time.monotonic()
+        if now >= deadline:
+            return
+        if now >= next_heartbeat:
+            yield ": heartbeat\n\n"
+            next_heartbeat = now + heartbeat
 
 
 def _count_event(total: counts.PublicTotal) -> str:

@@ -373,18 +373,29 @@ def _folded(session: Session, column):
     return func.lower(column)
 
 
+def _needle(session: Session, text: str) -> str:
+    """`text` folded as `_folded()` folds the column: casefold() turns "ß" into "ss" and "ς"
+    into "σ", which PostgreSQL's lower() does not, so there Python's lower() matches it."""
+    if session.get_bind().dialect.name == "sqlite":
+        return text.casefold()
+    return text.lower()
+
+
+#: The text of a petition rejected as offensive or defamatory is not public, so not searchable.
+_TEXT_WITHHELD = and_(
+    Petition.state == PetitionState.REJECTED,
+    Petition.rejection_reason.in_(("offensive", "defamatory")),
+)
+
+
 def _filtered(session: Session, query: PetitionQuery):
     statement = select(Petition).where(
         Petition.state.in_([query.state] if query.state else PUBLIC_STATES)
     )
     if query.text:
-        needle = query.text.casefold()
+        needle = _needle(session, query.text)
         statement = statement.where(
-            # The text of a petition rejected as offensive is not public, so not searchable.
-            ~and_(
-                Petition.state == PetitionState.REJECTED,
-                Petition.rejection_reason.in_(("offensive", "defamatory")),
-            ),
+            ~_TEXT_WITHHELD,
             or_(
                 *(
                     _folded(session, column).contains(needle, autoescape=True)
@@ -394,7 +405,11 @@ def _filtered(session: Session, query: PetitionQuery):
         )
     if query.target:
         statement = statement.where(
-            _folded(session, Petition.addressee).contains(query.target.casefold(), autoescape=True)
+            # The addressee is withheld with the text (the API's `target` is null).
+            ~_TEXT_WITHHELD,
+            _folded(session, Petition.addressee).contains(
+                _needle(session, query.target), autoescape=True
+            ),
         )
     if query.country:
         statement = statement.where(
@@ -505,9 +520,13 @@ def all_public(
             return
         totals = _totals(session, petitions)
         removed = removed_counts(session, [p.id for p in petitions])
-        yield [(p, totals[p.id], removed[p.id]) for p in petitions]
+        batch = [(p, totals[p.id], removed[p.id]) for p in petitions]
         last_id = petitions[-1].id
+        # Forget the rows and end the (read-only) transaction before the batch is sent: a
+        # slow client then holds no connection, and no snapshot that keeps VACUUM waiting.
         session.expunge_all()
+        session.rollback()
+        yield batch
 
 
 # --- daily snapshots --------------------------------------------------------------------------
@@ -532,7 +551,7 @@ def record_daily_counts(session: Session, *, now: datetime) -> int:
         totals = counts.counts_for(session, ids)
         removed = removed_counts(session, ids)
         insert = dialect_insert(session)(DailyCount)
-        session.execute(
+        result = session.execute(
             insert.values(
                 [
                     {
@@ -545,9 +564,11 @@ def record_daily_counts(session: Session, *, now: datetime) -> int:
                     }
                     for petition_id, state in batch
                 ]
-            ).on_conflict_do_nothing(index_elements=[DailyCount.day, DailyCount.petition_id])
+            )
+            .on_conflict_do_nothing(index_elements=[DailyCount.day, DailyCount.petition_id])
+            .returning(DailyCount.petition_id)
         )
-        recorded += len(batch)
+        recorded += len(result.all())
     session.commit()
     if recorded:
         logger.info("daily counts of %s recorded for %d petitions", today, recorded)
