@@ -44,9 +44,7 @@ def _reconciled(app, petition_id: int) -> counts.Reconciliation:
     with app.app_context():
         try:
             petition = db.session.get(Petition, petition_id)
-            return counts.reconcile(
-                db.session, petition, app.config["COUNT_SHARDS"], repair=False
-            )
+            return counts.reconcile(db.session, petition, app.config["COUNT_SHARDS"], repair=False)
         finally:
             db.session.remove()
 

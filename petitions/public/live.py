@@ -3,8 +3,8 @@
 Why the live counter stays light when a petition goes viral
 -----------------------------------------------------------
 * **One read a second per process.** A stream looks at the total at most once a second
-  (CHECK_SECONDS), through the per-process TotalsMemo that count.json uses, so however many
-  streams and polls watch a petition, each app process asks the database about once per
+  (CHECK_SECONDS), through the per-process memo that count.json uses (views.current_total),
+  so however many streams and polls watch a petition, each app process asks the database once per
   COUNT_MEMO_SECONDS (1 s). Between looks a stream holds no database connection.
 * **A cap on streams.** An open stream holds a server thread (gunicorn's gthread worker) while
   it waits. A process serves at most LIVE_MAX_STREAMS at once; past that it answers 503 with
@@ -49,7 +49,7 @@ from ..extensions import db
 from ..models import PetitionState, utcnow
 from ..security import allow_framing
 from ..services import counts, petitions
-from .views import _totals_memo
+from .views import current_total
 
 bp = Blueprint("live", __name__)
 
@@ -106,13 +106,6 @@ def _init_slots(state: BlueprintSetupState) -> None:
 
 def stream_slots(app: Flask) -> StreamSlots:
     return app.extensions["live_streams"]
-
-
-def current_total(petition_id: int) -> counts.PublicTotal | None:
-    """An open or closed petition's total through the per-process memo (as count.json)."""
-    if not 0 < petition_id <= petitions.MAX_PETITION_ID:
-        return None
-    return _totals_memo().get(petition_id, lambda: counts.public_total(db.session, petition_id))
 
 
 @bp.get("/petitions/<int:petition_id>/count/stream")

@@ -8,6 +8,7 @@ from flask_babel import get_locale
 from .. import figures
 from ..api.views import derived, petition_stats
 from ..extensions import db
+from ..memo import app_memo
 from ..models import utcnow
 from ..services import counts, opendata, petitions, stats
 from ..signing.forms import SignForm
@@ -71,12 +72,13 @@ def petition(petition_id: int):
     return render_petition(found)
 
 
-def _totals_memo() -> counts.TotalsMemo:
-    memo = current_app.extensions.get("petition_totals")
-    if memo is None:
-        memo = counts.TotalsMemo(current_app.config["COUNT_MEMO_SECONDS"])
-        current_app.extensions["petition_totals"] = memo
-    return memo
+def current_total(petition_id: int) -> counts.PublicTotal | None:
+    """An open or closed petition's total through the per-process memo (COUNT_MEMO_SECONDS),
+    for count.json and the live stream; None for any other id."""
+    if not 0 < petition_id <= petitions.MAX_PETITION_ID:
+        return None
+    memo = app_memo(current_app, "petition_totals", current_app.config["COUNT_MEMO_SECONDS"])
+    return memo.get(petition_id, lambda: counts.public_total(db.session, petition_id))
 
 
 @bp.get("/petitions/<int:petition_id>/count.json")
@@ -86,9 +88,7 @@ def count_json(petition_id: int):
     Cacheable for a few seconds by browsers and reverse proxies, and memoised in the process
     (see services/counts.py), so a crowd watching a viral petition cannot overload the database.
     """
-    if not 0 < petition_id <= petitions.MAX_PETITION_ID:
-        abort(404)
-    total = _totals_memo().get(petition_id, lambda: counts.public_total(db.session, petition_id))
+    total = current_total(petition_id)
     if total is None:
         abort(404)
     response = jsonify(

@@ -29,9 +29,7 @@ in `petition_count_shards`, keyed by (petition_id, shard).
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -107,39 +105,6 @@ def public_total(session: Session, petition_id: int) -> PublicTotal | None:
     if row is None:
         return None
     return PublicTotal(row[0], row[1], int(row[2]), utcnow())
-
-
-class TotalsMemo:
-    """Public totals remembered for `ttl` seconds in this process (thread-safe).
-
-    Only found totals are kept: an unknown id costs a query each time, but cannot fill memory.
-    """
-
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._entries: dict[int, tuple[float, PublicTotal]] = {}
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
-    def get(self, petition_id: int, load: Callable[[], PublicTotal | None]) -> PublicTotal | None:
-        if self.ttl <= 0:
-            return load()
-        now = self.clock()
-        with self._lock:
-            entry = self._entries.get(petition_id)
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        total = load()
-        with self._lock:
-            if total is None:
-                self._entries.pop(petition_id, None)
-            else:
-                self._entries[petition_id] = (now + self.ttl, total)
-        return total
 
 
 def totals_subquery():

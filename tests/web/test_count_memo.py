@@ -3,7 +3,8 @@ may see it up to that late (documented), and then see the exact new total."""
 
 import pytest
 
-from petitions.services.counts import PublicTotal, TotalsMemo
+from petitions.memo import Memo
+from petitions.services.counts import PublicTotal
 
 
 class FakeClock:
@@ -18,7 +19,7 @@ class FakeClock:
 def clock(app):
     """Turn the memo on, with a clock the test moves by hand."""
     fake = FakeClock()
-    app.extensions["petition_totals"] = TotalsMemo(ttl=1.0, clock=fake)
+    app.extensions["petition_totals"] = Memo(ttl=1.0, clock=fake)
     return fake
 
 
@@ -53,6 +54,6 @@ def test_memo_with_ttl_zero_always_loads():
         loads.append(1)
         return PublicTotal(1, "open", len(loads), None)
 
-    memo = TotalsMemo(ttl=0)
+    memo = Memo(ttl=0)
     assert memo.get(1, load).signature_count == 1
     assert memo.get(1, load).signature_count == 2
