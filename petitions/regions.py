@@ -45,6 +45,7 @@ def _translations(locale: str) -> gettext.NullTranslations:
 def _index(country: str, locales: tuple[str, ...]) -> dict[str, Subdivision]:
     """Every spelling we accept for the country's subdivisions, folded, to the subdivision."""
     index: dict[str, Subdivision] = {}
+    shortened: list[tuple[str | None, Subdivision]] = []
     # pycountry gives a set, whose order changes from one process to the next; where two
     # subdivisions share a spelling ("Dhaka": division BD-C and district BD-13), every process
     # must pick the same one: the top-level subdivision, then the lowest code.
@@ -58,7 +59,27 @@ def _index(country: str, locales: tuple[str, ...]) -> dict[str, Subdivision]:
             spellings |= {translated, f"{translated} {sub.type}"}
         for spelling in spellings:
             index.setdefault(_fold(spelling), found)
+            shortened.append((_without_generic_word(_fold(spelling)), found))
+    # "Bishkek" for "Bishkek Shaary" (city), after every full spelling, so "Osh" stays the
+    # region Osh and does not become the city "Osh Shaary".
+    for spelling, found in shortened:
+        if spelling:
+            index.setdefault(spelling, found)
     return index
+
+
+#: Words for "city" or "region" that people leave out ("Bishkek" for "Bishkek Shaary").
+GENERIC_WORDS = frozenset(
+    {"city", "region", "province", "oblast", "oblasty", "oblysy", "shaary", "shahri", "kalasy"}
+)
+
+
+def _without_generic_word(folded: str) -> str | None:
+    """`folded` without a last word in GENERIC_WORDS, if it has one and more words before."""
+    words = folded.split(" ")
+    if len(words) > 1 and words[-1] in GENERIC_WORDS:
+        return " ".join(words[:-1])
+    return None
 
 
 def match_subdivision(
@@ -70,4 +91,8 @@ def match_subdivision(
     folded = _fold(region)
     if not folded:
         return None
-    return _index(country.upper(), tuple(locales)).get(folded)
+    index = _index(country.upper(), tuple(locales))
+    found = index.get(folded)
+    if found is None and (shorter := _without_generic_word(folded)):
+        found = index.get(shorter)
+    return found

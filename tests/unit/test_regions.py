@@ -33,6 +33,10 @@ def test_spellings_of_chuy(typed):
         ("Osh", "KG-O"),
         ("Osh Shaary", "KG-GO"),
         ("Bishkek Shaary", "KG-GB"),
+        # The capital as people write it: without the word for "city".
+        ("Bishkek", "KG-GB"),
+        ("bishkek city", "KG-GB"),
+        ("Naryn oblast", "KG-N"),
         ("Ysyk-Köl", "KG-Y"),
         ("ysyk kol", "KG-Y"),
         ("Jalal-Abad Region", "KG-J"),
