@@ -29,6 +29,14 @@ def env_int(name: str, default: int) -> int:
     return _env_number(name, default, int)
 
 
+def env_list(name: str, default: list[str] | None) -> list[str] | None:
+    """Comma-separated words, e.g. TRUSTED_HOSTS=petitions.example.kg,www.petitions.example.kg."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 def env_int_list(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
     """Comma-separated positive whole numbers, e.g. MILESTONES=100,1000,10000; empty: none."""
     value = os.environ.get(name)
@@ -156,6 +164,11 @@ class Config:
     PREFERRED_URL_SCHEME = "http"
     #: Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     PROXY_FIX_HOPS = 0
+    #: Host names the app answers to (others get 400), so a forged Host header cannot put
+    #: another site into absolute links (share metadata, embed code, API links) that a cache
+    #: then serves to everyone. None: any host (development); production defaults to the host
+    #: of PUBLIC_BASE_URL.
+    TRUSTED_HOSTS: list[str] | None = None
 
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("en",)
@@ -211,6 +224,7 @@ class Config:
             "PASSWORD_HASH_PROFILE": env_str("PASSWORD_HASH_PROFILE", cls.PASSWORD_HASH_PROFILE),
             "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", cls.SESSION_COOKIE_SECURE),
             "PROXY_FIX_HOPS": env_int("PROXY_FIX_HOPS", cls.PROXY_FIX_HOPS),
+            "TRUSTED_HOSTS": env_list("TRUSTED_HOSTS", cls.TRUSTED_HOSTS),
             "DEFAULT_PETITION_DAYS": env_int("DEFAULT_PETITION_DAYS", cls.DEFAULT_PETITION_DAYS),
             "RESPONSE_MAIL_BATCH_SIZE": env_int(
                 "RESPONSE_MAIL_BATCH_SIZE", cls.RESPONSE_MAIL_BATCH_SIZE

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -43,6 +44,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "Refusing to start in production with the default or an empty SECRET_KEY: "
             "set SECRET_KEY to a long random value."
         )
+    if env_name == "production" and app.config.get("TRUSTED_HOSTS") is None:
+        host = urlsplit(app.config["PUBLIC_BASE_URL"]).hostname
+        app.config["TRUSTED_HOSTS"] = [host] if host else None
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if not app.config.get("SIGNER_HASH_KEY"):
         app.config["SIGNER_HASH_KEY"] = app.config["SECRET_KEY"]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, make_response, render_template, request
+from flask import Flask, Response, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    SecurityError,
+)
 
 from .api.http import problem
 
@@ -36,6 +41,11 @@ def handle_csrf(error: CSRFError):
 
 
 def handle_http(error: HTTPException):
+    if isinstance(error, SecurityError):
+        # A Host outside TRUSTED_HOSTS: no URL can be built for it, so no page either.
+        return Response(
+            _("This site does not answer to that host name."), 400, mimetype="text/plain"
+        )
     messages = {
         404: (
             _("Page not found"),

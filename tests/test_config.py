@@ -11,7 +11,10 @@ from petitions import create_app, database_url
 
 #: Every variable config.py reads, found in its source so a new one is cleared here too.
 CONFIG_VARIABLES = set(
-    re.findall(r'env_(?:str|int|bool)\(\s*"([A-Z0-9_]+)"', Path(config.__file__).read_text())
+    re.findall(
+        r'env_(?:str|int|bool|float|list|int_list)\(\s*"([A-Z0-9_]+)"',
+        Path(config.__file__).read_text(),
+    )
 ) | {"PETITIONS_ENV", "MAIL_WORKER_IN_PROCESS"}
 
 REAL_SECRET = "a-long-random-production-secret-3f9c2b7e0d41a6"
@@ -284,7 +287,41 @@ def test_security_headers_on_a_refused_post(client, petition):
 
 def test_security_headers_in_production(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", REAL_SECRET)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://petitions.example.kg")
     app = create_app({"PETITIONS_ENV": "production"})
-    response = app.test_client().get("/no/such/page")
+    response = app.test_client().get("/no/such/page", base_url="https://petitions.example.kg")
     assert response.status_code == 404
     assert_security_headers(response)
+
+
+# --- trusted hosts ---------------------------------------------------------------------------
+
+
+def test_production_answers_only_to_its_public_host(monkeypatch):
+    """A forged Host could otherwise put another site into absolute links a cache keeps."""
+    monkeypatch.setenv("SECRET_KEY", REAL_SECRET)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://petitions.example.kg")
+    app = create_app({"PETITIONS_ENV": "production"})
+    client = app.test_client()
+    assert client.get("/api/v1/", base_url="https://petitions.example.kg").status_code == 200
+    forged = client.get("/api/v1/", base_url="https://evil.example")
+    assert forged.status_code == 400
+    assert "does not answer to that host name" in forged.get_data(as_text=True)
+    assert "evil.example" not in forged.get_data(as_text=True)
+
+
+def test_trusted_hosts_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", REAL_SECRET)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://petitions.example.kg")
+    monkeypatch.setenv("TRUSTED_HOSTS", "petitions.example.kg, www.petitions.example.kg")
+    app = create_app({"PETITIONS_ENV": "production"})
+    client = app.test_client()
+    assert app.config["TRUSTED_HOSTS"] == ["petitions.example.kg", "www.petitions.example.kg"]
+    assert client.get("/api/v1/", base_url="https://www.petitions.example.kg").status_code == 200
+    assert client.get("/api/v1/", base_url="https://other.example.kg").status_code == 400
+
+
+def test_development_answers_to_any_host():
+    app = create_app({"PETITIONS_ENV": "development"})
+    assert app.config["TRUSTED_HOSTS"] is None
+    assert app.test_client().get("/api/v1/", base_url="http://192.0.2.7:5000").status_code == 200
