@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 
 from flask import (
     Blueprint,
@@ -258,6 +258,12 @@ def _series(petition_id: int):
     return petition, stats, interval, points
 
 
+def _series_modified(petition: Petition, stats: opendata.PetitionStats, points) -> datetime:
+    """The series also changes when a new (empty) hour or day begins while it is open."""
+    changed = opendata.last_modified(petition, stats)
+    return max(changed, points[-1].start) if points else changed
+
+
 @bp.get("/petitions/<int:petition_id>/timeseries")
 def timeseries(petition_id: int):
     petition, stats, interval, points = _series(petition_id)
@@ -271,7 +277,7 @@ def timeseries(petition_id: int):
     return cacheable(
         response,
         request,
-        last_modified=opendata.last_modified(petition, stats),
+        last_modified=_series_modified(petition, stats, points),
         weak_etag=etag,
     )
 
@@ -283,7 +289,7 @@ def timeseries_csv(petition_id: int):
         rep.SERIES_CSV_HEADER,
         rep.series_rows(points),
         f"petition-{petition.id}-signatures-per-{interval}.csv",
-        last_modified=opendata.last_modified(petition, stats),
+        last_modified=_series_modified(petition, stats, points),
     )
 
 

@@ -7,7 +7,7 @@ signed and confirmed through the signing services.
 """
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from api_helpers import (
@@ -21,10 +21,11 @@ from api_helpers import (
     sign,
 )
 from conftest import wait_until
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from werkzeug.http import http_date
 
 from petitions.extensions import db
-from petitions.models import DailyCount, utcnow
+from petitions.models import DailyCount, Petition, utcnow
 from petitions.worker import housekeeping
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -584,6 +585,31 @@ def test_if_modified_since_on_the_detail(client, app, petition):
         headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
     )
     assert earlier.status_code == 200
+
+
+def test_a_new_empty_hour_makes_the_open_series_newer(client, app, petition):
+    """Nobody signed for three hours: the hourly series still gained three zero hours, so a
+    client revalidating with the time of the last signature must not get a 304."""
+    signed = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    with app.app_context():
+        db.session.execute(
+            update(Petition)
+            .where(Petition.id == petition)
+            .values(created_at=signed - timedelta(hours=2), opened_at=signed - timedelta(hours=1))
+        )
+        db.session.commit()
+    sign(app, petition, "first@example.kg", confirmed_at=signed + timedelta(minutes=10))
+    response = client.get(f"{API}/petitions/{petition}/timeseries?interval=hour")
+    points = response.get_json()["points"]
+    assert [p["count"] for p in points] == [1, 0, 0, 0]
+    assert response.headers["Last-Modified"] == http_date(
+        datetime.fromisoformat(points[-1]["start"].replace("Z", "+00:00"))
+    )
+    stale = client.get(
+        f"{API}/petitions/{petition}/timeseries?interval=hour",
+        headers={"If-Modified-Since": http_date(signed + timedelta(minutes=10))},
+    )
+    assert stale.status_code == 200
 
 
 def test_a_new_signature_changes_the_validators(client, app, petition):
