@@ -5,7 +5,17 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+)
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -36,6 +46,9 @@ class RejectionReason(enum.StrEnum):
     ADVERTISING = "advertising"
     OTHER = "other"
 
+
+#: Rejection reasons for which the petition's text is never republished.
+WITHHELD_REASONS = (RejectionReason.OFFENSIVE, RejectionReason.DEFAMATORY)
 
 TITLE_MAX = 150
 ACTION_MAX = 1000
@@ -137,12 +150,16 @@ class Petition(db.Model):
         """Shown at /petitions/<id>: open, closed, or rejected (with the reason, as the UK site)."""
         return self.state in (PetitionState.OPEN, PetitionState.CLOSED, PetitionState.REJECTED)
 
+    @hybrid_method
     def text_withheld(self) -> bool:
-        """Rejected as offensive or defamatory: only the decision is public, never the text."""
-        return self.state == PetitionState.REJECTED and self.rejection_reason in (
-            RejectionReason.OFFENSIVE,
-            RejectionReason.DEFAMATORY,
-        )
+        """Rejected as offensive or defamatory: only the decision is public, never the text
+        (pages, share metadata, the API, search). `Petition.text_withheld()` is the same rule
+        in SQL."""
+        return self.state == PetitionState.REJECTED and self.rejection_reason in WITHHELD_REASONS
+
+    @text_withheld.expression
+    def text_withheld(cls):  # noqa: N805 - SQLAlchemy passes the class
+        return and_(cls.state == PetitionState.REJECTED, cls.rejection_reason.in_(WITHHELD_REASONS))
 
     def __repr__(self) -> str:
         return f"<Petition {self.id} {self.state} {self.title[:30]!r}>"

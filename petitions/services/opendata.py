@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, case, exists, func, literal_column, or_, select
+from sqlalchemy import case, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from ..countries import country_name
@@ -381,13 +381,6 @@ def _needle(session: Session, text: str) -> str:
     return text.lower()
 
 
-#: The text of a petition rejected as offensive or defamatory is not public, so not searchable.
-_TEXT_WITHHELD = and_(
-    Petition.state == PetitionState.REJECTED,
-    Petition.rejection_reason.in_(("offensive", "defamatory")),
-)
-
-
 def _filtered(session: Session, query: PetitionQuery):
     statement = select(Petition).where(
         Petition.state.in_([query.state] if query.state else PUBLIC_STATES)
@@ -395,7 +388,8 @@ def _filtered(session: Session, query: PetitionQuery):
     if query.text:
         needle = _needle(session, query.text)
         statement = statement.where(
-            ~_TEXT_WITHHELD,
+            # A withheld text is not public, so not searchable.
+            ~Petition.text_withheld(),
             or_(
                 *(
                     _folded(session, column).contains(needle, autoescape=True)
@@ -406,7 +400,7 @@ def _filtered(session: Session, query: PetitionQuery):
     if query.target:
         statement = statement.where(
             # The addressee is withheld with the text (the API's `target` is null).
-            ~_TEXT_WITHHELD,
+            ~Petition.text_withheld(),
             _folded(session, Petition.addressee).contains(
                 _needle(session, query.target), autoescape=True
             ),
