@@ -8,7 +8,7 @@ Nothing here reads a signature: only aggregates from services/opendata.py.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from ..models import Petition
 from ..services.opendata import PetitionStats, SeriesPoint
@@ -21,7 +21,7 @@ def timestamp(moment: datetime | None) -> str | None:
     """RFC 3339 in UTC with a Z, to the second."""
     if moment is None:
         return None
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _text(petition: Petition, value: str | None) -> str | None:

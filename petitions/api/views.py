@@ -26,8 +26,8 @@ from ..extensions import db
 from ..memo import app_memo
 from ..models import Petition, utcnow
 from ..services import opendata
+from ..services import petitions as petitions_service
 from ..services.export import csv_chunks, spreadsheet_safe
-from ..services.petitions import MAX_PETITION_ID
 from ..text import bad_character
 from . import representations as rep
 from .http import ApiProblem, cacheable, data_etag, handle_problem
@@ -45,18 +45,24 @@ def _url(endpoint: str, **values) -> str:
     return url_for(endpoint, _external=True, **values)
 
 
+def _stats_memo(name: str):
+    """A per-process memo that lives as long as a statistics snapshot (STATS_MEMO_SECONDS)."""
+    config = current_app.config
+    return app_memo(current_app, name, config["STATS_MEMO_SECONDS"], config["STATS_MEMO_ENTRIES"])
+
+
 def petition_stats(petition_id: int) -> opendata.PetitionStats | None:
     """A public petition's statistics, memoised per process (see services/opendata.py)."""
-    config = current_app.config
-    memo = app_memo(
-        current_app, "petition_stats", config["STATS_MEMO_SECONDS"], config["STATS_MEMO_ENTRIES"]
+    locales = tuple(current_app.config["LANGUAGES"])
+    return _stats_memo("petition_stats").get(
+        petition_id, lambda: opendata.petition_stats(db.session, petition_id, locales=locales)
     )
-    return memo.get(
-        petition_id,
-        lambda: opendata.petition_stats(
-            db.session, petition_id, locales=tuple(config["LANGUAGES"])
-        ),
-    )
+
+
+def derived(kind: str, stats: opendata.PetitionStats, *parts, build):
+    """Something computed from a statistics snapshot (a series, a chart), made once per
+    snapshot and process: a long hourly series costs more to build than to send."""
+    return _stats_memo(f"derived_{kind}").get((stats.petition_id, stats.computed_at, *parts), build)
 
 
 # --- query parameters ---------------------------------------------------------------------
@@ -111,8 +117,8 @@ def _query() -> opendata.PetitionQuery:
 
 
 def _public_petition(petition_id: int) -> Petition:
-    petition = db.session.get(Petition, petition_id) if 0 < petition_id <= MAX_PETITION_ID else None
-    if petition is None or not petition.is_public():
+    petition = petitions_service.public_petition(db.session, petition_id)
+    if petition is None:
         raise ApiProblem(404, "Not found", "There is no public petition with this id.")
     return petition
 
@@ -236,16 +242,6 @@ def petition(petition_id: int):
         last_modified=opendata.last_modified(found, stats),
         weak_etag=_numbers_etag(body),
     )
-
-
-def derived(kind: str, stats: opendata.PetitionStats, *parts, build):
-    """Something computed from a statistics snapshot (a series, a chart), made once per
-    snapshot and process: a long hourly series costs more to build than to send."""
-    config = current_app.config
-    memo = app_memo(
-        current_app, f"derived_{kind}", config["STATS_MEMO_SECONDS"], config["STATS_MEMO_ENTRIES"]
-    )
-    return memo.get((stats.petition_id, stats.computed_at, *parts), build)
 
 
 def _series(petition_id: int):

@@ -15,6 +15,7 @@ from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 
 from ..api.http import cacheable
+from ..api.representations import timestamp
 from ..extensions import db
 from ..models import MilestoneKind, utcnow
 from ..services import feed
@@ -30,10 +31,6 @@ FEED_MAX_AGE = 300
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 @bp.get("/feed.atom")
 def atom():
     """The FEED_ENTRIES newest openings and milestones of open and closed petitions."""
@@ -45,7 +42,7 @@ def atom():
             "id": entry.tag_uri(authority),
             "title": _entry_title(entry),
             "summary": _entry_summary(entry),
-            "updated": rfc3339(entry.at),
+            "updated": timestamp(entry.at),
             "link": url_for("public.petition", petition_id=entry.petition_id, _external=True),
         }
         for entry in entries
@@ -55,7 +52,7 @@ def atom():
         render_template(
             "public/feed.xml",
             items=items,
-            updated=rfc3339(updated),
+            updated=timestamp(updated),
             feed_id=f"{base_url}/feed.atom",
         )
     )

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from flask_babel import get_locale
 
 from .. import figures
+from ..api.representations import timestamp
 from ..api.views import derived, petition_stats
 from ..extensions import db
 from ..memo import app_memo
@@ -95,7 +96,7 @@ def count_json(petition_id: int):
         petition_id=total.petition_id,
         state=total.state,
         signature_count=total.signature_count,
-        computed_at=total.computed_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        computed_at=timestamp(total.computed_at),
     )
     max_age = current_app.config["COUNT_CACHE_MAX_AGE"]
     response.cache_control.public = True

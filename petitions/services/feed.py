@@ -15,12 +15,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import MilestoneKind, Petition, PetitionMilestone, PetitionState
+from ..models import MilestoneKind, Petition, PetitionMilestone
+from .opendata import COUNTED_STATES
 
 #: The kind of an entry for a petition that opened; milestones use their MilestoneKind.
 OPENED = "opened"
-
-_COUNTED = (PetitionState.OPEN, PetitionState.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def recent_entries(session: Session, *, now: datetime, limit: int) -> list[FeedE
     """
     opened = session.execute(
         select(Petition.id, Petition.title, Petition.action, Petition.addressee, Petition.opened_at)
-        .where(Petition.state.in_(_COUNTED), Petition.opened_at <= now)
+        .where(Petition.state.in_(COUNTED_STATES), Petition.opened_at <= now)
         .order_by(Petition.opened_at.desc(), Petition.id.desc())
         .limit(limit)
     ).all()
@@ -70,7 +69,7 @@ def recent_entries(session: Session, *, now: datetime, limit: int) -> list[FeedE
             Petition.addressee,
         )
         .join(Petition, Petition.id == PetitionMilestone.petition_id)
-        .where(Petition.state.in_(_COUNTED), PetitionMilestone.reached_at <= now)
+        .where(Petition.state.in_(COUNTED_STATES), PetitionMilestone.reached_at <= now)
         .order_by(
             PetitionMilestone.reached_at.desc(),
             PetitionMilestone.petition_id.desc(),

@@ -16,7 +16,8 @@ Trust
 Load
 ----
 Statistics scan a petition's confirmed signatures (through partial indexes), so they are
-computed at most once per `STATS_MEMO_SECONDS` per process (`StatsMemo`) and served with
+computed at most once per `STATS_MEMO_SECONDS` per process (`api.views.petition_stats`,
+through memo.Memo) and served with
 HTTP caching headers; a viral petition costs each process one scan per interval however many
 read it. `computed_at` says how old an answer is; `count.json` stays the live number.
 """
@@ -150,10 +151,9 @@ def _hour_bucket(session: Session):
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
-def _as_utc(value: datetime | str | None) -> datetime | None:
-    """SQLite returns text, PostgreSQL naive UTC or aware datetimes; always aware UTC here."""
-    if value is None:
-        return None
+def _hour_start(value: datetime | str) -> datetime:
+    """An hour bucket as aware UTC: SQLite's strftime() gives text, PostgreSQL's date_trunc()
+    a naive UTC timestamp (typed columns come back aware through models.types.UTCDateTime)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -207,7 +207,7 @@ def petition_stats(
         ]
         hour = _hour_bucket(snap).label("hour")
         per_hour = [
-            (_as_utc(start), int(count))
+            (_hour_start(start), int(count))
             for start, count in snap.execute(
                 select(hour, func.count())
                 .where(*_confirmed(petition_id))
@@ -228,10 +228,9 @@ def petition_stats(
             .group_by(Signature.status)
         ):
             removed[status] = int(count)
-            latest = _as_utc(latest)
             last_removed = max(filter(None, (last_removed, latest)), default=None)
         milestones = [
-            Milestone(kind, threshold, _as_utc(at))
+            Milestone(kind, threshold, at)
             for kind, threshold, at in snap.execute(
                 select(
                     PetitionMilestone.kind,
@@ -251,8 +250,8 @@ def petition_stats(
             per_hour=per_hour,
             removed=removed,
             milestones=milestones,
-            first_signature_at=_as_utc(first),
-            last_signature_at=_as_utc(last),
+            first_signature_at=first,
+            last_signature_at=last,
             last_removed_at=last_removed,
             computed_at=now or utcnow(),
         )
@@ -571,19 +570,14 @@ def record_daily_counts(session: Session, *, now: datetime) -> int:
 
 def snapshot_days(session: Session) -> list[tuple[date, int]]:
     """(day, petitions recorded) of every daily snapshot, newest first."""
-    day = DailyCount.day
     rows = session.execute(
-        select(day, func.count())
+        select(DailyCount.day, func.count())
         .join(Petition, Petition.id == DailyCount.petition_id)
         .where(Petition.state.in_(COUNTED_STATES))
-        .group_by(day)
-        .order_by(day.desc())
+        .group_by(DailyCount.day)
+        .order_by(DailyCount.day.desc())
     ).all()
-    return [(_as_date(value), int(count)) for value, count in rows]
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
+    return [(day, int(count)) for day, count in rows]
 
 
 def snapshot_rows(session: Session, day: date) -> list[tuple[DailyCount, str]]:
@@ -591,15 +585,13 @@ def snapshot_rows(session: Session, day: date) -> list[tuple[DailyCount, str]]:
 
     Petitions hidden since (abusive or unlawful) are left out, as everywhere in public.
     """
-    return [
-        (row, title)
-        for row, title in session.execute(
-            select(DailyCount, Petition.title)
-            .join(Petition, Petition.id == DailyCount.petition_id)
-            .where(DailyCount.day == day, Petition.state.in_(COUNTED_STATES))
-            .order_by(DailyCount.petition_id)
-        ).all()
-    ]
+    rows = session.execute(
+        select(DailyCount, Petition.title)
+        .join(Petition, Petition.id == DailyCount.petition_id)
+        .where(DailyCount.day == day, Petition.state.in_(COUNTED_STATES))
+        .order_by(DailyCount.petition_id)
+    )
+    return [(row, title) for row, title in rows]
 
 
 __all__ = [
