@@ -6,7 +6,7 @@ for the owner's live view, opendata.py for the public snapshot); charts.py draws
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from flask_babel import format_date, format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from . import charts
 from .countries import country_name
+from .services.opendata import PetitionStats
 
 
 @dataclass(frozen=True)
@@ -106,12 +107,12 @@ class PublicFigures:
     countries: list[CountryRow]
     #: (ISO 3166-2 code or None, subdivision name or None, country name, signatures).
     regions: list[tuple[str | None, str | None, str, int]]
-    computed_at: object
+    computed_at: datetime
 
 
-def public_figures(stats, per_day: list[tuple[date, int]]) -> PublicFigures:
-    """The page's chart and tables from an opendata.PetitionStats snapshot; `per_day` is its
-    days filled for the chart (stats.dashboard_days)."""
+def public_figures(stats: PetitionStats, per_day: list[tuple[date, int]]) -> PublicFigures:
+    """The page's chart and tables from a statistics snapshot; `per_day` is its daily series
+    (the API's, so the chart and /timeseries show the same days)."""
     return PublicFigures(
         total=stats.signature_count,
         per_day=per_day,

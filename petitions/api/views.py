@@ -244,14 +244,21 @@ def petition(petition_id: int):
     )
 
 
+def series_points(
+    petition: Petition, stats: opendata.PetitionStats, interval: str
+) -> list[opendata.SeriesPoint]:
+    """The petition's series up to now (or its closing), once per snapshot: the API's time
+    series and the page's chart are the same points."""
+    end = opendata.series_end(petition, stats.computed_at)
+    return derived(
+        "series", stats, interval, build=lambda: opendata.series(stats, interval, end=end)
+    )
+
+
 def _series(petition_id: int):
     petition, stats = _counted(_public_petition(petition_id))
     interval = _choice_arg("interval", opendata.INTERVALS, "day")
-    end = opendata.series_end(petition, stats.computed_at)
-    points = derived(
-        "series", stats, interval, build=lambda: opendata.series(stats, interval, end=end)
-    )
-    return petition, stats, interval, points
+    return petition, stats, interval, series_points(petition, stats, interval)
 
 
 def _series_modified(petition: Petition, stats: opendata.PetitionStats, points) -> datetime:

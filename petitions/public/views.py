@@ -7,11 +7,11 @@ from flask_babel import get_locale
 
 from .. import figures
 from ..api.representations import timestamp
-from ..api.views import derived, petition_stats
+from ..api.views import derived, petition_stats, series_points
 from ..extensions import db
 from ..memo import app_memo
 from ..models import utcnow
-from ..services import counts, opendata, petitions, stats
+from ..services import counts, opendata, petitions
 from ..signing.forms import SignForm
 
 bp = Blueprint("public", __name__)
@@ -42,13 +42,13 @@ def render_petition(petition, form: SignForm | None = None, status: int = 200):
             total=total,
             form=form,
             accepting=petition.accepts_signatures(now),
-            figures=_figures(petition, now),
+            figures=_figures(petition),
         ),
         status,
     )
 
 
-def _figures(petition, now) -> figures.PublicFigures | None:
+def _figures(petition) -> figures.PublicFigures | None:
     """The chart and breakdowns, from the memoised public snapshot (api.views.petition_stats),
     so a crowd on a viral petition's page does not scan its signatures on every view."""
     if petition.state not in opendata.COUNTED_STATES:
@@ -56,13 +56,12 @@ def _figures(petition, now) -> figures.PublicFigures | None:
     found = petition_stats(petition.id)
     if found is None:
         return None
-    today = now.date()
 
     def build() -> figures.PublicFigures:
-        days = stats.dashboard_days(petition, found.per_day(), today)
+        days = [(p.start.date(), p.count) for p in series_points(petition, found, "day")]
         return figures.public_figures(found, days)
 
-    return derived("figures", found, str(get_locale()), today, build=build)
+    return derived("figures", found, str(get_locale()), build=build)
 
 
 @bp.get("/petitions/<int:petition_id>")

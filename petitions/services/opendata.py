@@ -114,13 +114,6 @@ class PetitionStats:
     def removed_total(self) -> int:
         return sum(self.removed.values())
 
-    def per_day(self) -> list[tuple[date, int]]:
-        """(UTC day, confirmed signatures) for the days that have any, from the same snapshot."""
-        days: dict[date, int] = {}
-        for hour, count in self.per_hour:
-            days[hour.date()] = days.get(hour.date(), 0) + count
-        return sorted(days.items())
-
 
 @contextmanager
 def snapshot_session(session: Session) -> Iterator[Session]:
