@@ -7,7 +7,7 @@ from .petition import CountShard, Petition, PetitionState, RejectionReason
 from .signature import REMOVED_STATUSES, Signature, SignatureStatus
 from .types import utcnow
 from .updates import MilestoneKind, PetitionMilestone, PetitionUpdate
-from .user import Role, User
+from .user import Role, User, UserSession
 
 __all__ = [
     "CountShard",
@@ -21,6 +21,7 @@ __all__ = [
     "RejectionReason",
     "Role",
     "User",
+    "UserSession",
     "OutboxMessage",
     "Petition",
     "PetitionState",

@@ -33,9 +33,19 @@ class OutboxMessage(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     #: Recipient; erased once the message is sent or given up on (data minimisation).
     to_address: Mapped[str | None] = mapped_column(String(254), nullable=True)
-    subject: Mapped[str] = mapped_column(String(300))
-    #: Bodies; erased with the recipient, since they may hold a confirmation link.
-    body_text: Mapped[str] = mapped_column(Text)
+    #: A subject rendered when queued (messages queued before mail was rendered by the worker);
+    #: NULL for a message the worker renders from `template`.
+    subject: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    #: Which email of petitions/emails.py the worker renders (subject and bodies), in `locale`,
+    #: from `context`; NULL for a message queued already rendered.
+    template: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The recipient's language.
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: The plain values the email is rendered from; erased with the recipient (it may hold a
+    #: confirmation link).
+    context: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: Bodies rendered when queued (older messages); erased with the recipient.
+    body_text: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: Extra mail headers (List-Unsubscribe); erased with the body, since they hold a token.
     headers: Mapped[dict | None] = mapped_column(JSON, nullable=True)

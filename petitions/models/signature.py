@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -84,7 +85,7 @@ class Signature(db.Model):
     #: petition without keeping a searchable copy of the address (see emailaddr.py).
     email_key: Mapped[str] = mapped_column(String(64))
     #: The address as typed; kept while a confirmation may still be needed, and after
-    #: confirmation only if the signer asked for updates.
+    #: confirmation only if the signer asked for updates or to share it with the organiser.
     email: Mapped[str | None] = mapped_column(String(EMAIL_MAX), nullable=True)
     #: Full name as the signer gave it.
     name: Mapped[str] = mapped_column(String(NAME_MAX))
@@ -92,8 +93,14 @@ class Signature(db.Model):
     country: Mapped[str] = mapped_column(String(2))
     #: Optional region, city or constituency, free text.
     region: Mapped[str | None] = mapped_column(String(REGION_MAX), nullable=True)
-    #: The signer asked to hear about this petition's progress.
+    #: The signer asked to hear about this petition's progress (mailed by the platform; the
+    #: organiser never sees the address for this).
     wants_updates: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The signer chose to give their address to the petition's organiser (off unless ticked;
+    #: only this puts it in the organiser's export).
+    share_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The language the signer read the petition in; their emails are written in it.
+    locale: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     #: The signer agreed to have their name shown (organiser's dashboard, public lists).
     show_name: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Signed through the organiser's share link before moderation (a sponsor); counts too.

@@ -6,11 +6,11 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
+from .types import BigId, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
@@ -53,6 +53,8 @@ class User(UserMixin, db.Model):
     #: Bumped when the password or email changes: sessions and emailed tokens issued before
     #: carry the old value and stop working.
     credentials_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: The language the account holder uses the site in; their emails are written in it.
+    locale: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
 
     def get_id(self) -> str:
         """Flask-Login's session key: the id and the credentials version together."""
@@ -67,3 +69,19 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
+
+
+class UserSession(db.Model):
+    """One login (a browser's session), so that logging out ends it on the server: a cookie
+    copied before the logout names an ended session and opens nothing."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: SHA-256 of the random session key kept in the (signed) session cookie.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Set at logout; an ended session never opens again.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
