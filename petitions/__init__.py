@@ -54,7 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import auth, cli, database, errors, i18n, security
+    from . import auth, cli, database, emails, errors, i18n, labels, security
     from .api import http as api_http
     from .extensions import csrf, db, migrate
     from .forms import FormRequest
@@ -67,6 +67,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     database.init_app(app)
     i18n.init_app(app)
+    labels.init_app(app)
+    emails.init_app(app)
     security.init_app(app)
     api_http.init_app(app)
     errors.init_app(app)

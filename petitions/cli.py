@@ -119,8 +119,10 @@ def create_command(
         petition = petitions.create_petition(db.session, draft, now=now)
         if opening:
             petitions.open_petition(
+                db.session,
                 petition,
                 now=now,
+                base_url=current_app.config["PUBLIC_BASE_URL"],
                 closes_at=_parse_time(closes),
                 duration_days=days or current_app.config["DEFAULT_PETITION_DAYS"],
             )
@@ -141,8 +143,10 @@ def open_command(petition_id: int, closes: str | None, days: int | None) -> None
     closes_at = _parse_time(closes)
     try:
         petitions.open_petition(
+            db.session,
             petition,
             now=utcnow(),
+            base_url=current_app.config["PUBLIC_BASE_URL"],
             closes_at=closes_at,
             duration_days=None
             if closes_at
@@ -160,7 +164,9 @@ def close_command(petition_id: int) -> None:
     """Close an open petition now."""
     petition = _petition(petition_id)
     try:
-        petitions.close_petition(petition, now=utcnow())
+        petitions.close_petition(
+            db.session, petition, now=utcnow(), base_url=current_app.config["PUBLIC_BASE_URL"]
+        )
     except PetitionError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
@@ -170,7 +176,9 @@ def close_command(petition_id: int) -> None:
 @petition_cli.command("close-expired")
 def close_expired_command() -> None:
     """Close open petitions whose deadline has passed (the worker also does this)."""
-    closed = petitions.close_expired(db.session, now=utcnow())
+    closed = petitions.close_expired(
+        db.session, now=utcnow(), base_url=current_app.config["PUBLIC_BASE_URL"]
+    )
     db.session.commit()
     click.echo(f"closed {len(closed)} petition(s)")
 
@@ -328,7 +336,11 @@ def seed_command() -> None:
     for draft in DEMO_PETITIONS:
         petition = petitions.create_petition(db.session, draft, now=now)
         petitions.open_petition(
-            petition, now=now, duration_days=current_app.config["DEFAULT_PETITION_DAYS"]
+            db.session,
+            petition,
+            now=now,
+            base_url=current_app.config["PUBLIC_BASE_URL"],
+            duration_days=current_app.config["DEFAULT_PETITION_DAYS"],
         )
     db.session.commit()
     click.echo(f"seeded {len(DEMO_PETITIONS)} open petitions")

@@ -97,7 +97,10 @@ class CleanText:
     def __call__(self, form, field) -> None:
         if field.data and bad_character(field.data, multiline=self.multiline):
             raise ValidationError(
-                _l("This field contains characters we cannot accept (control or invalid ones).")
+                _l(
+                    "This field contains characters we cannot accept (line breaks, control "
+                    "or invalid ones)."
+                )
             )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import ssl
@@ -30,6 +31,7 @@ class PermanentFailure(Exception):
 
 class Connection(Protocol):
     def send(self, mail: Mail) -> None: ...
+    def reset(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -76,6 +78,11 @@ class SMTPConnection:
                 raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
             raise
 
+    def reset(self) -> None:
+        """Back to a clean state after a message failed half-way (SMTP RSET), for the next."""
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            self.smtp.rset()
+
     def close(self) -> None:
         try:
             self.smtp.quit()
@@ -97,6 +104,9 @@ class ConsoleConnection:
             mail.subject,
             mail.text,
         )
+
+    def reset(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

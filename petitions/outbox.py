@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import render_template
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from .emails import email_for, render
 from .mail import Mail, PermanentFailure, connect
 from .models import OutboxMessage, utcnow
 
@@ -41,21 +41,43 @@ def enqueue(
     *,
     kind: str,
     to: str,
-    subject: str,
-    template: str,
+    locale: str,
+    context: Mapping,
     headers: Mapping[str, str] | None = None,
-    **context,
 ) -> OutboxMessage:
-    """Queue a mail rendered from `templates/email/<template>.txt` (and `.html`), with any
-    extra `headers` (List-Unsubscribe, say)."""
+    """Queue the email `kind` of petitions/emails.py for `to`, written in `locale` from the
+    plain values of `context` when the worker sends it, with any extra `headers`
+    (List-Unsubscribe, say)."""
+    email_for(kind)
     message = OutboxMessage(
         kind=kind,
         to_address=to,
-        subject=subject,
-        body_text=render_template(f"email/{template}.txt", **context),
-        body_html=render_template(f"email/{template}.html", **context),
+        template=kind,
+        locale=locale,
+        context=dict(context),
+        body_text="",
         headers=dict(headers) if headers else None,
         next_attempt_at=utcnow(),
+    )
+    session.add(message)
+    return message
+
+
+def withhold(session: Session, *, kind: str, reason: str) -> OutboxMessage:
+    """Record, in place of a message, that none is sent (a mail limit, no such account).
+
+    The caller writes this row where it would otherwise queue a message, so a request does
+    the same work whatever it answers (see emails.py). It keeps no recipient and no text.
+    """
+    now = utcnow()
+    message = OutboxMessage(
+        kind=kind,
+        to_address=None,
+        body_text="",
+        created_at=now,
+        next_attempt_at=now,
+        failed_at=now,
+        last_error=f"withheld: {reason}",
     )
     session.add(message)
     return message
@@ -110,14 +132,36 @@ class DeliveryReport:
 
 
 #: What an erased message keeps: the kind, subject, times and outcome, not who or what.
-ERASED = {"to_address": None, "body_text": "", "body_html": None, "headers": None}
+ERASED = {
+    "to_address": None,
+    "body_text": "",
+    "body_html": None,
+    "headers": None,
+    "context": None,
+}
 
 
 @dataclass(frozen=True)
 class _Claimed:
     id: int
     attempts: int
-    mail: Mail
+    to: str
+    kind: str
+    template: str | None
+    locale: str | None
+    context: dict | None
+    subject: str | None
+    text: str
+    html: str | None
+    headers: dict | None
+
+    def mail(self) -> Mail:
+        """The message to send: rendered now from its template, or as it was queued (mail
+        queued before the worker rendered it). Raises whatever rendering raises."""
+        if self.template is not None:
+            rendered = render(self.template, self.context or {}, self.locale)
+            return Mail(self.to, rendered.subject, rendered.text, rendered.html, self.headers)
+        return Mail(self.to, self.subject or "", self.text, self.html, self.headers)
 
 
 def _mark_sent(session: Session, message_id: int) -> None:
@@ -178,6 +222,10 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
             OutboxMessage.id,
             OutboxMessage.attempts,
             OutboxMessage.to_address,
+            OutboxMessage.kind,
+            OutboxMessage.template,
+            OutboxMessage.locale,
+            OutboxMessage.context,
             OutboxMessage.subject,
             OutboxMessage.body_text,
             OutboxMessage.body_html,
@@ -191,7 +239,15 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
         _Claimed(
             r.id,
             r.attempts,
-            Mail(r.to_address or "", r.subject, r.body_text, r.body_html, r.headers),
+            r.to_address or "",
+            r.kind,
+            r.template,
+            r.locale,
+            r.context,
+            r.subject,
+            r.body_text,
+            r.body_html,
+            r.headers,
         )
         for r in rows
     ]
@@ -219,12 +275,21 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
                 _release(session, [m.id for m in batch[position:]])
                 break
             try:
-                connection.send(message.mail)
+                connection.send(message.mail())
             except PermanentFailure as exc:
                 logger.warning("outbox message %s refused: %s", message.id, exc)
                 record(message, str(exc), permanent=True)
             except (OSError, smtplib.SMTPException) as exc:
                 record(message, str(exc), permanent=False)
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
+                # Rendering or building it failed (a template, a header it cannot carry): it
+                # is this message's failure, counted and retried like any other, and the
+                # batch goes on.
+                logger.exception(
+                    "outbox message %s (%s) could not be built", message.id, message.kind
+                )
+                record(message, f"{type(exc).__name__}: {exc}", permanent=False)
+                connection.reset()
             else:
                 _mark_sent(session, message.id)
                 report.sent += 1

@@ -17,23 +17,42 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def normalise(value: str | None, *, multiline: bool = False) -> str:
-    """NFC, unified newlines, outer whitespace stripped (trailing spaces per line too)."""
+    """NFC, unified newlines, outer whitespace stripped (trailing spaces per line too).
+
+    In multi-line text the Unicode line and paragraph separators become newlines (a line and
+    a blank line), as a reader would expect; single-line text refuses them (`bad_character`).
+    """
     if value is None:
         return ""
+    if multiline:
+        value = value.replace("\u2029", "\n\n").replace("\u2028", "\n")
     value = unicodedata.normalize("NFC", _NEWLINES.sub("\n", value))
     if multiline:
         value = "\n".join(line.rstrip() for line in value.split("\n"))
     return value.strip()
 
 
+#: Refused everywhere: control characters (Cc: CR, LF, NUL, NEL ...), unpaired surrogates
+#: (Cs), private-use characters (Co).
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Co"})
+#: Refused in single-line text as well: the Unicode line and paragraph separators (Zl, Zp),
+#: which break a mail header (a title becomes an email's Subject) and a CSV row as a newline
+#: would.
+_LINE_BREAK_CATEGORIES = frozenset({"Zl", "Zp"})
+
+
 def bad_character(value: str, *, multiline: bool = False) -> str | None:
-    """The first character we refuse to store, or None."""
+    """The first character we refuse to store, or None.
+
+    Single-line fields (names, titles, addresses) take no line break of any kind; multi-line
+    ones take newlines and tabs.
+    """
     allowed = {"\n", "\t"} if multiline else set()
+    refused = _REFUSED_CATEGORIES if multiline else _REFUSED_CATEGORIES | _LINE_BREAK_CATEGORIES
     for char in value:
         if char in allowed:
             continue
-        category = unicodedata.category(char)
-        if category in ("Cc", "Cs") or char == "\ufffd" or category == "Co":
+        if unicodedata.category(char) in refused or char == "\ufffd":
             return char
     return None
 

@@ -40,7 +40,7 @@ def housekeeping(session, config, *, now) -> None:
     the signer emails (official responses, updates, closings) a request left to do (bounded,
     see services/signer_mail.py); email organisers about milestones (services/milestones.py);
     record the day's public totals once a day (services/opendata.py)."""
-    closed = close_expired(session, now=now)
+    closed = close_expired(session, now=now, base_url=config["PUBLIC_BASE_URL"])
     purged = purge_unconfirmed(
         session, older_than=now - timedelta(days=config["UNCONFIRMED_RETENTION_DAYS"])
     )

@@ -293,12 +293,17 @@ def make_petition(app):
                 ),
                 now=now,
             )
+            base_url = app.config["PUBLIC_BASE_URL"]
             if state in ("open", "closed"):
                 petition_service.open_petition(
-                    petition, now=now, closes_at=now + closes_in if closes_in else None
+                    db.session,
+                    petition,
+                    now=now,
+                    base_url=base_url,
+                    closes_at=now + closes_in if closes_in else None,
                 )
             if state == "closed":
-                petition_service.close_petition(petition, now=now)
+                petition_service.close_petition(db.session, petition, now=now, base_url=base_url)
             db.session.commit()
             return petition.id
 

@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -93,6 +94,7 @@ def signup():
         password=form.password.data,
         now=utcnow(),
         policy=_policy(),
+        locale=str(get_locale()),
     )
     return redirect(url_for("auth.check_email"), code=303)
 

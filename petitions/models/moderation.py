@@ -23,6 +23,8 @@ class EventAction(enum.StrEnum):
     SENT_BACK = "sent_back"
     EDITED = "edited"
     RESPONSE = "response"
+    #: Opened for signatures by an operator (CLI), without moderation.
+    OPENED = "opened"
     CLOSED = "closed"
     UPDATE_POSTED = "update_posted"
     #: Confirmed signatures taken out of the total (details: status and how many).

@@ -8,7 +8,8 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, S
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
+from .petition import COUNTED_STATES
+from .types import UTCDateTime, one_of, utcnow
 
 
 class DailyCount(db.Model):
@@ -22,7 +23,7 @@ class DailyCount(db.Model):
     __table_args__ = (
         CheckConstraint("signature_count >= 0", name="count_not_negative"),
         CheckConstraint("signatures_removed >= 0", name="removed_not_negative"),
-        CheckConstraint("state IN ('open', 'closed')", name="state_public"),
+        CheckConstraint(one_of("state", COUNTED_STATES), name="state_public"),
     )
 
     #: The UTC day the snapshot belongs to.

@@ -19,7 +19,7 @@ from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
+from .types import UTCDateTime, one_of, utcnow
 from .user import User
 
 
@@ -50,6 +50,20 @@ class RejectionReason(enum.StrEnum):
 #: Rejection reasons for which the petition's text is never republished.
 WITHHELD_REASONS = (RejectionReason.OFFENSIVE, RejectionReason.DEFAMATORY)
 
+# The named sets of states, in one place: every page, service and query asks these.
+#: Shown at /petitions/<id> and in the open data (rejected ones with their reason).
+PUBLIC_STATES = (PetitionState.OPEN, PetitionState.CLOSED, PetitionState.REJECTED)
+#: Took signatures, so they have a public total, breakdowns and time series.
+COUNTED_STATES = (PetitionState.OPEN, PetitionState.CLOSED)
+#: The sponsor link collects signatures (late sponsors are welcome while the petition waits
+#: for a moderator; they count like everybody else once it opens).
+SPONSOR_STATES = (PetitionState.SPONSORING, PetitionState.MODERATION)
+#: The organiser may post updates (signers exist and the page is public); moderators may
+#: correct the text and attach the official response.
+PUBLISHED_STATES = (PetitionState.OPEN, PetitionState.CLOSED)
+#: A moderator may hide a petition from any state but hidden.
+HIDEABLE_STATES = tuple(s for s in PetitionState if s != PetitionState.HIDDEN)
+
 TITLE_MAX = 150
 ACTION_MAX = 1000
 BACKGROUND_MAX = 5000
@@ -59,22 +73,18 @@ ADDRESSEE_MAX = 200
 class Petition(db.Model):
     __tablename__ = "petitions"
     __table_args__ = (
-        CheckConstraint(
-            "state IN ('draft', 'sponsoring', 'moderation', 'open', 'closed', 'rejected', "
-            "'hidden')",
-            name="state_known",
-        ),
+        CheckConstraint(one_of("state", PetitionState), name="state_known"),
         CheckConstraint("length(title) > 0", name="title_not_empty"),
         CheckConstraint("signature_goal IS NULL OR signature_goal > 0", name="goal_positive"),
         CheckConstraint(
-            "state NOT IN ('open', 'closed') OR opened_at IS NOT NULL", name="opened_has_date"
+            f"NOT {one_of('state', COUNTED_STATES)} OR opened_at IS NOT NULL",
+            name="opened_has_date",
         ),
         CheckConstraint(
             "state <> 'rejected' OR rejection_reason IS NOT NULL", name="rejected_has_reason"
         ),
         CheckConstraint(
-            "rejection_reason IS NULL OR rejection_reason IN ('duplicate', 'not_an_action', "
-            "'offensive', 'defamatory', 'advertising', 'other')",
+            f"rejection_reason IS NULL OR {one_of('rejection_reason', RejectionReason)}",
             name="rejection_reason_known",
         ),
         CheckConstraint("state <> 'hidden' OR hidden_reason IS NOT NULL", name="hidden_has_reason"),
@@ -148,7 +158,7 @@ class Petition(db.Model):
 
     def is_public(self) -> bool:
         """Shown at /petitions/<id>: open, closed, or rejected (with the reason, as the UK site)."""
-        return self.state in (PetitionState.OPEN, PetitionState.CLOSED, PetitionState.REJECTED)
+        return self.state in PUBLIC_STATES
 
     @hybrid_method
     def text_withheld(self) -> bool:
@@ -181,4 +191,14 @@ class CountShard(db.Model):
     count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-__all__ = ["CountShard", "Petition", "PetitionState", "RejectionReason"]
+__all__ = [
+    "COUNTED_STATES",
+    "CountShard",
+    "HIDEABLE_STATES",
+    "PUBLIC_STATES",
+    "PUBLISHED_STATES",
+    "Petition",
+    "PetitionState",
+    "RejectionReason",
+    "SPONSOR_STATES",
+]

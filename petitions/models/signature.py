@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .petition import Petition
-from .types import BigId, UTCDateTime, utcnow
+from .types import BigId, UTCDateTime, one_of, utcnow
 
 
 class SignatureStatus(enum.StrEnum):
@@ -46,16 +46,14 @@ class Signature(db.Model):
     __tablename__ = "signatures"
     __table_args__ = (
         UniqueConstraint("petition_id", "email_key", name="uq_signatures_petition_person"),
-        CheckConstraint(
-            "status IN ('pending', 'confirmed', 'invalidated', 'withdrawn')", name="status_known"
-        ),
+        CheckConstraint(one_of("status", SignatureStatus), name="status_known"),
         CheckConstraint(
             "(status <> 'pending' AND confirmed_at IS NOT NULL)"
             " OR (status = 'pending' AND confirmed_at IS NULL)",
             name="confirmed_has_date",
         ),
         CheckConstraint(
-            "(status IN ('invalidated', 'withdrawn')) = (removed_at IS NOT NULL)",
+            f"({one_of('status', REMOVED_STATUSES)}) = (removed_at IS NOT NULL)",
             name="removed_has_date",
         ),
         CheckConstraint("length(country) = 2", name="country_alpha2"),

@@ -35,3 +35,9 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def one_of(column: str, values) -> str:
+    """SQL for a CHECK constraint that `column` holds one of the given (enum) values, so the
+    constraint is written from the enum and cannot drift from it."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from .types import BigId, UTCDateTime, utcnow
+from .types import BigId, UTCDateTime, one_of, utcnow
 
 UPDATE_TITLE_MAX = 150
 UPDATE_BODY_MAX = 5000
@@ -64,7 +64,7 @@ class PetitionMilestone(db.Model):
 
     __tablename__ = "petition_milestones"
     __table_args__ = (
-        CheckConstraint("kind IN ('goal', 'count')", name="kind_known"),
+        CheckConstraint(one_of("kind", MilestoneKind), name="kind_known"),
         CheckConstraint("threshold > 0", name="threshold_positive"),
     )
 

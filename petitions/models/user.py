@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from .types import BigId, UTCDateTime, utcnow
+from .types import BigId, UTCDateTime, one_of, utcnow
 
 
 class Role(enum.StrEnum):
@@ -28,7 +28,7 @@ DISPLAY_NAME_MAX = 100
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('organiser', 'moderator', 'admin')", name="role_known"),
+        CheckConstraint(one_of("role", Role), name="role_known"),
         CheckConstraint("length(display_name) > 0", name="name_not_empty"),
         CheckConstraint("failed_logins >= 0", name="failed_logins_not_negative"),
     )

@@ -9,37 +9,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from ..forms import TOO_LONG, LineField, ParagraphsField
+from ..labels import REASON_LABELS
 from ..models import RejectionReason
 from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..services.moderation import NOTE_MAX, RESPONSE_MAX
-
-#: Short labels for moderators and the organiser's email.
-REASON_LABELS = {
-    RejectionReason.DUPLICATE: _l("Duplicate of an existing petition"),
-    RejectionReason.NOT_AN_ACTION: _l("Does not ask for a clear action"),
-    RejectionReason.OFFENSIVE: _l("Offensive, nonsense or a joke"),
-    RejectionReason.DEFAMATORY: _l("Defamatory or names individuals"),
-    RejectionReason.ADVERTISING: _l("Advertising or promotion"),
-    RejectionReason.OTHER: _l("Other"),
-}
-
-#: What the public page says about each reason (in the spirit of the UK Parliament's site).
-REASON_EXPLANATIONS = {
-    RejectionReason.DUPLICATE: _l(
-        "There is already a petition about this issue. We cannot accept a new one while it is "
-        "open for signatures."
-    ),
-    RejectionReason.NOT_AN_ACTION: _l(
-        "It did not ask the addressee to take a clear action we could accept."
-    ),
-    RejectionReason.OFFENSIVE: _l("It included material that was offensive, nonsense or a joke."),
-    RejectionReason.DEFAMATORY: _l(
-        "It included potentially defamatory statements or referred to individuals in a way "
-        "we cannot publish."
-    ),
-    RejectionReason.ADVERTISING: _l("It advertised or promoted a product, service or business."),
-    RejectionReason.OTHER: _l("It did not meet the standards for petitions."),
-}
 
 
 class _ModerationForm(FlaskForm):

@@ -15,19 +15,17 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..auth import role_required
 from ..extensions import db, login_manager
-from ..models import EventAction, PetitionState, RejectionReason, Role, User, utcnow
+from ..labels import state_label
+from ..models import Role, User, utcnow
 from ..services import moderation
 from ..services.moderation import ModerationRefused, Refusal
 from .forms import (
-    REASON_EXPLANATIONS,
-    REASON_LABELS,
     ApproveForm,
     EditForm,
     HideForm,
@@ -59,67 +57,12 @@ def _check_role():
     return None
 
 
-@bp.app_template_filter("rejection_reason")
-def rejection_reason_label(value: str | None) -> str:
-    try:
-        return str(REASON_LABELS[RejectionReason(value)])
-    except ValueError:
-        return value or ""
-
-
-@bp.app_template_filter("rejection_explanation")
-def rejection_explanation(value: str | None) -> str:
-    try:
-        return str(REASON_EXPLANATIONS[RejectionReason(value)])
-    except ValueError:
-        return ""
-
-
-def _state_label(state: str | None) -> str:
-    labels = {
-        PetitionState.DRAFT: _("draft"),
-        PetitionState.SPONSORING: _("collecting sponsors"),
-        PetitionState.MODERATION: _("waiting for moderation"),
-        PetitionState.OPEN: _("open"),
-        PetitionState.CLOSED: _("closed"),
-        PetitionState.REJECTED: _("rejected"),
-        PetitionState.HIDDEN: _("hidden"),
-    }
-    return labels.get(state, state or "")
-
-
-def _action_label(action: str) -> str:
-    labels = {
-        EventAction.CREATED: _("created"),
-        EventAction.SUBMITTED: _("submitted for sponsors"),
-        EventAction.ENTERED_MODERATION: _("entered moderation"),
-        EventAction.APPROVED: _("approved"),
-        EventAction.REJECTED: _("rejected"),
-        EventAction.HIDDEN: _("hidden"),
-        EventAction.SENT_BACK: _("sent back for changes"),
-        EventAction.EDITED: _("text corrected"),
-        EventAction.RESPONSE: _("official response attached"),
-        EventAction.CLOSED: _("closed"),
-        EventAction.UPDATE_POSTED: _("update posted by the organiser"),
-    }
-    return labels.get(action, action)
-
-
-@bp.app_context_processor
-def _labels():
-    return {
-        "state_label": _state_label,
-        "action_label": _action_label,
-        "format_timedelta": format_timedelta,
-    }
-
-
 def _refusal_message(refused: ModerationRefused) -> str:
     if refused.refusal == Refusal.ALREADY_HANDLED:
         return _(
             "This petition was already handled: it is now %(state)s. Nothing was changed; "
             "see its history below.",
-            state=_state_label(refused.state),
+            state=state_label(refused.state),
         )
     if refused.refusal == Refusal.EDIT_CONFLICT:
         return _(

@@ -12,7 +12,8 @@ from flask import Blueprint, abort, current_app, redirect, render_template, url_
 
 from ..extensions import db
 from ..models import Petition, PetitionState, utcnow
-from ..services import counts, lifecycle
+from ..models.petition import SPONSOR_STATES
+from ..services import counts
 from ..services.petitions import MAX_PETITION_ID
 from ..services.signing import PetitionNotOpen, SigningPolicy, sign_petition
 from ..signing.forms import SignForm
@@ -57,7 +58,7 @@ def sponsor(petition_id: int, token: str):
     petition = _petition(petition_id, token)
     if petition.is_public():  # opened (or decided): the public page is the place now
         return redirect(url_for("public.petition", petition_id=petition.id), code=303)
-    if petition.state not in lifecycle.SPONSOR_STATES:
+    if petition.state not in SPONSOR_STATES:
         return render_template("organiser/sponsor_closed.html", petition=petition), 409
     form = SignForm()
     if not form.is_submitted():

@@ -21,6 +21,7 @@ from flask_login import current_user
 
 from ..extensions import db, login_manager
 from ..models import Petition, PetitionState, utcnow
+from ..models.petition import SPONSOR_STATES
 from ..services import counts, lifecycle, stats
 from ..services.petitions import MAX_PETITION_ID, PetitionError
 from . import dashboard as dashboard_page
@@ -111,7 +112,7 @@ def new_petition():
 def petition(petition_id: int):
     found = _own(petition_id)
     policy = _policy()
-    in_sponsor_stage = found.state in lifecycle.SPONSOR_STATES
+    in_sponsor_stage = found.state in SPONSOR_STATES
     return render_template(
         "organiser/petition.html",
         petition=found,
@@ -205,7 +206,13 @@ def close(petition_id: int):
     if not form.validate_on_submit():
         return render_template("organiser/close.html", petition=found, form=form)
     try:
-        lifecycle.close_early(db.session, found, actor_id=current_user.id, now=utcnow())
+        lifecycle.close_early(
+            db.session,
+            found,
+            actor_id=current_user.id,
+            now=utcnow(),
+            base_url=current_app.config["PUBLIC_BASE_URL"],
+        )
     except lifecycle.LifecycleError:
         return render_template("organiser/cannot_close.html", petition=found), 409
     flash(_("Your petition is closed. Its signatures stay public."))

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import outbox
+from .. import links, outbox
 from ..auth import passwords
+from ..database import dialect_insert
 from ..emailaddr import InvalidEmail, normalise_for_identity
 from ..models import Petition, Role, User
 
@@ -104,7 +104,8 @@ class TokenCheck:
     new_email: str | None = None
 
 
-def make_token(purpose: TokenPurpose, user: User, policy: AccountPolicy, extra: str = "") -> str:
+def make_token(purpose: TokenPurpose, user, policy: AccountPolicy, extra: str = "") -> str:
+    """A signed link token for `user` (a User, or a row with `id` and `credentials_version`)."""
     serializer = URLSafeTimedSerializer(policy.secret_key, salt=str(purpose))
     return serializer.dumps([user.id, user.credentials_version, extra])
 
@@ -144,10 +145,6 @@ def check_token(
     return TokenCheck(user=user, new_email=extra or None)
 
 
-def _link(policy: AccountPolicy, path: str, token: str) -> str:
-    return f"{policy.base_url}/account/{path}/{token}"
-
-
 # --- lookups ---------------------------------------------------------------------------------
 
 
@@ -177,6 +174,7 @@ def sign_up(
     password: str,
     now: datetime,
     policy: AccountPolicy,
+    locale: str = "en",
 ) -> None:
     """Register an organiser, or answer a repeat by mail only; commits.
 
@@ -185,23 +183,22 @@ def sign_up(
       links void), and a fresh link goes out. Whoever signed up first with someone else's
       address therefore cannot own the account once its holder signs up;
     - a confirmed account: a "you already have an account" mail with the way to log in.
+
+    Every branch does the same work, so the response time does not tell whether the address
+    has an account: one password hash, one `INSERT ... ON CONFLICT DO UPDATE` that creates the
+    account or (only if unconfirmed) takes it over, and returns the row either way (two
+    sign-ups racing for one address meet at the unique key), one outbox row, one commit.
     """
-    # Hashed whatever the branch, so the response time does not tell whether the address
-    # already has an account.
     password_hash = passwords.hash_password(password)
-    existing = find_by_email(session, email)
-    if existing is not None and existing.email_confirmed_at is not None:
-        _queue_already_registered(session, existing, policy)
-        session.commit()
-        return
-    if existing is not None:
-        existing.display_name = display_name
-        existing.password_hash = password_hash
-        existing.email = email
-        existing.credentials_version += 1
-        user = existing
-    else:
-        user = User(
+    unconfirmed = User.email_confirmed_at.is_(None)
+    table = User.__table__
+    insert = dialect_insert(session)(User)
+
+    def if_unconfirmed(column, new_value):
+        return case((unconfirmed, new_value), else_=table.c[column])
+
+    row = session.execute(
+        insert.values(
             email=email,
             email_canonical=normalise_for_identity(email),
             password_hash=password_hash,
@@ -210,50 +207,56 @@ def sign_up(
             created_at=now,
             failed_logins=0,
             credentials_version=1,
+            locale=locale,
         )
-        session.add(user)
-        try:
-            session.flush()
-        except IntegrityError:
-            # The same address signed up at the same moment: answer as a repeat.
-            session.rollback()
-            return sign_up(
-                session,
-                email=email,
-                display_name=display_name,
-                password=password,
-                now=now,
-                policy=policy,
-            )
-    _queue_confirmation(session, user, policy)
+        .on_conflict_do_update(
+            index_elements=[User.email_canonical],
+            set_={
+                "display_name": if_unconfirmed("display_name", insert.excluded.display_name),
+                "password_hash": if_unconfirmed("password_hash", insert.excluded.password_hash),
+                "email": if_unconfirmed("email", insert.excluded.email),
+                "locale": if_unconfirmed("locale", insert.excluded.locale),
+                "credentials_version": if_unconfirmed(
+                    "credentials_version", User.credentials_version + 1
+                ),
+            },
+        )
+        .returning(
+            User.id,
+            User.email,
+            User.display_name,
+            User.locale,
+            User.credentials_version,
+            User.email_confirmed_at,
+        )
+    ).one()
+    if row.email_confirmed_at is not None:
+        outbox.enqueue(
+            session,
+            kind="account_exists",
+            to=row.email,
+            locale=row.locale,
+            context={
+                "name": row.display_name,
+                "login_url": links.login(policy.base_url),
+                "reset_url": links.password_reset(policy.base_url),
+            },
+        )
+    else:
+        token = make_token(TokenPurpose.CONFIRM, row, policy)
+        outbox.enqueue(
+            session,
+            kind="account_confirm",
+            to=row.email,
+            locale=row.locale,
+            context={
+                "name": row.display_name,
+                "confirm_url": links.account(policy.base_url, "confirm", token),
+                "hours": _hours(policy),
+            },
+        )
     session.commit()
-    logger.info("account %s signed up (pending confirmation)", user.id)
-
-
-def _queue_confirmation(session: Session, user: User, policy: AccountPolicy) -> None:
-    outbox.enqueue(
-        session,
-        kind="account_confirm",
-        to=user.email,
-        subject=_("Confirm your organiser account"),
-        template="account_confirm",
-        user=user,
-        confirm_url=_link(policy, "confirm", make_token(TokenPurpose.CONFIRM, user, policy)),
-        hours=_hours(policy),
-    )
-
-
-def _queue_already_registered(session: Session, user: User, policy: AccountPolicy) -> None:
-    outbox.enqueue(
-        session,
-        kind="account_exists",
-        to=user.email,
-        subject=_("You already have an account"),
-        template="account_exists",
-        user=user,
-        login_url=f"{policy.base_url}/account/login",
-        reset_url=f"{policy.base_url}/account/reset",
-    )
+    logger.info("sign-up answered for account %s", row.id)
 
 
 def _hours(policy: AccountPolicy) -> int:
@@ -326,20 +329,27 @@ def _record_failure(session: Session, user: User, *, now: datetime, policy: Acco
 
 
 def request_password_reset(session: Session, email: str, *, policy: AccountPolicy) -> None:
-    """Mail a reset link if `email` has an account; nothing otherwise. Commits."""
+    """Mail a reset link if `email` has an account; commits.
+
+    Without an account a withheld record takes the message's place, so both answers do the
+    same work (one lookup, one outbox row, one commit) and take the same time.
+    """
     user = find_by_email(session, email)
     if user is None:
-        return
-    outbox.enqueue(
-        session,
-        kind="account_reset",
-        to=user.email,
-        subject=_("Reset your password"),
-        template="account_reset",
-        user=user,
-        reset_url=_link(policy, "reset", make_token(TokenPurpose.RESET, user, policy)),
-        hours=_hours(policy),
-    )
+        outbox.withhold(session, kind="account_reset", reason="no account")
+    else:
+        token = make_token(TokenPurpose.RESET, user, policy)
+        outbox.enqueue(
+            session,
+            kind="account_reset",
+            to=user.email,
+            locale=user.locale,
+            context={
+                "name": user.display_name,
+                "reset_url": links.account(policy.base_url, "reset", token),
+                "hours": _hours(policy),
+            },
+        )
     session.commit()
 
 
@@ -397,10 +407,11 @@ def request_email_change(
             session,
             kind="account_email_taken",
             to=new_email,
-            subject=_("Someone tried to move an account to your address"),
-            template="account_email_taken",
-            login_url=f"{policy.base_url}/account/login",
-            reset_url=f"{policy.base_url}/account/reset",
+            locale=user.locale,
+            context={
+                "login_url": links.login(policy.base_url),
+                "reset_url": links.password_reset(policy.base_url),
+            },
         )
     else:
         token = make_token(TokenPurpose.EMAIL, user, policy, extra=new_email)
@@ -408,12 +419,13 @@ def request_email_change(
             session,
             kind="account_email_change",
             to=new_email,
-            subject=_("Confirm your new email address"),
-            template="account_email_change",
-            user=user,
-            new_email=new_email,
-            confirm_url=_link(policy, "email", token),
-            hours=_hours(policy),
+            locale=user.locale,
+            context={
+                "name": user.display_name,
+                "new_email": new_email,
+                "confirm_url": links.account(policy.base_url, "email", token),
+                "hours": _hours(policy),
+            },
         )
     session.commit()
 
@@ -432,10 +444,8 @@ def change_email(session: Session, user: User, new_email: str, *, now: datetime)
         session,
         kind="account_email_changed",
         to=old_email,
-        subject=_("Your account's email address was changed"),
-        template="account_email_changed",
-        user=user,
-        new_email=new_email,
+        locale=user.locale,
+        context={"name": user.display_name, "new_email": new_email},
     )
     try:
         session.commit()

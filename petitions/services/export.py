@@ -2,8 +2,9 @@
 
 What the organiser receives is what the signers agreed to: every confirmed signature (so the
 file adds up to the public total) with its country, region and the date it was confirmed; the
-name only if the signer ticked "show my name"; the email address only if they asked for updates
-and it is still stored (services/signing.py erases it at confirmation otherwise).
+name only if the signer ticked "show my name"; the email address only if they chose to share it
+with the organiser (a separate, explicit choice, off by default: asking for updates does not
+share it, since the platform sends those) and it is still stored.
 
 A petition can have hundreds of thousands of signatures, so nothing here builds the file in
 memory: `signature_rows()` reads with `yield_per` (a server-side cursor on PostgreSQL) and
@@ -59,7 +60,7 @@ def header() -> list[str]:
         _("Country"),
         _("Region"),
         _("Confirmed (UTC)"),
-        _("Email (asked for updates)"),
+        _("Email (shared with you)"),
     ]
 
 
@@ -73,7 +74,7 @@ def signature_rows(
     """The petition's confirmed signatures, oldest first, in batches of `batch_size` rows.
 
     Each row: name (if shown), country code, country name in `locale`, region, confirmation
-    time (UTC), email (if the signer asked for updates and it is stored). Cells are
+    time (UTC), email (if the signer chose to share it and it is stored). Cells are
     `spreadsheet_safe()`. Only one batch is held at a time.
     """
     result = session.execute(
@@ -83,7 +84,7 @@ def signature_rows(
             Signature.country,
             Signature.region,
             Signature.confirmed_at,
-            Signature.wants_updates,
+            Signature.share_email,
             Signature.email,
         )
         .where(
@@ -102,7 +103,7 @@ def signature_rows(
                     spreadsheet_safe(country_name(row.country, locale)),
                     spreadsheet_safe(row.region or ""),
                     _utc(row.confirmed_at),
-                    spreadsheet_safe(row.email if row.wants_updates and row.email else ""),
+                    spreadsheet_safe(row.email if row.share_email and row.email else ""),
                 ]
                 for row in batch
             ]

@@ -7,10 +7,10 @@
 
 (moderation -> open / rejected / hidden / sent back belongs to services/moderation.py.)
 
-Every change of state is a conditional UPDATE (`... WHERE state = <expected>`), so two requests
-racing (a double click, a submit during an edit, two sponsors confirming at once) change a
-petition at most once, and every change is logged as a PetitionEvent in the same transaction.
-Functions take their settings explicitly and commit, unless they say they only flush.
+Every change of state goes through services/transitions.py (one conditional UPDATE, the audit
+event and the side effects), so two requests racing (a double click, a submit during an edit,
+two sponsors confirming at once) change a petition at most once. Functions take their settings
+explicitly and commit, unless they say they only flush.
 """
 
 from __future__ import annotations
@@ -24,26 +24,14 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .. import outbox
+from .. import links
 from ..database import dialect_insert
-from ..models import (
-    EventAction,
-    Petition,
-    PetitionEvent,
-    PetitionState,
-    Signature,
-    SignatureStatus,
-    User,
-)
-from ..tokens import make_sponsor_token
+from ..models import EventAction, Petition, PetitionState, Signature, SignatureStatus
 from . import counts
 from .petitions import PetitionDraft, cleaned_fields
+from .transitions import TransitionRefused, log_event, transition
 
 logger = logging.getLogger(__name__)
-
-#: States in which the sponsor link collects signatures (late sponsors are still welcome while
-#: the petition waits for a moderator; they count like everybody else once it opens).
-SPONSOR_STATES = (PetitionState.SPONSORING, PetitionState.MODERATION)
 
 
 class LifecycleError(Exception):
@@ -67,40 +55,8 @@ class LifecyclePolicy:
         )
 
 
-def sponsor_path(petition_id: int, secret_key: str) -> str:
-    """The path of a petition's sponsor link (unguessable: signed with its own salt)."""
-    return f"/petitions/{petition_id}/sponsor/{make_sponsor_token(petition_id, secret_key)}"
-
-
 def sponsor_link(petition_id: int, policy: LifecyclePolicy) -> str:
-    return policy.base_url + sponsor_path(petition_id, policy.secret_key)
-
-
-def log_event(
-    session: Session,
-    petition_id: int,
-    action: EventAction,
-    *,
-    actor_id: int | None,
-    now: datetime,
-    reason: str | None = None,
-    note: str | None = None,
-    details: dict | None = None,
-) -> None:
-    """Add an audit-log entry to the caller's transaction (the one log of every lifecycle step,
-    whoever takes it: organisers, sponsors' confirmations, moderators, the worker)."""
-    session.add(
-        PetitionEvent(
-            petition_id=petition_id,
-            actor_id=actor_id,
-            action=action,
-            reason=reason,
-            note=note,
-            details=details,
-            created_at=now,
-        )
-    )
-    logger.info("petition %s %s by user %s (%s)", petition_id, action, actor_id, reason or "-")
+    return links.sponsor(policy.base_url, petition_id, policy.secret_key)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -216,23 +172,20 @@ def submit_petition(
     A draft that already has enough confirmed sponsors (one a moderator sent back) goes
     straight on to the moderation queue.
     """
-    moved = session.execute(
-        update(Petition)
-        .where(Petition.id == petition.id, Petition.state == PetitionState.DRAFT)
-        .values(state=PetitionState.SPONSORING, submitted_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != 1:
+    try:
+        transition(
+            session,
+            petition.id,
+            EventAction.SUBMITTED,
+            actor_id=actor_id,
+            now=now,
+            base_url=policy.base_url,
+            values={"submitted_at": now},
+            details={"resubmitted": True} if petition.changes_requested else None,
+        )
+    except TransitionRefused:
         session.rollback()
-        raise LifecycleError(_("This petition has already been submitted."))
-    log_event(
-        session,
-        petition.id,
-        EventAction.SUBMITTED,
-        actor_id=actor_id,
-        now=now,
-        details={"resubmitted": True} if petition.changes_requested else None,
-    )
+        raise LifecycleError(_("This petition has already been submitted.")) from None
     state = PetitionState.SPONSORING
     if enter_moderation_if_sponsored(session, petition.id, now=now, policy=policy):
         state = PetitionState.MODERATION
@@ -252,7 +205,7 @@ def enter_moderation_if_sponsored(
     with the key-share locks that counting takes; SQLite has one writer at a time anyway), so of
     two confirmations committing at once the second counts after the first has committed: the
     one that crosses the threshold always sees it, and the conditional UPDATE lets exactly one
-    move the petition. Logs the event and mails the organiser (through the outbox).
+    move the petition. The transition logs the event and mails the organiser.
     """
     locked = session.scalar(
         select(Petition.id)
@@ -264,70 +217,40 @@ def enter_moderation_if_sponsored(
     sponsors = sponsor_count(session, petition_id)
     if sponsors < policy.sponsors_required:
         return False
-    moved = session.execute(
-        update(Petition)
-        .where(Petition.id == petition_id, Petition.state == PetitionState.SPONSORING)
-        .values(state=PetitionState.MODERATION, moderation_requested_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != 1:
+    try:
+        transition(
+            session,
+            petition_id,
+            EventAction.ENTERED_MODERATION,
+            actor_id=None,
+            now=now,
+            base_url=policy.base_url,
+            values={"moderation_requested_at": now},
+            details={"sponsors": sponsors},
+        )
+    except TransitionRefused:
         return False
-    log_event(
-        session,
-        petition_id,
-        EventAction.ENTERED_MODERATION,
-        actor_id=None,
-        now=now,
-        details={"sponsors": sponsors},
-    )
-    _mail_awaiting_moderation(session, petition_id, sponsors, policy)
-    session.flush()
     logger.info("petition %s has %s sponsors: awaiting moderation", petition_id, sponsors)
     return True
 
 
-def _mail_awaiting_moderation(
-    session: Session, petition_id: int, sponsors: int, policy: LifecyclePolicy
+def close_early(
+    session: Session, petition: Petition, *, actor_id: int, now: datetime, base_url: str
 ) -> None:
-    row = session.execute(
-        select(Petition.title, User.email, User.display_name)
-        .join(User, User.id == Petition.owner_id)
-        .where(Petition.id == petition_id)
-    ).one_or_none()
-    if row is None:  # created by an operator, or its organiser deleted their account
-        return
-    outbox.enqueue(
-        session,
-        kind="awaiting_moderation",
-        to=row.email,
-        subject=_("Your petition is awaiting moderation: %(title)s", title=row.title),
-        template="awaiting_moderation",
-        title=row.title,
-        name=row.display_name,
-        sponsors=sponsors,
-        organiser_url=f"{policy.base_url}/organiser/petitions/{petition_id}",
-    )
-
-
-def close_early(session: Session, petition: Petition, *, actor_id: int, now: datetime) -> None:
     """Open -> closed before the deadline, at the organiser's request; commits."""
-    moved = session.execute(
-        update(Petition)
-        .where(Petition.id == petition.id, Petition.state == PetitionState.OPEN)
-        .values(state=PetitionState.CLOSED, closed_at=now, closing_mail_after=0)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != 1:
+    try:
+        transition(
+            session,
+            petition.id,
+            EventAction.CLOSED,
+            actor_id=actor_id,
+            now=now,
+            base_url=base_url,
+            details={"early": True, "by": "organiser"},
+        )
+    except TransitionRefused:
         session.rollback()
-        raise LifecycleError(_("Only an open petition can be closed."))
-    log_event(
-        session,
-        petition.id,
-        EventAction.CLOSED,
-        actor_id=actor_id,
-        now=now,
-        details={"early": True, "by": "organiser"},
-    )
+        raise LifecycleError(_("Only an open petition can be closed.")) from None
     session.commit()
     session.expire(petition)
     logger.info("petition %s closed early by user %s", petition.id, actor_id)

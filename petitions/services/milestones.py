@@ -23,12 +23,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from flask_babel import format_decimal
-from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from .. import outbox
+from .. import links, outbox
 from ..database import dialect_insert
 from ..models import (
     CountShard,
@@ -68,6 +66,7 @@ def detect_milestones(
             Petition.signature_goal,
             User.email,
             User.display_name,
+            User.locale,
             total.label("total"),
         )
         .join(CountShard, CountShard.petition_id == Petition.id)
@@ -82,7 +81,12 @@ def detect_milestones(
             )
         )
         .group_by(
-            Petition.id, Petition.title, Petition.signature_goal, User.email, User.display_name
+            Petition.id,
+            Petition.title,
+            Petition.signature_goal,
+            User.email,
+            User.display_name,
+            User.locale,
         )
         .having(reached_something)
     ).all()
@@ -131,20 +135,16 @@ def detect_milestones(
 
 
 def _email_organiser(session: Session, row, *, threshold: int, goal: bool, base_url: str) -> None:
-    if goal:
-        subject = _("Your petition reached its goal")
-    else:
-        subject = _("Your petition passed %(count)s signatures", count=format_decimal(threshold))
     outbox.enqueue(
         session,
         kind="milestone",
         to=row.email,
-        subject=subject,
-        template="milestone",
-        name=row.display_name,
-        title=row.title,
-        threshold=threshold,
-        count=format_decimal(threshold),
-        goal=goal,
-        petition_url=f"{base_url}/petitions/{row.id}",
+        locale=row.locale,
+        context={
+            "name": row.display_name,
+            "title": row.title,
+            "threshold": threshold,
+            "goal": goal,
+            "petition_url": links.petition(base_url, row.id),
+        },
     )

@@ -3,13 +3,13 @@
 Every action is a plain function with explicit arguments (no `request`, no `g`), so views, the
 CLI and tests share it. Each one
 
-* changes the petition with one conditional UPDATE on the state it expects
-  (`... WHERE id = :id AND state = 'moderation'`): when two moderators act on the same petition
-  at once, the database lets exactly one UPDATE match; the other gets `ModerationRefused` with
-  `Refusal.ALREADY_HANDLED` and changes nothing;
-* appends a `PetitionEvent` (actor, reason, note, details) in the same transaction;
-* queues any email through the outbox in the same transaction, so a decision and its email
-  commit or vanish together.
+* changes the petition through services/transitions.py: one conditional UPDATE on the state it
+  expects (`... WHERE id = :id AND state = 'moderation'`), so when two moderators act on the
+  same petition at once exactly one UPDATE matches and the other gets `ModerationRefused` with
+  `Refusal.ALREADY_HANDLED` and changes nothing; the `PetitionEvent` (actor, reason, note,
+  details) and the organiser's email in the same transaction, so a decision and its email
+  commit or vanish together;
+* edits and responses, which change no state, are conditional UPDATEs logged the same way.
 
 Functions flush, never commit, except `queue_response_mail`, which commits once per batch on
 purpose (see its docstring). The caller commits.
@@ -23,11 +23,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .. import outbox
 from ..models import (
     EventAction,
     Petition,
@@ -36,14 +34,13 @@ from ..models import (
     RejectionReason,
     Signature,
     SignatureStatus,
-    User,
 )
-from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX
+from ..models.petition import ACTION_MAX, BACKGROUND_MAX, PUBLISHED_STATES, TITLE_MAX
 from ..pagination import Page, bounds
 from ..text import bad_character, normalise
 from . import signer_mail
-from .lifecycle import log_event
 from .petitions import MAX_PETITION_ID
+from .transitions import TransitionRefused, log_event, transition
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +49,8 @@ NOTE_MAX = 2000
 #: Longest official response.
 RESPONSE_MAX = 10000
 
-#: States a petition may be hidden from: any but hidden itself.
-HIDEABLE = tuple(s for s in PetitionState if s != PetitionState.HIDDEN)
 #: States whose text moderators may correct and that may receive an official response.
-PUBLISHED = (PetitionState.OPEN, PetitionState.CLOSED)
+PUBLISHED = PUBLISHED_STATES
 
 
 class Refusal(enum.StrEnum):
@@ -186,48 +181,31 @@ def _check_text(value: str | None, *, limit: int, required: bool, multiline: boo
     return value or None
 
 
-def _transition(
-    session: Session, petition_id: int, expected: tuple[str, ...], **values
+def _step(
+    session: Session,
+    petition_id: int,
+    action: EventAction,
+    *,
+    moderator_id: int,
+    now: datetime,
+    base_url: str,
+    **kwargs,
 ) -> Petition:
-    """The race-safe step: UPDATE only if the petition is still in an expected state."""
-    result = session.execute(
-        update(Petition)
-        .where(Petition.id == petition_id, Petition.state.in_(expected))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        state = session.scalar(select(Petition.state).where(Petition.id == petition_id))
-        if state is None:
-            raise ModerationRefused(Refusal.NOT_FOUND)
-        raise ModerationRefused(Refusal.ALREADY_HANDLED, state=state)
-    petition = session.get(Petition, petition_id)
-    session.refresh(petition)
-    return petition
-
-
-def _petition_url(base_url: str, petition: Petition) -> str:
-    return f"{base_url}/petitions/{petition.id}"
-
-
-def _email_organiser(
-    session: Session, petition: Petition, *, kind: str, subject: str, template: str, base_url: str
-) -> bool:
-    """Queue a mail to the organiser, if the petition has one; True if queued."""
-    owner = session.get(User, petition.owner_id) if petition.owner_id else None
-    if owner is None:
-        return False
-    outbox.enqueue(
-        session,
-        kind=kind,
-        to=owner.email,
-        subject=subject,
-        template=template,
-        organiser=owner,
-        petition=petition,
-        petition_url=_petition_url(base_url, petition),
-    )
-    return True
+    """A moderator's step through services/transitions.py, its refusal as ModerationRefused."""
+    try:
+        return transition(
+            session,
+            petition_id,
+            action,
+            actor_id=moderator_id,
+            now=now,
+            base_url=base_url,
+            **kwargs,
+        )
+    except TransitionRefused as refused:
+        if refused.state is None:
+            raise ModerationRefused(Refusal.NOT_FOUND) from None
+        raise ModerationRefused(Refusal.ALREADY_HANDLED, state=refused.state) from None
 
 
 def approve(
@@ -244,33 +222,17 @@ def approve(
     organiser is emailed its public link and closing date."""
     note = _check_text(note, limit=NOTE_MAX, required=False, multiline=True)
     closes_at = now + timedelta(days=duration_days)
-    petition = _transition(
+    return _step(
         session,
         petition_id,
-        (PetitionState.MODERATION,),
-        state=PetitionState.OPEN,
-        opened_at=now,
-        closes_at=closes_at,
-        changes_requested=None,
-    )
-    log_event(
-        session,
-        petition.id,
         EventAction.APPROVED,
-        actor_id=moderator_id,
+        moderator_id=moderator_id,
         now=now,
+        base_url=base_url,
+        values={"opened_at": now, "closes_at": closes_at, "changes_requested": None},
         note=note,
         details={"closes_at": closes_at.isoformat(timespec="seconds")},
     )
-    _email_organiser(
-        session,
-        petition,
-        kind="approved",
-        subject=_("Your petition is open for signatures: %(title)s", title=petition.title),
-        template="petition_approved",
-        base_url=base_url,
-    )
-    return petition
 
 
 def reject(
@@ -289,46 +251,40 @@ def reject(
     except ValueError:
         raise ModerationRefused(Refusal.INVALID, detail="unknown reason") from None
     note = _check_text(note, limit=NOTE_MAX, required=True, multiline=True)
-    petition = _transition(
+    return _step(
         session,
         petition_id,
-        (PetitionState.MODERATION,),
-        state=PetitionState.REJECTED,
-        rejection_reason=reason.value,
-        rejection_note=note,
-    )
-    log_event(
-        session,
-        petition.id,
         EventAction.REJECTED,
-        actor_id=moderator_id,
+        moderator_id=moderator_id,
         now=now,
+        base_url=base_url,
+        values={"rejection_reason": reason.value, "rejection_note": note},
         reason=reason.value,
         note=note,
     )
-    _email_organiser(
-        session,
-        petition,
-        kind="rejected",
-        subject=_("Your petition was rejected"),
-        template="petition_rejected",
-        base_url=base_url,
-    )
-    return petition
 
 
 def hide(
-    session: Session, petition_id: int, *, moderator_id: int, now: datetime, reason: str
+    session: Session,
+    petition_id: int,
+    *,
+    moderator_id: int,
+    now: datetime,
+    reason: str,
+    base_url: str = "",
 ) -> Petition:
     """Take an abusive or unlawful petition out of public view; the reason stays internal."""
     reason_text = _check_text(reason, limit=NOTE_MAX, required=True, multiline=True)
-    petition = _transition(
-        session, petition_id, HIDEABLE, state=PetitionState.HIDDEN, hidden_reason=reason_text
+    return _step(
+        session,
+        petition_id,
+        EventAction.HIDDEN,
+        moderator_id=moderator_id,
+        now=now,
+        base_url=base_url,
+        values={"hidden_reason": reason_text},
+        note=reason_text,
     )
-    log_event(
-        session, petition.id, EventAction.HIDDEN, actor_id=moderator_id, now=now, note=reason_text
-    )
-    return petition
 
 
 def send_back(
@@ -342,25 +298,16 @@ def send_back(
 ) -> Petition:
     """Return a petition from the queue to its organiser as a draft, saying what to change."""
     note = _check_text(note, limit=NOTE_MAX, required=True, multiline=True)
-    petition = _transition(
+    return _step(
         session,
         petition_id,
-        (PetitionState.MODERATION,),
-        state=PetitionState.DRAFT,
-        changes_requested=note,
-    )
-    log_event(
-        session, petition.id, EventAction.SENT_BACK, actor_id=moderator_id, now=now, note=note
-    )
-    _email_organiser(
-        session,
-        petition,
-        kind="sent_back",
-        subject=_("Your petition needs changes"),
-        template="petition_sent_back",
+        EventAction.SENT_BACK,
+        moderator_id=moderator_id,
+        now=now,
         base_url=base_url,
+        values={"changes_requested": note},
+        note=note,
     )
-    return petition
 
 
 def edit_text(

@@ -45,14 +45,13 @@ from ..models import (
     SignatureStatus,
     utcnow,
 )
+from ..models.petition import COUNTED_STATES, PUBLIC_STATES
 from ..regions import match_subdivision
 from . import counts
 
 logger = logging.getLogger(__name__)
 
 #: States shown to the public (Petition.is_public), and those that have a public total.
-PUBLIC_STATES = (PetitionState.OPEN, PetitionState.CLOSED, PetitionState.REJECTED)
-COUNTED_STATES = (PetitionState.OPEN, PetitionState.CLOSED)
 
 SORTS = ("signatures", "newest", "closing")
 INTERVALS = ("hour", "day")

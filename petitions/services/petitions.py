@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Petition, PetitionState
+from ..models import EventAction, Petition, PetitionState
 from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..pagination import Page, bounds
 from ..text import bad_character, normalise
 from . import counts
+from .transitions import TransitionRefused, log_event, transition
 
 logger = logging.getLogger(__name__)
 
@@ -70,56 +71,102 @@ def cleaned_fields(draft: PetitionDraft) -> dict:
     }
 
 
-def create_petition(session: Session, draft: PetitionDraft, *, now: datetime) -> Petition:
-    """Store a new draft petition; flushes, the caller commits."""
+def create_petition(
+    session: Session, draft: PetitionDraft, *, now: datetime, actor_id: int | None = None
+) -> Petition:
+    """Store a new draft petition (an operator's, with no organiser); flushes, the caller
+    commits."""
     petition = Petition(**cleaned_fields(draft), state=PetitionState.DRAFT, created_at=now)
     session.add(petition)
     session.flush()
+    log_event(session, petition.id, EventAction.CREATED, actor_id=actor_id, now=now)
     logger.info("petition %s created: %r", petition.id, petition.title)
     return petition
 
 
 def open_petition(
+    session: Session,
     petition: Petition,
     *,
     now: datetime,
+    base_url: str,
     closes_at: datetime | None = None,
     duration_days: int | None = None,
+    actor_id: int | None = None,
 ) -> None:
-    """Open a draft for signatures until `closes_at` (or `duration_days` from now)."""
-    if petition.state != PetitionState.DRAFT:
-        raise PetitionError(f"Petition {petition.id} is {petition.state}; only drafts can open.")
+    """Open a draft for signatures until `closes_at` (or `duration_days` from now), without
+    moderation: an operator's step (the CLI); flushes."""
     if closes_at is None and duration_days is not None:
         closes_at = now + timedelta(days=duration_days)
     if closes_at is not None and closes_at <= now:
         raise PetitionError("The closing time must be in the future.")
-    petition.state = PetitionState.OPEN
-    petition.opened_at = now
-    petition.closes_at = closes_at
+    try:
+        transition(
+            session,
+            petition.id,
+            EventAction.OPENED,
+            actor_id=actor_id,
+            now=now,
+            base_url=base_url,
+            values={"opened_at": now, "closes_at": closes_at},
+        )
+    except TransitionRefused as refused:
+        raise PetitionError(
+            f"Petition {petition.id} is {refused.state}; only drafts can open."
+        ) from None
     logger.info("petition %s opened until %s", petition.id, closes_at)
 
 
-def close_petition(petition: Petition, *, now: datetime) -> None:
-    """Stop accepting signatures; the total stays public."""
-    if petition.state != PetitionState.OPEN:
-        raise PetitionError(f"Petition {petition.id} is {petition.state}; only open ones close.")
-    petition.state = PetitionState.CLOSED
-    petition.closed_at = now
-    petition.closing_mail_after = 0  # tell opted-in signers (services/signer_mail.py)
-    logger.info("petition %s closed", petition.id)
+def close_petition(
+    session: Session,
+    petition: Petition,
+    *,
+    now: datetime,
+    base_url: str,
+    actor_id: int | None = None,
+) -> None:
+    """Stop accepting signatures now (an operator's step); the total stays public. Flushes."""
+    try:
+        transition(
+            session,
+            petition.id,
+            EventAction.CLOSED,
+            actor_id=actor_id,
+            now=now,
+            base_url=base_url,
+            details={"by": "operator"},
+        )
+    except TransitionRefused as refused:
+        raise PetitionError(
+            f"Petition {petition.id} is {refused.state}; only open ones close."
+        ) from None
 
 
-def close_expired(session: Session, *, now: datetime) -> list[int]:
-    """Close every open petition whose deadline has passed; flushes. Returns their ids."""
-    due = session.scalars(
-        select(Petition).where(Petition.state == PetitionState.OPEN, Petition.closes_at <= now)
+def close_expired(session: Session, *, now: datetime, base_url: str) -> list[int]:
+    """Close every open petition whose deadline has passed, as of its deadline; flushes.
+    Returns their ids (a petition closed meanwhile by someone else is left to them)."""
+    due = session.execute(
+        select(Petition.id, Petition.closes_at).where(
+            Petition.state == PetitionState.OPEN, Petition.closes_at <= now
+        )
     ).all()
-    for petition in due:
-        petition.state = PetitionState.CLOSED
-        petition.closed_at = petition.closes_at
-        petition.closing_mail_after = 0
-    session.flush()
-    return [p.id for p in due]
+    closed = []
+    for petition_id, closes_at in due:
+        try:
+            transition(
+                session,
+                petition_id,
+                EventAction.CLOSED,
+                actor_id=None,
+                now=now,
+                base_url=base_url,
+                values={"closed_at": closes_at},
+                details={"by": "deadline"},
+            )
+        except TransitionRefused:
+            continue
+        closed.append(petition_id)
+    return closed
 
 
 def public_petition(session: Session, petition_id: int) -> Petition | None:

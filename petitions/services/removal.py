@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..models import REMOVED_STATUSES, CountShard, EventAction, Signature, SignatureStatus
 from . import counts
-from .lifecycle import log_event
+from .transitions import log_event
 
 logger = logging.getLogger(__name__)
 

@@ -28,21 +28,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .. import outbox
+from .. import links, outbox
 from ..extensions import db
 from ..models import Petition, PetitionUpdate, Signature, SignatureStatus
-from ..tokens import make_unsubscribe_token
 
 logger = logging.getLogger(__name__)
 
 
 def unsubscribe_url(base_url: str, signature_id: int, email_key: str) -> str:
-    token = make_unsubscribe_token(signature_id, email_key, current_app.config["SECRET_KEY"])
-    return f"{base_url}/unsubscribe/{token}"
+    return links.unsubscribe(base_url, signature_id, email_key, current_app.config["SECRET_KEY"])
 
 
 def unsubscribe_headers(url: str) -> dict[str, str]:
@@ -51,15 +48,11 @@ def unsubscribe_headers(url: str) -> dict[str, str]:
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
-def petition_url(base_url: str, petition_id: int) -> str:
-    return f"{base_url}/petitions/{petition_id}"
-
-
 @dataclass(frozen=True)
 class Message:
+    #: The email of petitions/emails.py.
     kind: str
-    subject: str
-    template: str
+    #: What it says beyond the petition's title (the same for every signer).
     context: dict
 
 
@@ -81,30 +74,16 @@ class Source:
 
 def _response(petition: Petition, _row) -> Message:
     return Message(
-        "response",
-        _("A response to the petition “%(title)s”", title=petition.title),
-        "petition_response",
-        {},
+        "response", {"addressee": petition.addressee, "response": petition.response_text}
     )
 
 
 def _closing(petition: Petition, _row) -> Message:
-    return Message(
-        "closed",
-        _("The petition “%(title)s” is closed", title=petition.title),
-        "petition_closed",
-        {},
-    )
+    return Message("closed", {})
 
 
 def _update(petition: Petition, row: PetitionUpdate) -> Message:
-    return Message(
-        "update",
-        # Not the petition's title too: both at their longest would not fit a subject.
-        _("Update: %(update)s", update=row.title),
-        "petition_update",
-        {"update": row},
-    )
+    return Message("update", {"update_title": row.title, "update_body": row.body})
 
 
 RESPONSE = Source(
@@ -129,7 +108,7 @@ def _queue_batch(session: Session, source: Source, row, *, batch_size: int, base
     marker = getattr(row, marker_name)
     petition_id = row.id if isinstance(row, Petition) else row.petition_id
     signers = session.execute(
-        select(Signature.id, Signature.name, Signature.email, Signature.email_key)
+        select(Signature.id, Signature.name, Signature.email, Signature.email_key, Signature.locale)
         .where(
             Signature.petition_id == petition_id,
             Signature.status == SignatureStatus.CONFIRMED,
@@ -152,21 +131,20 @@ def _queue_batch(session: Session, source: Source, row, *, batch_size: int, base
         return None
     petition = row if isinstance(row, Petition) else session.get(Petition, petition_id)
     message = source.compose(petition, row)
-    url = petition_url(base_url, petition_id)
+    shared = {
+        "title": petition.title,
+        "petition_url": links.petition(base_url, petition_id),
+        **message.context,
+    }
     for signer in signers:
         unsubscribe = unsubscribe_url(base_url, signer.id, signer.email_key)
         outbox.enqueue(
             session,
             kind=message.kind,
             to=signer.email,
-            subject=message.subject,
-            template=message.template,
+            locale=signer.locale,
             headers=unsubscribe_headers(unsubscribe),
-            name=signer.name,
-            petition=petition,
-            petition_url=url,
-            unsubscribe_url=unsubscribe,
-            **message.context,
+            context={**shared, "name": signer.name, "unsubscribe_url": unsubscribe},
         )
     session.flush()
     return len(signers)

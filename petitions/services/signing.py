@@ -13,15 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, case, delete, or_, update
 from sqlalchemy.orm import Session
 
-from .. import outbox
+from .. import links, outbox
 from ..database import dialect_insert
 from ..emailaddr import identity_key
 from ..models import Petition, Signature, SignatureStatus
-from ..tokens import ConfirmationClaim, TokenState, make_confirmation_token
+from ..models.petition import SPONSOR_STATES
+from ..tokens import ConfirmationClaim, TokenState
 from . import counts, lifecycle
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,10 @@ class Signer:
     wants_updates: bool
     #: Agreed to have their name shown as a signer (to the organiser); off unless ticked.
     show_name: bool = False
+    #: Chose to give their address to the organiser; off unless ticked.
+    share_email: bool = False
+    #: The language they signed in; their emails are written in it.
+    locale: str = "en"
 
 
 class SignOutcome(enum.Enum):
@@ -87,23 +91,22 @@ class PetitionNotOpen(Exception):
     """The petition does not accept signatures (draft, closed, or past its deadline)."""
 
 
-def confirmation_link(signature: Signature, policy: SigningPolicy) -> str:
-    token = make_confirmation_token(signature.id, signature.email_key, policy.secret_key)
-    return f"{policy.base_url}/confirm/{token}"
+def confirmation_link(signature_id: int, email_key: str, policy: SigningPolicy) -> str:
+    return links.confirmation(policy.base_url, signature_id, email_key, policy.secret_key)
 
 
 def petition_link(petition: Petition, policy: SigningPolicy) -> str:
     """Where the petition can be read: its public page, or its sponsor link before that."""
-    if petition.state in lifecycle.SPONSOR_STATES:
-        return lifecycle.sponsor_link(petition.id, policy.lifecycle)
-    return f"{policy.base_url}/petitions/{petition.id}"
+    if petition.state in SPONSOR_STATES:
+        return links.sponsor(policy.base_url, petition.id, policy.secret_key)
+    return links.petition(policy.base_url, petition.id)
 
 
 def may_sign(petition: Petition, now: datetime, *, as_sponsor: bool) -> bool:
     """Open petitions take signatures; sponsoring ones (and those waiting for moderation) only
     through the organiser's sponsor link."""
     if as_sponsor:
-        return petition.state in lifecycle.SPONSOR_STATES
+        return petition.state in SPONSOR_STATES
     return petition.accepts_signatures(now)
 
 
@@ -111,7 +114,7 @@ def may_confirm(signature: Signature, now: datetime) -> bool:
     """Whether a pending signature can still be confirmed: its petition is open, or it is a
     sponsor's and the petition has not yet left the sponsor stages."""
     petition = signature.petition
-    if signature.is_sponsor and petition.state in lifecycle.SPONSOR_STATES:
+    if signature.is_sponsor and petition.state in SPONSOR_STATES:
         return True
     return petition.accepts_signatures(now)
 
@@ -121,7 +124,8 @@ def may_send_confirmation(signature: Signature, now: datetime, policy: SigningPo
 
     At most `max_confirmation_sends` links can be valid at once, so nobody's inbox can be
     flooded through the form; once every link sent has expired, the allowance starts again,
-    so a signer whose mails were lost is never locked out for good.
+    so a signer whose mails were lost is never locked out for good. `_count_mail()` is the
+    same rule in SQL, applied atomically when signing.
     """
     if signature.confirmation_sends < policy.max_confirmation_sends:
         return True
@@ -129,50 +133,77 @@ def may_send_confirmation(signature: Signature, now: datetime, policy: SigningPo
     return last is not None and now - last > policy.confirmation_max_age
 
 
-def _queue_confirmation(
-    session: Session,
-    signature: Signature,
-    petition: Petition,
-    to: str,
-    policy: SigningPolicy,
-    now: datetime,
-) -> None:
-    """Count one more confirmation mail for a pending signature and queue it."""
-    if signature.confirmation_sends >= policy.max_confirmation_sends:
-        signature.confirmation_sends = 0
-    signature.confirmation_sends += 1
-    signature.last_confirmation_sent_at = now
-    _enqueue_confirmation_mail(session, signature, petition, to, policy)
+def _confirmation_context(
+    signature_id: int, email_key: str, name: str, petition: Petition, policy: SigningPolicy
+) -> dict:
+    return {
+        "name": name,
+        "title": petition.title,
+        "confirm_url": confirmation_link(signature_id, email_key, policy),
+        "petition_url": petition_link(petition, policy),
+    }
 
 
-def _enqueue_confirmation_mail(
-    session: Session, signature: Signature, petition: Petition, to: str, policy: SigningPolicy
-) -> None:
-    outbox.enqueue(
-        session,
-        kind="confirmation",
-        to=to,
-        subject=_("Confirm your signature: %(title)s", title=petition.title),
-        template="confirm_signature",
-        petition=petition,
-        signature=signature,
-        confirm_url=confirmation_link(signature, policy),
-        petition_url=petition_link(petition, policy),
-    )
+def _count_mail(petition_id: int, key: str, now: datetime, policy: SigningPolicy):
+    """One UPDATE that counts one more mail to the signature of (petition, key), if its limit
+    allows one, and returns the row (None when the limit is reached or the signature was
+    taken out of the total).
 
-
-def _queue_already_signed(
-    session: Session, signature: Signature, petition: Petition, to: str, policy: SigningPolicy
-) -> None:
-    signature.already_signed_notices += 1
-    outbox.enqueue(
-        session,
-        kind="already_signed",
-        to=to,
-        subject=_("You have already signed: %(title)s", title=petition.title),
-        template="already_signed",
-        petition=petition,
-        petition_url=petition_link(petition, policy),
+    The check and the increment are one statement, so parallel requests for the same address
+    (20 at once in an attack) cannot all pass the check: the row lock serialises them and each
+    sees the count the one before left. A pending signature counts confirmation mails (its
+    allowance starts again once every link sent has expired, as `may_send_confirmation`); a
+    confirmed one counts "you already signed" notices.
+    """
+    pending = Signature.status == SignatureStatus.PENDING
+    confirmed = Signature.status == SignatureStatus.CONFIRMED
+    expired_before = now - policy.confirmation_max_age
+    return (
+        update(Signature)
+        .where(
+            Signature.petition_id == petition_id,
+            Signature.email_key == key,
+            or_(
+                and_(
+                    pending,
+                    or_(
+                        Signature.confirmation_sends < policy.max_confirmation_sends,
+                        Signature.last_confirmation_sent_at < expired_before,
+                    ),
+                ),
+                and_(
+                    confirmed, Signature.already_signed_notices < policy.max_already_signed_notices
+                ),
+            ),
+        )
+        .values(
+            confirmation_sends=case(
+                (
+                    pending,
+                    case(
+                        (Signature.confirmation_sends >= policy.max_confirmation_sends, 1),
+                        else_=Signature.confirmation_sends + 1,
+                    ),
+                ),
+                else_=Signature.confirmation_sends,
+            ),
+            last_confirmation_sent_at=case(
+                (pending, now), else_=Signature.last_confirmation_sent_at
+            ),
+            already_signed_notices=case(
+                (confirmed, Signature.already_signed_notices + 1),
+                else_=Signature.already_signed_notices,
+            ),
+        )
+        .returning(
+            Signature.id,
+            Signature.status,
+            Signature.name,
+            Signature.locale,
+            Signature.created_at,
+            Signature.confirmation_sends,
+        )
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -187,10 +218,18 @@ def sign_petition(
 ) -> SignOutcome:
     """Record a pending signature (or answer a repeat) and queue its email; commits.
 
-    The signature and its email are written in one transaction. Two submissions racing with
-    the same address meet at the unique constraint (`INSERT ... ON CONFLICT DO NOTHING`): the
-    loser is treated as a repeat. No SAVEPOINT: with SQLite's Python driver, releasing one
-    that opened the transaction commits it, which would store the signature without its mail.
+    Every answer costs the same three statements, so the response time does not tell whether
+    the address had signed (emails.py says why the mail is rendered by the worker):
+
+    1. `INSERT ... ON CONFLICT DO NOTHING` of a pending signature (nothing for a repeat; two
+       submissions racing with one address meet at the unique constraint);
+    2. one conditional UPDATE that counts the mail this answer sends, within its limit
+       (`_count_mail`), and says which row and state it found;
+    3. one outbox row: the confirmation link (new or pending), "you already signed"
+       (confirmed), or a withheld record when the limit is reached.
+
+    All in one transaction, so a signature never exists without its mail. No SAVEPOINT: with
+    SQLite's Python driver, releasing one that opened the transaction commits it.
 
     `as_sponsor`: signed through the organiser's sponsor link (see may_sign); the signature is
     flagged as a sponsor's and otherwise treated like any other.
@@ -198,63 +237,54 @@ def sign_petition(
     if not may_sign(petition, now, as_sponsor=as_sponsor):
         raise PetitionNotOpen(petition.id)
     key = identity_key(signer.email, policy.hash_key)
-    same_person = select(Signature).where(
-        Signature.petition_id == petition.id, Signature.email_key == key
-    )
-    existing = session.scalar(same_person)
-    if existing is None:
-        signature = session.scalar(
-            dialect_insert(session)(Signature)
-            .values(
-                petition_id=petition.id,
-                email_key=key,
-                email=signer.email,
-                name=signer.name,
-                country=signer.country,
-                region=signer.region,
-                wants_updates=signer.wants_updates,
-                show_name=signer.show_name,
-                is_sponsor=as_sponsor,
-                consented_at=now,
-                created_at=now,
-                status=SignatureStatus.PENDING,
-                # Its first confirmation mail, queued just below in the same transaction.
-                confirmation_sends=1,
-                last_confirmation_sent_at=now,
-                already_signed_notices=0,
-            )
-            .on_conflict_do_nothing(index_elements=[Signature.petition_id, Signature.email_key])
-            .returning(Signature)
+    session.execute(
+        dialect_insert(session)(Signature)
+        .values(
+            petition_id=petition.id,
+            email_key=key,
+            email=signer.email,
+            name=signer.name,
+            country=signer.country,
+            region=signer.region,
+            wants_updates=signer.wants_updates,
+            share_email=signer.share_email,
+            show_name=signer.show_name,
+            locale=signer.locale,
+            is_sponsor=as_sponsor,
+            consented_at=now,
+            created_at=now,
+            status=SignatureStatus.PENDING,
+            confirmation_sends=0,
+            last_confirmation_sent_at=None,
+            already_signed_notices=0,
         )
-        if signature is not None:
-            _enqueue_confirmation_mail(session, signature, petition, signer.email, policy)
-            session.commit()
-            return SignOutcome.CREATED
-        existing = session.scalar(same_person)
-        if existing is None:  # the row that won the race was deleted meanwhile
-            raise RuntimeError(f"signature of petition {petition.id} neither stored nor found")
-    outcome = _answer_repeat(session, existing, petition, signer, policy, now)
+        .on_conflict_do_nothing(index_elements=[Signature.petition_id, Signature.email_key])
+    )
+    row = session.execute(_count_mail(petition.id, key, now, policy)).one_or_none()
+    if row is None:
+        outbox.withhold(session, kind="confirmation", reason="mail limit reached")
+        outcome = SignOutcome.LIMIT_REACHED
+    elif row.status == SignatureStatus.CONFIRMED:
+        outbox.enqueue(
+            session,
+            kind="already_signed",
+            to=signer.email,
+            locale=row.locale,
+            context={"title": petition.title, "petition_url": petition_link(petition, policy)},
+        )
+        outcome = SignOutcome.ALREADY_SIGNED
+    else:
+        outbox.enqueue(
+            session,
+            kind="confirmation",
+            to=signer.email,
+            locale=row.locale,
+            context=_confirmation_context(row.id, key, row.name, petition, policy),
+        )
+        created = row.created_at == now and row.confirmation_sends == 1
+        outcome = SignOutcome.CREATED if created else SignOutcome.RESENT
     session.commit()
     return outcome
-
-
-def _answer_repeat(
-    session: Session,
-    signature: Signature,
-    petition: Petition,
-    signer: Signer,
-    policy: SigningPolicy,
-    now: datetime,
-) -> SignOutcome:
-    if signature.is_confirmed:
-        if signature.already_signed_notices >= policy.max_already_signed_notices:
-            return SignOutcome.LIMIT_REACHED
-        _queue_already_signed(session, signature, petition, signer.email, policy)
-        return SignOutcome.ALREADY_SIGNED
-    if not may_send_confirmation(signature, now, policy):
-        return SignOutcome.LIMIT_REACHED
-    _queue_confirmation(session, signature, petition, signer.email, policy, now)
-    return SignOutcome.RESENT
 
 
 class ConfirmOutcome(enum.Enum):
@@ -291,7 +321,7 @@ def confirm_signature(
     if not may_confirm(signature, now):
         return ConfirmOutcome.PETITION_CLOSED
     values: dict = {"status": SignatureStatus.CONFIRMED, "confirmed_at": now}
-    if not signature.wants_updates:
+    if not (signature.wants_updates or signature.share_email):
         values["email"] = None
     flipped = session.execute(
         update(Signature)
@@ -318,16 +348,26 @@ def resend_confirmation(
     """Queue a fresh link for a pending signature whose link expired; commits.
 
     Returns False (and queues nothing) when there is nothing to send: the signature is already
-    confirmed, its address was erased, the petition closed, or the mail limit is reached.
+    confirmed, its address was erased, the petition closed, or the mail limit is reached (the
+    limit is checked and counted in one statement, as when signing).
     """
-    if (
-        signature.is_confirmed
-        or not signature.email
-        or not may_confirm(signature, now)
-        or not may_send_confirmation(signature, now, policy)
-    ):
+    if signature.is_confirmed or not signature.email or not may_confirm(signature, now):
         return False
-    _queue_confirmation(session, signature, signature.petition, signature.email, policy, now)
+    row = session.execute(
+        _count_mail(signature.petition_id, signature.email_key, now, policy)
+    ).one_or_none()
+    if row is None or row.status != SignatureStatus.PENDING:
+        session.rollback()
+        return False
+    outbox.enqueue(
+        session,
+        kind="confirmation",
+        to=signature.email,
+        locale=row.locale,
+        context=_confirmation_context(
+            row.id, signature.email_key, row.name, signature.petition, policy
+        ),
+    )
     session.commit()
     return True
 

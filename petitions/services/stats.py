@@ -18,7 +18,8 @@ from sqlalchemy import Date, case, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from ..models import Petition, PetitionState, Signature, SignatureStatus
-from . import counts, lifecycle
+from ..models.petition import SPONSOR_STATES
+from . import counts
 
 #: Latest confirmed signatures the dashboard lists.
 RECENT_SIGNATURES = 10
@@ -133,7 +134,7 @@ def dashboard_days(
     if not points:
         return []
     end = None
-    if petition.state in (PetitionState.OPEN, *lifecycle.SPONSOR_STATES):
+    if petition.state in (PetitionState.OPEN, *SPONSOR_STATES):
         end = today
     elif petition.state == PetitionState.CLOSED and petition.closed_at is not None:
         end = petition.closed_at.date()

@@ -15,15 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..models import EventAction, Petition, PetitionState, PetitionUpdate
+from ..models import EventAction, Petition, PetitionUpdate
+from ..models.petition import PUBLISHED_STATES
 from ..models.updates import UPDATE_BODY_MAX, UPDATE_TITLE_MAX
 from ..text import bad_character, normalise
-from .lifecycle import log_event
+from .transitions import log_event
 
 logger = logging.getLogger(__name__)
 
 #: States whose organiser may post updates: signers exist and the page is public.
-UPDATABLE = (PetitionState.OPEN, PetitionState.CLOSED)
+UPDATABLE = PUBLISHED_STATES
 
 
 class UpdateRefused(Exception):

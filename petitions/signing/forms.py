@@ -86,11 +86,21 @@ class SignForm(FlaskForm):
     consent = BooleanField(
         _l(
             "I agree that my name, country and region are stored to count my signature, "
-            "and my email address until I confirm it."
+            "and my email address until I confirm it (longer only if I ask for updates or "
+            "to share it below). The organiser never sees my address unless I choose to "
+            "share it."
         ),
         validators=[DataRequired(_l("We can only count your signature with your agreement."))],
     )
-    wants_updates = BooleanField(_l("Email me about this petition's progress (optional)."))
+    wants_updates = BooleanField(
+        _l(
+            "Email me about this petition's progress (optional). This site sends these "
+            "emails; the organiser does not get my address."
+        )
+    )
+    share_email = BooleanField(
+        _l("Share my email address with the petition's organiser (optional).")
+    )
     show_name = BooleanField(_l("Show my name as a signer to the petition's organiser (optional)."))
 
     def __init__(self, *args, **kwargs) -> None:
@@ -116,6 +126,8 @@ class SignForm(FlaskForm):
             region=self.region.data or None,
             wants_updates=bool(self.wants_updates.data),
             show_name=bool(self.show_name.data),
+            share_email=bool(self.share_email.data),
+            locale=str(get_locale()),
         )
 
 

@@ -6,7 +6,8 @@ button (mail scanners open links); a POST unsubscribes. The POST is exempt from 
 clients send it without cookies or a form token, and the signed token in the URL is what
 authenticates it (it cannot be forged, and forcing someone to unsubscribe needs their link).
 
-Unsubscribing turns `wants_updates` off and erases the stored address, idempotently; an altered
+Unsubscribing turns `wants_updates` off and erases the stored address, idempotently, unless
+the signer chose to share it with the organiser (that choice is theirs to keep); an altered
 token gets a clear 404 page.
 """
 
@@ -16,7 +17,7 @@ import logging
 
 from flask import Blueprint, current_app, render_template
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from ..extensions import csrf, db
 from ..models import Petition, Signature, SignatureStatus
@@ -81,7 +82,10 @@ def unsubscribe(token: str):
     changed = db.session.execute(
         update(Signature)
         .where(*_signature_filter(*claim))
-        .values(wants_updates=False, email=None)
+        .values(
+            wants_updates=False,
+            email=case((Signature.share_email.is_(True), Signature.email), else_=None),
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()

@@ -24,7 +24,7 @@ HEADER = [
     "Country",
     "Region",
     "Confirmed (UTC)",
-    "Email (asked for updates)",
+    "Email (shared with you)",
 ]
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -57,9 +57,10 @@ def add(
     region: str | None = None,
     show_name: bool = True,
     wants_updates: bool = False,
+    share_email: bool = False,
     confirmed_at: datetime | None = T0,
 ) -> None:
-    """A signature as the signing service leaves it (email kept only for updates)."""
+    """A signature as the signing service leaves it (email kept only for updates or sharing)."""
     with app.app_context():
         db.session.add(
             Signature(
@@ -71,6 +72,7 @@ def add(
                 region=region,
                 show_name=show_name,
                 wants_updates=wants_updates,
+                share_email=share_email,
                 status="confirmed" if confirmed_at else "pending",
                 confirmed_at=confirmed_at,
             )
@@ -103,7 +105,7 @@ def test_exact_rows_for_known_signers(app, client, login_as, owner_id, owned, ma
         email="olga@example.ru",
         country="RU",
         region="Moscow",
-        wants_updates=True,
+        share_email=True,
         confirmed_at=T0 + timedelta(hours=1),
     )
     add(app, owned, "Private Person", show_name=False, confirmed_at=T0 + timedelta(hours=2))
@@ -128,31 +130,38 @@ def test_exact_rows_for_known_signers(app, client, login_as, owner_id, owned, ma
     ]  # fmt: skip
 
 
-def test_email_only_for_signers_who_asked_for_updates(app, client, login_as, owner_id, owned):
-    add(app, owned, "Wants Updates", email="yes@example.kg", wants_updates=True)
-    # Stored but no opt-in (cannot happen through the service, which erases it): still withheld.
-    add(app, owned, "No Updates", email="no@example.kg", wants_updates=False)
-    # Opted in, but the address has been erased since.
-    add(app, owned, "Erased", email=None, wants_updates=True)
+def test_email_only_for_signers_who_chose_to_share_it(app, client, login_as, owner_id, owned):
+    add(app, owned, "Shares", email="yes@example.kg", share_email=True)
+    # Updates come from the platform: asking for them does not give the organiser the address.
+    add(app, owned, "Wants Updates", email="updates@example.kg", wants_updates=True)
+    # Stored but no choice (cannot happen through the service, which erases it): withheld.
+    add(app, owned, "No Choice", email="no@example.kg")
+    # Chose to share, but the address has been erased since.
+    add(app, owned, "Erased", email=None, share_email=True)
     login_as(owner_id)
     rows = {row[0]: row[5] for row in parse(download(client, owned))[1:]}
-    assert rows == {"Wants Updates": "yes@example.kg", "No Updates": "", "Erased": ""}
+    assert rows == {"Shares": "yes@example.kg", "Wants Updates": "", "No Choice": "", "Erased": ""}
 
 
 def test_end_to_end_with_the_sign_form(app, client, signer, login_as, owner_id, owned):
     """Signed and confirmed in the browser: the choices on the form decide the row."""
     signer.sign_and_confirm(owned, "aibek@example.kg", name="Aibek", show_name="y")
     signer.sign_and_confirm(owned, "olga@example.ru", name="Olga", wants_updates=True)
+    signer.sign_and_confirm(owned, "nurlan@example.kg", name="Nurlan", share_email="y")
     signer.sign(owned, "unconfirmed@example.kg", name="Unconfirmed")
     login_as(owner_id)
     rows = [(row[0], row[1], row[3], row[5]) for row in parse(download(client, owned))[1:]]
-    assert rows == [("Aibek", "KG", "Chüy", ""), ("", "KG", "Chüy", "olga@example.ru")]
+    assert rows == [
+        ("Aibek", "KG", "Chüy", ""),
+        ("", "KG", "Chüy", ""),
+        ("", "KG", "Chüy", "nurlan@example.kg"),
+    ]
 
 
 @pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠", "﹦"])
 def test_formula_cells_are_neutralised(app, client, login_as, owner_id, owned, first):
     payload = f'{first}HYPERLINK("http://evil.example","x")'
-    add(app, owned, payload, region=payload, email=f"{first}cmd@example.kg", wants_updates=True)
+    add(app, owned, payload, region=payload, email=f"{first}cmd@example.kg", share_email=True)
     login_as(owner_id)
     [row] = parse(download(client, owned))[1:]
     assert row[0] == "'" + payload
@@ -264,7 +273,7 @@ def test_rows_come_from_a_yield_per_query(app, owned):
 
 @pytest.mark.parametrize("role", ["organiser", "moderator", "admin"])
 def test_only_the_owner(app, client, login_as, make_user, owned, role):
-    add(app, owned, "Aibek Asanov", email="aibek@example.kg", wants_updates=True)
+    add(app, owned, "Aibek Asanov", email="aibek@example.kg", share_email=True)
     other = make_user(email=f"other-{role}@example.kg", role=role)
     login_as(other)
     response = client.get(f"/organiser/petitions/{owned}/signatures.csv")

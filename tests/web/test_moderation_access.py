@@ -71,7 +71,8 @@ def test_actions(app, client, as_role, make_petition, make_queued_petition, role
         assert response.status_code in (303, 409, 422), response.status_code
     if role in (None, "organiser"):
         with app.app_context():
-            assert db.session.scalar(select(func.count()).select_from(PetitionEvent)) == 0
+            events = select(func.count()).where(PetitionEvent.petition_id == petition_id)
+            assert db.session.scalar(events) == 0
             db.session.remove()
 
 

@@ -59,7 +59,7 @@ def test_signature_and_its_mail_are_written_together(app, petition):
     [message] = outbox_rows(app)
     assert message.kind == "confirmation"
     assert message.to_address == "aibek@example.kg"
-    assert "/confirm/" in message.body_text
+    assert "/confirm/" in message.context["confirm_url"]
     assert table_size(app, "signatures") == 1
 
 
@@ -182,7 +182,7 @@ def test_a_refused_recipient_fails_without_blocking_the_others(
 def test_sent_messages_keep_no_address_or_body(app, signer, mailbox, petition, deliver):
     signer.sign(petition, "aibek@example.kg")
     [queued] = outbox_rows(app)
-    assert queued.to_address == "aibek@example.kg" and "/confirm/" in queued.body_text
+    assert queued.to_address == "aibek@example.kg" and "/confirm/" in queued.context["confirm_url"]
 
     deliver()
     [sent] = outbox_rows(app)
@@ -190,12 +190,14 @@ def test_sent_messages_keep_no_address_or_body(app, signer, mailbox, petition, d
     assert sent.to_address is None
     assert sent.body_text == ""
     assert sent.body_html is None
+    assert sent.context is None
     assert sent.claimed_until is None
     link = signer.confirmation_path("aibek@example.kg")
     token = link.rsplit("/", 1)[1]
     stored = scalar_sql(
         app,
-        "SELECT COUNT(*) FROM outbox_messages WHERE subject LIKE :t OR body_text LIKE :t",
+        "SELECT COUNT(*) FROM outbox_messages"
+        " WHERE subject LIKE :t OR body_text LIKE :t OR CAST(context AS TEXT) LIKE :t",
         t=f"%{token}%",
     )
     assert stored == 0, "the confirmation token is still stored after sending"
@@ -291,10 +293,11 @@ def test_concurrent_workers_deliver_each_message_exactly_once(app, mailbox, peti
                 db.session,
                 kind="already_signed",
                 to=f"reader{n}@example.org",
-                subject=f"Notice {n}",
-                template="already_signed",
-                petition=found,
-                petition_url=f"http://localhost/petitions/{petition}",
+                locale="en",
+                context={
+                    "title": f"{found.title} {n}",
+                    "petition_url": f"http://localhost/petitions/{petition}",
+                },
             )
         db.session.commit()
         db.session.remove()

@@ -10,9 +10,9 @@ import pytest
 from conftest import sponsor_sign
 from sqlalchemy import select, update
 
+from petitions import links
 from petitions.extensions import db
 from petitions.models import Petition, Signature, utcnow
-from petitions.services import lifecycle
 from petitions.services.signing import Signer, SigningPolicy, sign_petition
 
 LABEL = "Show my name as a signer to the petition's organiser (optional)."
@@ -77,7 +77,7 @@ def test_sponsor_form_has_it_too(app, client, make_petition):
         )
         db.session.commit()
         db.session.remove()
-    share_path = lifecycle.sponsor_path(petition_id, app.config["SECRET_KEY"])
+    share_path = links.sponsor_path(petition_id, app.config["SECRET_KEY"])
     assert "checked" not in checkbox(client.get(share_path).get_data(as_text=True))
     response = sponsor_sign(client, share_path, "one@example.kg", name="Unticked")
     assert response.status_code == 303

@@ -10,9 +10,10 @@ import pytest
 from conftest import csrf_token, sponsor_sign
 from sqlalchemy import func, select, update
 
+from petitions import links
 from petitions.extensions import db
 from petitions.models import OutboxMessage, Petition, Signature, utcnow
-from petitions.services import lifecycle, moderation
+from petitions.services import moderation
 
 TITLE = "Ban the import of old cars"
 FORM = {
@@ -182,7 +183,7 @@ def test_a_sponsor_confirming_after_the_decision(
         )
         db.session.commit()
         db.session.remove()
-    share_path = lifecycle.sponsor_path(petition_id, app.config["SECRET_KEY"])
+    share_path = links.sponsor_path(petition_id, app.config["SECRET_KEY"])
     assert sponsor_sign(client, share_path, "late@example.kg").status_code == 303
     path = signer.confirmation_path("late@example.kg")
     with app.test_request_context():

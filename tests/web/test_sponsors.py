@@ -15,6 +15,7 @@ from conftest import (
 )
 from sqlalchemy import select, update
 
+from petitions import links
 from petitions.emailaddr import identity_key
 from petitions.extensions import db
 from petitions.models import Petition, Signature, utcnow
@@ -45,7 +46,7 @@ def sponsoring(app, make_petition, make_user):
     owner = make_user(email="owner@example.kg", name="Nurlan Owner")
     petition_id = make_petition(state="draft", title="Clean the Chui river")
     set_fields(app, petition_id, owner_id=owner, state="sponsoring", submitted_at=utcnow())
-    return petition_id, lifecycle.sponsor_path(petition_id, app.config["SECRET_KEY"])
+    return petition_id, links.sponsor_path(petition_id, app.config["SECRET_KEY"])
 
 
 def sponsor_directly(app, petition_id: int, email: str):
@@ -154,7 +155,7 @@ def test_without_the_link_a_sponsoring_petition_cannot_be_signed(
 
 def test_the_link_does_not_sign_an_open_petition_as_a_sponsor(app, client, make_petition):
     petition_id = make_petition()
-    path = lifecycle.sponsor_path(petition_id, app.config["SECRET_KEY"])
+    path = links.sponsor_path(petition_id, app.config["SECRET_KEY"])
     response = client.get(path)
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/petitions/{petition_id}")

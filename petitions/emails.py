@@ -1,0 +1,134 @@
+"""Every email the platform sends, in one catalog: its subject and its templates.
+
+A request (or the worker's housekeeping) only queues a message: its kind, recipient, language
+and the plain values it is written from (`outbox.enqueue`). The mail worker renders it when it
+sends it (`render`). Why there and not in the request:
+
+* the request does the same work whatever it answers: a sign-up for an address that has an
+  account costs what one for a new address costs, so response times do not tell who has an
+  account or who signed (the kind of message differs, not the work);
+* each message is written in its recipient's language (`Signature.locale`, `User.locale`),
+  whoever's request queued it: an organiser's update reaches every signer in their own;
+* a message that cannot be rendered or built fails alone, in the worker, and is retried and
+  given up like any failed delivery (outbox.py), instead of failing the request.
+
+A context holds only JSON values (text, numbers, booleans, ISO 8601 times), since it is stored
+with the message until it is sent, then erased with the address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Flask, current_app, render_template
+from flask_babel import force_locale, format_decimal
+from flask_babel import gettext as _
+
+
+@dataclass(frozen=True)
+class Email:
+    #: templates/email/<template>.txt and .html
+    template: str
+    #: The subject, written in the current locale from the message's context.
+    subject: Callable[[Mapping], str]
+
+
+CATALOG: dict[str, Email] = {
+    "confirmation": Email(
+        "confirm_signature", lambda c: _("Confirm your signature: %(title)s", title=c["title"])
+    ),
+    "already_signed": Email(
+        "already_signed", lambda c: _("You have already signed: %(title)s", title=c["title"])
+    ),
+    "awaiting_moderation": Email(
+        "awaiting_moderation",
+        lambda c: _("Your petition is awaiting moderation: %(title)s", title=c["title"]),
+    ),
+    "approved": Email(
+        "petition_approved",
+        lambda c: _("Your petition is open for signatures: %(title)s", title=c["title"]),
+    ),
+    "rejected": Email("petition_rejected", lambda c: _("Your petition was rejected")),
+    "sent_back": Email("petition_sent_back", lambda c: _("Your petition needs changes")),
+    "milestone": Email(
+        "milestone",
+        lambda c: (
+            _("Your petition reached its goal")
+            if c["goal"]
+            else _(
+                "Your petition passed %(count)s signatures", count=format_decimal(c["threshold"])
+            )
+        ),
+    ),
+    "response": Email(
+        "petition_response",
+        lambda c: _("A response to the petition “%(title)s”", title=c["title"]),
+    ),
+    "closed": Email(
+        "petition_closed", lambda c: _("The petition “%(title)s” is closed", title=c["title"])
+    ),
+    # Not the petition's title too: both at their longest would not fit a subject.
+    "update": Email("petition_update", lambda c: _("Update: %(update)s", update=c["update_title"])),
+    "account_confirm": Email("account_confirm", lambda c: _("Confirm your organiser account")),
+    "account_exists": Email("account_exists", lambda c: _("You already have an account")),
+    "account_reset": Email("account_reset", lambda c: _("Reset your password")),
+    "account_email_taken": Email(
+        "account_email_taken", lambda c: _("Someone tried to move an account to your address")
+    ),
+    "account_email_change": Email(
+        "account_email_change", lambda c: _("Confirm your new email address")
+    ),
+    "account_email_changed": Email(
+        "account_email_changed", lambda c: _("Your account's email address was changed")
+    ),
+}
+
+
+class UnknownEmail(KeyError):
+    """A kind that is not in the catalog: a programming error, caught when queueing."""
+
+
+def email_for(kind: str) -> Email:
+    try:
+        return CATALOG[kind]
+    except KeyError:
+        raise UnknownEmail(kind) from None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def one_line(value: str) -> str:
+    """A subject on one line: every run of whitespace, line and paragraph separators included,
+    becomes one space (a title stored before such characters were refused cannot break a
+    header)."""
+    return " ".join(value.split())
+
+
+def render(kind: str, context: Mapping, locale: str | None) -> Rendered:
+    """The message in `locale` (the default language if it is unknown); needs an app context."""
+    email = email_for(kind)
+    languages = current_app.config["LANGUAGES"]
+    if locale not in languages:
+        locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(locale):
+        return Rendered(
+            subject=one_line(str(email.subject(context))),
+            text=render_template(f"email/{email.template}.txt", **context),
+            html=render_template(f"email/{email.template}.html", **context),
+        )
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Template filter: an ISO 8601 time from a context back to a datetime (for formatting)."""
+    return datetime.fromisoformat(value) if value else None
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["parse_time"] = parse_time

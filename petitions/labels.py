@@ -1,0 +1,105 @@
+"""What people read for the platform's codes: petition states, audit-log actions, rejection
+reasons. One table each, so a state has one name on every page and in every email.
+
+Labels are lazy strings: they are translated when shown, in the reader's language (or, for
+mail, the recipient's). `init_app()` makes them available to every template; no blueprint
+registers labels that other pages depend on.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import format_timedelta
+from flask_babel import lazy_gettext as _l
+
+from .models import EventAction, PetitionState, RejectionReason
+
+#: Lower case, so they read well in a sentence ("it is now open for signatures"); templates
+#: that show one as a heading capitalise it.
+STATE_LABELS = {
+    PetitionState.DRAFT: _l("draft"),
+    PetitionState.SPONSORING: _l("collecting sponsors"),
+    PetitionState.MODERATION: _l("awaiting moderation"),
+    PetitionState.OPEN: _l("open for signatures"),
+    PetitionState.CLOSED: _l("closed"),
+    PetitionState.REJECTED: _l("rejected"),
+    PetitionState.HIDDEN: _l("hidden by a moderator"),
+}
+
+ACTION_LABELS = {
+    EventAction.CREATED: _l("created"),
+    EventAction.SUBMITTED: _l("submitted for sponsors"),
+    EventAction.ENTERED_MODERATION: _l("entered moderation"),
+    EventAction.APPROVED: _l("approved"),
+    EventAction.REJECTED: _l("rejected"),
+    EventAction.HIDDEN: _l("hidden"),
+    EventAction.SENT_BACK: _l("sent back for changes"),
+    EventAction.EDITED: _l("text corrected"),
+    EventAction.RESPONSE: _l("official response attached"),
+    EventAction.OPENED: _l("opened by an operator"),
+    EventAction.CLOSED: _l("closed"),
+    EventAction.UPDATE_POSTED: _l("update posted by the organiser"),
+    EventAction.SIGNATURES_REMOVED: _l("signatures taken out of the total"),
+}
+
+#: Short labels for moderators and the organiser's email.
+REASON_LABELS = {
+    RejectionReason.DUPLICATE: _l("Duplicate of an existing petition"),
+    RejectionReason.NOT_AN_ACTION: _l("Does not ask for a clear action"),
+    RejectionReason.OFFENSIVE: _l("Offensive, nonsense or a joke"),
+    RejectionReason.DEFAMATORY: _l("Defamatory or names individuals"),
+    RejectionReason.ADVERTISING: _l("Advertising or promotion"),
+    RejectionReason.OTHER: _l("Other"),
+}
+
+#: What the public page says about each reason (in the spirit of the UK Parliament's site).
+REASON_EXPLANATIONS = {
+    RejectionReason.DUPLICATE: _l(
+        "There is already a petition about this issue. We cannot accept a new one while it is "
+        "open for signatures."
+    ),
+    RejectionReason.NOT_AN_ACTION: _l(
+        "It did not ask the addressee to take a clear action we could accept."
+    ),
+    RejectionReason.OFFENSIVE: _l("It included material that was offensive, nonsense or a joke."),
+    RejectionReason.DEFAMATORY: _l(
+        "It included potentially defamatory statements or referred to individuals in a way "
+        "we cannot publish."
+    ),
+    RejectionReason.ADVERTISING: _l("It advertised or promoted a product, service or business."),
+    RejectionReason.OTHER: _l("It did not meet the standards for petitions."),
+}
+
+
+def _label(table: dict, value: str | None) -> str:
+    """The label of a known code; an unknown one (data from a newer version) as it is."""
+    for code, label in table.items():
+        if code == value:
+            return str(label)
+    return value or ""
+
+
+def state_label(state: str | None) -> str:
+    return _label(STATE_LABELS, state)
+
+
+def action_label(action: str | None) -> str:
+    return _label(ACTION_LABELS, action)
+
+
+def rejection_reason(reason: str | None) -> str:
+    return _label(REASON_LABELS, reason)
+
+
+def rejection_explanation(reason: str | None) -> str:
+    found = _label(REASON_EXPLANATIONS, reason)
+    return found if found != (reason or "") else ""
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        state_label=state_label, action_label=action_label, format_timedelta=format_timedelta
+    )
+    app.jinja_env.filters.update(
+        rejection_reason=rejection_reason, rejection_explanation=rejection_explanation
+    )
