@@ -81,6 +81,8 @@ class Config:
     #: SECRET_KEY.
     SIGNER_HASH_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'petitions.sqlite3'}"
+    #: pool_pre_ping tests a pooled connection before use: after a database restart the next
+    #: request reconnects instead of failing on a dead connection (every environment, keep it).
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
 
     #: Base URL used in links sent by email (no trailing slash).

@@ -1,12 +1,24 @@
-"""Error pages: every failure gets a clear page (or JSON for .json URLs), never a traceback."""
+"""Error pages: every failure gets a clear page (or JSON for .json URLs), never a traceback.
+
+When the database cannot be reached or is too busy (a PostgreSQL restart or failover, a
+connection cut, a full pool, SQLite's "database is locked"), the answer is 503 with
+Retry-After, not 500: nothing is wrong with the request, and it will work again by itself.
+`pool_pre_ping` (config.py) lets the first request after the database is back find a live
+connection, and Flask-SQLAlchemy's teardown hands the failed session's connection back, so
+the app recovers without a restart. An error in the code (bad SQL, a missing table) is still
+a 500 with its traceback in the log.
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 
-from flask import Flask, Response, make_response, render_template, request
+from flask import Flask, Response, current_app, g, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
@@ -15,8 +27,34 @@ from werkzeug.exceptions import (
 )
 
 from .api.http import problem
+from .extensions import db
 
 logger = logging.getLogger(__name__)
+
+#: Seconds a client is asked to wait when the database is unavailable (the pages say "a minute").
+DATABASE_RETRY_AFTER_SECONDS = 60
+
+#: SQLite result codes (primary codes) that mean busy or unreachable; SQLITE_ERROR, also an
+#: OperationalError, means bad SQL or a missing table.
+SQLITE_UNAVAILABLE = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,  # "database is locked": another process is writing
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,  # the file or its disk became read-only
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,  # the file or its folder is missing or unreadable
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+#: PostgreSQL SQLSTATE classes that mean the same: 08 connection exception, 40 transaction
+#: rollback (deadlock, serialisation), 53 insufficient resources (too many connections),
+#: 57 operator intervention (shutdown, starting up, statement timeout), 58 system error;
+#: class 54 (program limit exceeded), also an OperationalError, is the code's fault.
+POSTGRES_UNAVAILABLE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+#: ...and single codes from other classes: 55P03 lock not available, 55006 object in use.
+POSTGRES_UNAVAILABLE_CODES = frozenset({"55P03", "55006"})
 
 
 def _wants_json() -> bool:
@@ -73,9 +111,65 @@ def handle_http(error: HTTPException):
     return response
 
 
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is down, unreachable or too busy just now (worth a 503
+    and a retry), rather than that the code asked it something wrong (a 500)."""
+    if isinstance(error, DisconnectionError | PoolTimeoutError):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    sqlite_code = getattr(error.orig, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        return sqlite_code & 0xFF in SQLITE_UNAVAILABLE
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate is None:  # no answer from a server at all: refused, cut, closed
+        return True
+    return sqlstate[:2] in POSTGRES_UNAVAILABLE_CLASSES or sqlstate in POSTGRES_UNAVAILABLE_CODES
+
+
+def handle_database_error(error: SQLAlchemyError):
+    """503 with Retry-After while the database is unavailable; any other database error goes
+    on to the 500 handler (and the log, with its traceback)."""
+    if not database_unavailable(error):
+        raise error
+    return database_unavailable_response(error)
+
+
+def database_unavailable_response(error: BaseException) -> Response:
+    logger.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.path,
+        getattr(error, "orig", None) or error,
+    )
+    db.session.remove()  # the connection goes back to the pool, which drops it if it is dead
+    # The page must render without the database: show the reader as logged out rather than
+    # load (or refresh) their account for the page's header.
+    g._login_user = current_app.login_manager.anonymous_user()
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        message = _("We cannot reach our database just now. Please try again in a minute.")
+    else:
+        message = _(
+            "We cannot reach our database just now, so what you sent may not have been "
+            "saved. Please send it again in a minute. Signing or confirming again is safe: "
+            "each person is counted only once."
+        )
+    response = make_response(_render(503, _("The site is busy or under maintenance"), message))
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    # Never kept by a proxy cache: the page would outlive the outage.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException) and not isinstance(error, InternalServerError):
         return handle_http(error)
+    original = getattr(error, "original_exception", None)
+    if original is not None and database_unavailable(original):
+        # Raised where no handler of the request could catch it (an after_request function).
+        return database_unavailable_response(original)
     logger.exception("unhandled error on %s %s", request.method, request.path)
     return _render(
         500,
@@ -91,3 +185,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(InternalServerError, handle_unexpected)
+    for error in (DBAPIError, DisconnectionError, PoolTimeoutError):
+        app.register_error_handler(error, handle_database_error)
