@@ -29,6 +29,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from flask import (
     Blueprint,
@@ -99,13 +100,29 @@ class StreamSlots:
         return give_back
 
 
+class Clock(Protocol):
+    """Where a stream reads the time and waits (the `time` module is one). A test gives the app
+    one that moves on when asked to wait, so a stream's half minute passes at once."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float, /) -> None: ...
+
+
 @bp.record_once
 def _init_slots(state: BlueprintSetupState) -> None:
     state.app.extensions["live_streams"] = StreamSlots()
+    state.app.extensions["live_clock"] = time
 
 
 def stream_slots(app: Flask) -> StreamSlots:
     return app.extensions["live_streams"]
+
+
+def stream_clock(app: Flask) -> Clock:
+    """The clock the app's streams run on: the `time` module, unless a test set its own in
+    `app.extensions["live_clock"]`."""
+    return app.extensions["live_clock"]
 
 
 @bp.get("/petitions/<int:petition_id>/count/stream")
@@ -125,6 +142,7 @@ def count_stream(petition_id: int):
         total,
         seconds=config["LIVE_STREAM_SECONDS"],
         heartbeat=config["LIVE_HEARTBEAT_SECONDS"],
+        clock=stream_clock(current_app),
     )
     response = Response(events, mimetype="text/event-stream")
     response.call_on_close(give_back)
@@ -148,10 +166,10 @@ def _streams_busy(retry_after: int) -> Response:
 
 
 def count_events(
-    app: Flask, first: counts.PublicTotal, *, seconds: float, heartbeat: float
+    app: Flask, first: counts.PublicTotal, *, seconds: float, heartbeat: float, clock: Clock
 ) -> Iterator[str]:
     """The stream's text: `retry:`, `first`, then each change of count or state until
-    `seconds` have passed or the petition is no longer open.
+    `seconds` have passed on `clock` (see stream_clock) or the petition is no longer open.
 
     It runs after the request has ended (Flask pops the request context before a response is
     streamed), so each look at the total has its own app context, whose teardown hands the
@@ -159,14 +177,14 @@ def count_events(
     transaction (in which SQLite would keep reading the same old snapshot). It looks once more
     after every message it sends, however late the reader takes it, before it may end.
     """
-    started = time.monotonic()
+    started = clock.monotonic()
     deadline = started + seconds
     next_heartbeat = started + heartbeat
     yield f"retry: {RECONNECT_MS}\n\n"
     yield _count_event(first)
     shown = first
     while shown.state == PetitionState.OPEN:
-        time.sleep(max(0.0, min(CHECK_SECONDS, deadline - time.monotonic())))
+        clock.sleep(max(0.0, min(CHECK_SECONDS, deadline - clock.monotonic())))
         with app.app_context():
             total = current_total(first.petition_id)
         if total is None:
@@ -176,8 +194,8 @@ def count_events(
             shown = total
             if shown.state != PetitionState.OPEN:
                 return
-            next_heartbeat = time.monotonic() + heartbeat  # the event kept the line busy
-        now = time.monotonic()
+            next_heartbeat = clock.monotonic() + heartbeat  # the event kept the line busy
+        now = clock.monotonic()
         if now >= deadline:
             return
         if now >= next_heartbeat:
