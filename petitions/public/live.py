@@ -6,9 +6,13 @@ Why the live counter stays light when a petition goes viral
   (CHECK_SECONDS), through the per-process memo that count.json uses (views.current_total),
   so however many streams and polls watch a petition, each app process asks the database once per
   COUNT_MEMO_SECONDS (1 s). Between looks a stream holds no database connection.
-* **A cap on streams.** An open stream holds a server thread (gunicorn's gthread worker) while
-  it waits. A process serves at most LIVE_MAX_STREAMS at once; past that it answers 503 with
-  Retry-After straight away, and live.js polls count.json instead.
+* **A cap on streams, well below the threads.** An open stream holds a server thread
+  (gunicorn's gthread worker) while it waits, so idle streams must never take the threads that
+  pages need. A process serves at most LIVE_MAX_STREAMS at once, a quarter of its WEB_THREADS
+  by default (rounded down: none below 4 threads, and then every page polls); `create_app()`
+  refuses a LIVE_MAX_STREAMS above that quarter, and gunicorn.conf.py refuses to serve an app
+  sized for more threads than its worker has. Past the cap it answers 503 with Retry-After
+  straight away, and live.js polls count.json instead.
 * **Streams end after LIVE_STREAM_SECONDS (30 s).** No thread is held for long, slots turn
   over between readers, and a reader who left (unnoticed until the next write) frees a slot
   at the latest then. The `retry:` field makes the browser reconnect a few seconds later.
@@ -28,8 +32,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
 
 from flask import (
     Blueprint,
@@ -60,6 +64,8 @@ CHECK_SECONDS = 1.0
 RECONNECT_MS = 3000
 #: How long browsers and proxies may keep the widget page; live.js brings its count up to date.
 EMBED_MAX_AGE = 60
+#: Of every STREAM_SHARE threads of a process, one may hold a live stream; pages keep the rest.
+STREAM_SHARE = 4
 #: Totals that between them fall in every CLDR plural category any language has for whole
 #: numbers (Russian 1/2/5, Arabic 0/2/3/11/100, French millions, ...).
 PLURAL_SAMPLES = (0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 19, 20, 21, 22, 25, 100, 101, 102, 111, 10**6)
@@ -109,10 +115,44 @@ class Clock(Protocol):
     def sleep(self, seconds: float, /) -> None: ...
 
 
+def max_streams(threads: int) -> int:
+    """The most live streams a process with `threads` threads may hold: one in STREAM_SHARE
+    (rounded down), so however many readers keep a stream open, at least three threads in four
+    are left for pages; below STREAM_SHARE threads none, and the pages poll count.json."""
+    return max(threads, 0) // STREAM_SHARE
+
+
+def stream_cap(config: Mapping[str, Any]) -> int:
+    """LIVE_MAX_STREAMS as configured, or max_streams(WEB_THREADS) when it is not set.
+
+    RuntimeError (the app does not start) if a configured cap would leave pages fewer threads
+    than max_streams() keeps for them: an attacker holding that many idle streams open would
+    otherwise take the site down.
+    """
+    threads = config["WEB_THREADS"]
+    if threads < 1:
+        raise RuntimeError(f"WEB_THREADS must be at least 1, not {threads}.")
+    allowed = max_streams(threads)
+    configured = config.get("LIVE_MAX_STREAMS")
+    if configured is None:
+        return allowed
+    if not 0 <= configured <= allowed:
+        raise RuntimeError(
+            f"Refusing to start with LIVE_MAX_STREAMS={configured}: each open live-count stream "
+            f"holds one of the {threads} threads of a process (WEB_THREADS), and pages keep at "
+            f"least {threads - allowed} of them. Set LIVE_MAX_STREAMS between 0 and {allowed}, "
+            f"leave it unset (then it is {allowed}), or raise WEB_THREADS: streams may take one "
+            f"thread in {STREAM_SHARE}."
+        )
+    return configured
+
+
 @bp.record_once
-def _init_slots(state: BlueprintSetupState) -> None:
-    state.app.extensions["live_streams"] = StreamSlots()
-    state.app.extensions["live_clock"] = time
+def _init_streams(state: BlueprintSetupState) -> None:
+    app = state.app
+    app.config["LIVE_MAX_STREAMS"] = stream_cap(app.config)
+    app.extensions["live_streams"] = StreamSlots()
+    app.extensions["live_clock"] = time
 
 
 def stream_slots(app: Flask) -> StreamSlots:
