@@ -125,7 +125,12 @@ class Config:
     #: reconnects: each open stream holds a server thread (see petitions/public/live.py).
     LIVE_STREAM_SECONDS = 30
     #: Live-count streams one app process serves at once; beyond it the page polls count.json.
-    LIVE_MAX_STREAMS = 20
+    #: None: a quarter of WEB_THREADS (rounded down); more is refused at start-up, since each
+    #: open stream holds a thread that pages need (see petitions/public/live.py).
+    LIVE_MAX_STREAMS: int | None = None
+    #: Threads per server process: gunicorn.conf.py starts gunicorn with this many, and the
+    #: live-stream cap is derived from it.
+    WEB_THREADS = 8
     #: How often a page without a stream polls count.json.
     LIVE_POLL_SECONDS = 10
     #: A comment line sent this often on an otherwise quiet stream, so proxies keep it open.
@@ -215,6 +220,7 @@ class Config:
             "API_CACHE_MAX_AGE": env_int("API_CACHE_MAX_AGE", cls.API_CACHE_MAX_AGE),
             "LIVE_STREAM_SECONDS": env_int("LIVE_STREAM_SECONDS", cls.LIVE_STREAM_SECONDS),
             "LIVE_MAX_STREAMS": env_int("LIVE_MAX_STREAMS", cls.LIVE_MAX_STREAMS),
+            "WEB_THREADS": env_int("WEB_THREADS", cls.WEB_THREADS),
             "LIVE_POLL_SECONDS": env_int("LIVE_POLL_SECONDS", cls.LIVE_POLL_SECONDS),
             "LIVE_HEARTBEAT_SECONDS": env_int("LIVE_HEARTBEAT_SECONDS", cls.LIVE_HEARTBEAT_SECONDS),
             "LOGIN_MAX_FAILURES": env_int("LOGIN_MAX_FAILURES", cls.LOGIN_MAX_FAILURES),

@@ -80,6 +80,12 @@ APP_VARIABLES = (
     "COUNT_CACHE_MAX_AGE",
     "SESSION_COOKIE_SECURE",
     "PROXY_FIX_HOPS",
+    "LIVE_MAX_STREAMS",
+    "WEB_WORKERS",
+    "WEB_THREADS",
+    "WEB_BIND",
+    "WEB_TIMEOUT",
+    "WEB_GRACEFUL_TIMEOUT",
     "PETITIONS_ENV",
     "FLASK_APP",
     "FLASK_DEBUG",
@@ -135,9 +141,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--read-seconds", type=float, default=10.0, help="duration of phase 2")
     parser.add_argument(
-        "--workers", type=int, default=CPUS + 1, help="gunicorn worker processes (-w)"
+        "--workers", type=int, default=CPUS + 1, help="gunicorn worker processes (WEB_WORKERS)"
     )
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (WEB_THREADS)")
     parser.add_argument(
         "--mail-workers", type=int, default=1, help="`flask worker` processes delivering mail"
     )
@@ -446,14 +452,14 @@ def gunicorn_options() -> list[str]:
 
 
 def gunicorn_argv(app: str, port: int, args: argparse.Namespace, *extra: str) -> list[str]:
+    """The production server's shape (gunicorn.conf.py; --workers and --threads reach it as
+    WEB_WORKERS and WEB_THREADS, see _app_env), on this benchmark's port."""
     return [
         sys.executable,
         "-m",
         "gunicorn",
-        "-w",
-        str(args.workers),
-        "--threads",
-        str(args.threads),
+        "-c",
+        str(ROOT / "gunicorn.conf.py"),
         "-b",
         f"{HOST}:{port}",
         "--graceful-timeout",
@@ -1015,7 +1021,8 @@ def markdown(report: dict) -> str:
         f"| Python / Flask / gunicorn | {m['python']} / {m['flask']} / {m['gunicorn']} |",
         f"| kernel | {m['kernel']} |",
         f"| load average when the run started | {m['loadavg']} |",
-        f"| app server | gunicorn `-w {args.workers} --threads {args.threads}` (gthread), "
+        f"| app server | gunicorn.conf.py with `WEB_WORKERS={args.workers} "
+        f"WEB_THREADS={args.threads}` (gthread), "
         f"{args.mail_workers} `flask worker` process(es), COUNT_SHARDS default |",
         "",
     ]
@@ -1113,6 +1120,9 @@ class Bench:
             MAIL_USE_TLS="0",
             MAIL_USE_SSL="0",
             PYTHONUNBUFFERED="1",
+            # Read by gunicorn.conf.py and by the app (which sizes its live streams by it).
+            WEB_WORKERS=str(a.workers),
+            WEB_THREADS=str(a.threads),
         )
         return env
 

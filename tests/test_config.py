@@ -325,3 +325,58 @@ def test_development_answers_to_any_host():
     app = create_app({"PETITIONS_ENV": "development"})
     assert app.config["TRUSTED_HOSTS"] is None
     assert app.test_client().get("/api/v1/", base_url="http://192.0.2.7:5000").status_code == 200
+
+
+# --- live streams and the server's threads -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("threads", "streams"),
+    [(None, 2), ("1", 0), ("3", 0), ("4", 1), ("7", 1), ("8", 2), ("16", 4)],
+)
+def test_live_streams_default_to_a_quarter_of_the_threads(monkeypatch, threads, streams):
+    """Idle streams each hold a thread; three in four stay for pages (none below 4 threads)."""
+    if threads is not None:
+        monkeypatch.setenv("WEB_THREADS", threads)
+    monkeypatch.setenv("SECRET_KEY", REAL_SECRET)
+    app = create_app({"PETITIONS_ENV": "production"})
+    assert app.config["LIVE_MAX_STREAMS"] == streams
+
+
+@pytest.mark.parametrize(("threads", "streams"), [("8", "0"), ("8", "2"), ("4", "1"), ("3", "0")])
+def test_a_stream_cap_that_leaves_pages_their_threads_is_kept(monkeypatch, threads, streams):
+    monkeypatch.setenv("WEB_THREADS", threads)
+    monkeypatch.setenv("LIVE_MAX_STREAMS", streams)
+    assert create_app({"PETITIONS_ENV": "testing"}).config["LIVE_MAX_STREAMS"] == int(streams)
+
+
+@pytest.mark.parametrize(
+    ("threads", "streams", "allowed"),
+    [(None, "20", 2), ("8", "3", 2), ("4", "4", 1), ("3", "1", 0), ("8", "-1", 2)],
+)
+def test_a_stream_cap_that_takes_the_threads_pages_need_stops_the_start(
+    monkeypatch, threads, streams, allowed
+):
+    """The attack of issue 8: 20 streams on 4 threads left the home page no thread at all."""
+    if threads is not None:
+        monkeypatch.setenv("WEB_THREADS", threads)
+    monkeypatch.setenv("LIVE_MAX_STREAMS", streams)
+    monkeypatch.setenv("SECRET_KEY", REAL_SECRET)
+    with pytest.raises(RuntimeError) as caught:
+        create_app({"PETITIONS_ENV": "production"})
+    message = str(caught.value)
+    assert f"LIVE_MAX_STREAMS={streams}" in message
+    assert f"between 0 and {allowed}" in message
+    assert "WEB_THREADS" in message
+
+
+def test_a_stream_cap_from_test_config_is_checked_too():
+    with pytest.raises(RuntimeError, match="LIVE_MAX_STREAMS=5"):
+        create_app({"PETITIONS_ENV": "testing", "WEB_THREADS": 4, "LIVE_MAX_STREAMS": 5})
+
+
+@pytest.mark.parametrize("threads", ["0", "-4"])
+def test_a_server_without_threads_stops_the_start(monkeypatch, threads):
+    monkeypatch.setenv("WEB_THREADS", threads)
+    with pytest.raises(RuntimeError, match=f"WEB_THREADS must be at least 1, not {threads}"):
+        create_app({"PETITIONS_ENV": "testing"})

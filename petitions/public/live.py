@@ -6,9 +6,13 @@ Why the live counter stays light when a petition goes viral
   (CHECK_SECONDS), through the per-process memo that count.json uses (views.current_total),
   so however many streams and polls watch a petition, each app process asks the database once per
   COUNT_MEMO_SECONDS (1 s). Between looks a stream holds no database connection.
-* **A cap on streams.** An open stream holds a server thread (gunicorn's gthread worker) while
-  it waits. A process serves at most LIVE_MAX_STREAMS at once; past that it answers 503 with
-  Retry-After straight away, and live.js polls count.json instead.
+* **A cap on streams, well below the threads.** An open stream holds a server thread
+  (gunicorn's gthread worker) while it waits, so idle streams must never take the threads that
+  pages need. A process serves at most LIVE_MAX_STREAMS at once, a quarter of its WEB_THREADS
+  by default (rounded down: none below 4 threads, and then every page polls); `create_app()`
+  refuses a LIVE_MAX_STREAMS above that quarter, and gunicorn.conf.py refuses to serve an app
+  sized for more threads than its worker has. Past the cap it answers 503 with Retry-After
+  straight away, and live.js polls count.json instead.
 * **Streams end after LIVE_STREAM_SECONDS (30 s).** No thread is held for long, slots turn
   over between readers, and a reader who left (unnoticed until the next write) frees a slot
   at the latest then. The `retry:` field makes the browser reconnect a few seconds later.
@@ -28,7 +32,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
 
 from flask import (
     Blueprint,
@@ -59,6 +64,8 @@ CHECK_SECONDS = 1.0
 RECONNECT_MS = 3000
 #: How long browsers and proxies may keep the widget page; live.js brings its count up to date.
 EMBED_MAX_AGE = 60
+#: Of every STREAM_SHARE threads of a process, one may hold a live stream; pages keep the rest.
+STREAM_SHARE = 4
 #: Totals that between them fall in every CLDR plural category any language has for whole
 #: numbers (Russian 1/2/5, Arabic 0/2/3/11/100, French millions, ...).
 PLURAL_SAMPLES = (0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 19, 20, 21, 22, 25, 100, 101, 102, 111, 10**6)
@@ -99,13 +106,63 @@ class StreamSlots:
         return give_back
 
 
+class Clock(Protocol):
+    """Where a stream reads the time and waits (the `time` module is one). A test gives the app
+    one that moves on when asked to wait, so a stream's half minute passes at once."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float, /) -> None: ...
+
+
+def max_streams(threads: int) -> int:
+    """The most live streams a process with `threads` threads may hold: one in STREAM_SHARE
+    (rounded down), so however many readers keep a stream open, at least three threads in four
+    are left for pages; below STREAM_SHARE threads none, and the pages poll count.json."""
+    return max(threads, 0) // STREAM_SHARE
+
+
+def stream_cap(config: Mapping[str, Any]) -> int:
+    """LIVE_MAX_STREAMS as configured, or max_streams(WEB_THREADS) when it is not set.
+
+    RuntimeError (the app does not start) if a configured cap would leave pages fewer threads
+    than max_streams() keeps for them: an attacker holding that many idle streams open would
+    otherwise take the site down.
+    """
+    threads = config["WEB_THREADS"]
+    if threads < 1:
+        raise RuntimeError(f"WEB_THREADS must be at least 1, not {threads}.")
+    allowed = max_streams(threads)
+    configured = config.get("LIVE_MAX_STREAMS")
+    if configured is None:
+        return allowed
+    if not 0 <= configured <= allowed:
+        raise RuntimeError(
+            f"Refusing to start with LIVE_MAX_STREAMS={configured}: each open live-count stream "
+            f"holds one of the {threads} threads of a process (WEB_THREADS), and pages keep at "
+            f"least {threads - allowed} of them. Set LIVE_MAX_STREAMS between 0 and {allowed}, "
+            f"leave it unset (then it is {allowed}), or raise WEB_THREADS: streams may take one "
+            f"thread in {STREAM_SHARE}."
+        )
+    return configured
+
+
 @bp.record_once
-def _init_slots(state: BlueprintSetupState) -> None:
-    state.app.extensions["live_streams"] = StreamSlots()
+def _init_streams(state: BlueprintSetupState) -> None:
+    app = state.app
+    app.config["LIVE_MAX_STREAMS"] = stream_cap(app.config)
+    app.extensions["live_streams"] = StreamSlots()
+    app.extensions["live_clock"] = time
 
 
 def stream_slots(app: Flask) -> StreamSlots:
     return app.extensions["live_streams"]
+
+
+def stream_clock(app: Flask) -> Clock:
+    """The clock the app's streams run on: the `time` module, unless a test set its own in
+    `app.extensions["live_clock"]`."""
+    return app.extensions["live_clock"]
 
 
 @bp.get("/petitions/<int:petition_id>/count/stream")
@@ -125,6 +182,7 @@ def count_stream(petition_id: int):
         total,
         seconds=config["LIVE_STREAM_SECONDS"],
         heartbeat=config["LIVE_HEARTBEAT_SECONDS"],
+        clock=stream_clock(current_app),
     )
     response = Response(events, mimetype="text/event-stream")
     response.call_on_close(give_back)
@@ -148,10 +206,10 @@ def _streams_busy(retry_after: int) -> Response:
 
 
 def count_events(
-    app: Flask, first: counts.PublicTotal, *, seconds: float, heartbeat: float
+    app: Flask, first: counts.PublicTotal, *, seconds: float, heartbeat: float, clock: Clock
 ) -> Iterator[str]:
     """The stream's text: `retry:`, `first`, then each change of count or state until
-    `seconds` have passed or the petition is no longer open.
+    `seconds` have passed on `clock` (see stream_clock) or the petition is no longer open.
 
     It runs after the request has ended (Flask pops the request context before a response is
     streamed), so each look at the total has its own app context, whose teardown hands the
@@ -159,14 +217,14 @@ def count_events(
     transaction (in which SQLite would keep reading the same old snapshot). It looks once more
     after every message it sends, however late the reader takes it, before it may end.
     """
-    started = time.monotonic()
+    started = clock.monotonic()
     deadline = started + seconds
     next_heartbeat = started + heartbeat
     yield f"retry: {RECONNECT_MS}\n\n"
     yield _count_event(first)
     shown = first
     while shown.state == PetitionState.OPEN:
-        time.sleep(max(0.0, min(CHECK_SECONDS, deadline - time.monotonic())))
+        clock.sleep(max(0.0, min(CHECK_SECONDS, deadline - clock.monotonic())))
         with app.app_context():
             total = current_total(first.petition_id)
         if total is None:
@@ -176,8 +234,8 @@ def count_events(
             shown = total
             if shown.state != PetitionState.OPEN:
                 return
-            next_heartbeat = time.monotonic() + heartbeat  # the event kept the line busy
-        now = time.monotonic()
+            next_heartbeat = clock.monotonic() + heartbeat  # the event kept the line busy
+        now = clock.monotonic()
         if now >= deadline:
             return
         if now >= next_heartbeat:

@@ -1,5 +1,9 @@
 """The live counter: a petition's total as server-sent events, which end by themselves and are
-capped per process (503, so the page polls count.json), and the page markup live.js reads."""
+capped per process (503, so the page polls count.json), and the page markup live.js reads.
+
+The streams here run on a clock that moves on when a stream waits, so they last the real
+LIVE_STREAM_SECONDS (30 s) without the tests waiting for it.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,24 @@ import pytest
 from petitions.public.live import RECONNECT_MS, stream_slots
 
 
-@pytest.fixture
-def app_config(app_config):
-    # Short streams, so every test's stream ends by itself; a heartbeat each second.
-    app_config["LIVE_STREAM_SECONDS"] = 2
-    app_config["LIVE_HEARTBEAT_SECONDS"] = 1
-    return app_config
+class SteppingClock:
+    """A stream's clock (live.Clock) on which waiting takes no time: sleep() moves it on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float, /) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def clock(app) -> SteppingClock:
+    clock = SteppingClock()
+    app.extensions["live_clock"] = clock
+    return clock
 
 
 def stream_url(petition_id: int) -> str:
@@ -87,10 +103,11 @@ def test_a_signature_not_yet_confirmed_sends_nothing(client, petition, signer):
     assert [m for m in rest if "event" in m] == []
 
 
-def test_the_stream_ends_by_itself_with_heartbeats_and_frees_its_slot(app, client, petition):
+def test_the_stream_ends_by_itself_with_heartbeats_and_frees_its_slot(app, client, petition, clock):
     with client.get(stream_url(petition), buffered=False) as response:
         assert stream_slots(app).open == 1
-        received = list(messages(response))  # ends: LIVE_STREAM_SECONDS is 2 here
+        received = list(messages(response))
+    assert clock.now == app.config["LIVE_STREAM_SECONDS"], "it ended after LIVE_STREAM_SECONDS"
     assert received[0] == {"retry": str(RECONNECT_MS)}
     assert [m["event"] for m in received if "event" in m] == ["count"], "one event, no change"
     assert {"comment": "heartbeat"} in received
