@@ -52,13 +52,14 @@ def _no_store(response):
     return response
 
 
-def safe_next(target: str | None) -> str | None:
+def safe_next(target: object) -> str | None:
     """`target` if it is a path on this site, else None (no open redirect).
 
     Refused: absolute and scheme-relative URLs (`//evil`, `/\\evil`, which browsers treat as
-    another host), anything with a scheme or host, and control characters.
+    another host), anything with a scheme or host, control characters, and anything that is
+    not a string.
     """
-    if not target or len(target) > 2000 or bad_character(target):
+    if not isinstance(target, str) or not target or len(target) > 2000 or bad_character(target):
         return None
     if not target.startswith("/") or target.startswith(("//", "/\\")):
         return None
