@@ -176,6 +176,14 @@ class Config:
     #: then serves to everyone. None: any host (development); production defaults to the host
     #: of PUBLIC_BASE_URL.
     TRUSTED_HOSTS: list[str] | None = None
+    #: Strict-Transport-Security max-age: for this long a browser that saw the header reaches
+    #: the site over HTTPS only (no first plain-HTTP request to intercept). 0: no header
+    #: (development and testing, which run over HTTP); production: one year.
+    HSTS_SECONDS = 0
+    #: The same for every subdomain; only if all of them serve HTTPS.
+    HSTS_INCLUDE_SUBDOMAINS = False
+    #: Ask to be on browsers' built-in HTTPS list; hard to undo, so never by default.
+    HSTS_PRELOAD = False
 
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("en",)
@@ -233,6 +241,11 @@ class Config:
             "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", cls.SESSION_COOKIE_SECURE),
             "PROXY_FIX_HOPS": env_int("PROXY_FIX_HOPS", cls.PROXY_FIX_HOPS),
             "TRUSTED_HOSTS": env_list("TRUSTED_HOSTS", cls.TRUSTED_HOSTS),
+            "HSTS_SECONDS": env_int("HSTS_SECONDS", cls.HSTS_SECONDS),
+            "HSTS_INCLUDE_SUBDOMAINS": env_bool(
+                "HSTS_INCLUDE_SUBDOMAINS", cls.HSTS_INCLUDE_SUBDOMAINS
+            ),
+            "HSTS_PRELOAD": env_bool("HSTS_PRELOAD", cls.HSTS_PRELOAD),
             "DEFAULT_PETITION_DAYS": env_int("DEFAULT_PETITION_DAYS", cls.DEFAULT_PETITION_DAYS),
             "RESPONSE_MAIL_BATCH_SIZE": env_int(
                 "RESPONSE_MAIL_BATCH_SIZE", cls.RESPONSE_MAIL_BATCH_SIZE
@@ -263,6 +276,7 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
+    HSTS_SECONDS = 365 * 24 * 3600
 
 
 CONFIGS: dict[str, type[Config]] = {

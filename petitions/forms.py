@@ -1,4 +1,5 @@
-"""Form helpers shared by every blueprint: clean text fields that refuse what we cannot store."""
+"""Form helpers shared by every blueprint: the base form, which reads form bodies only, and
+clean text fields that refuse what we cannot store."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import secrets
 from typing import IO
 from urllib.parse import parse_qsl
 
-from flask import Request, current_app
+from flask import Request, abort, current_app, make_response, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from werkzeug.formparser import FormDataParser
 from wtforms import HiddenField, StringField, TextAreaField
@@ -39,8 +42,76 @@ class FormRequest(Request):
     form_data_parser_class = _FormParser
 
 
+#: The bodies an HTML form sends; form endpoints take no other.
+FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+#: "Read the submitted form from the request", as opposed to an explicit `formdata=None`.
+_FROM_REQUEST = object()
+
+
+class WebForm(FlaskForm):
+    """The base of every form of the app: what it reads is the request's form body, only.
+
+    Flask-WTF's FlaskForm also takes a JSON body (`request.get_json()`) and uploaded files as
+    form data. CSRF protection accepts the token in the X-CSRFToken header, so a JSON body with
+    a valid token put numbers, lists, nulls and objects where every field and validator
+    expects text, and sign, login or a new petition ended in a 500. No form here takes JSON or
+    files: a submitted request with another kind of body gets a 415 page that says so, and the
+    files of a multipart body are not form values.
+    """
+
+    def __init__(self, formdata=_FROM_REQUEST, **kwargs) -> None:
+        if formdata is _FROM_REQUEST:
+            formdata = _submitted_form()
+        super().__init__(formdata=formdata, **kwargs)
+
+
+def _submitted_form() -> MultiDict | None:
+    """The request's form fields if a form was sent; None (the fields' defaults) otherwise."""
+    if not request or request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return None
+    if request.mimetype not in FORM_MIMETYPES and (request.mimetype or request.content_length):
+        abort(_not_a_form())
+    return request.form or None
+
+
+def _not_a_form():
+    response = make_response(
+        render_template(
+            "errors/error.html",
+            status=415,
+            title=_("The form was not understood"),
+            message=_(
+                "This address takes what the form on its page sends, not other kinds of data. "
+                "Please fill in the form on the page and send it again."
+            ),
+        ),
+        415,
+    )
+    # RFC 7694: which request bodies the resource accepts.
+    response.headers["Accept-Post"] = ", ".join(FORM_MIMETYPES)
+    return response
+
+
 TOO_LONG = _l("Please use at most %(max)d characters.")
 FORM_EXPIRED = _l("This form has expired; please send it again.")
+NOT_TEXT = _l("Please type this as text.")
+
+
+class TextOnly:
+    """For text fields: a value that is not a string is refused with a message, and the field
+    holds "" instead, so its validators (lengths, patterns, characters) always get text.
+
+    The app's forms read form bodies, whose values are strings; this keeps the fields safe
+    when code hands them other data (`formdata=` of any mapping).
+    """
+
+    def process_formdata(self, valuelist) -> None:
+        if valuelist and not isinstance(valuelist[0], str):
+            self.data = ""
+            raise ValueError(NOT_TEXT)
+        super().process_formdata(valuelist)
+
 
 #: What `new_one_time_key()` makes: 32 random bytes, URL-safe base64 (43 characters).
 ONE_TIME_KEY_PATTERN = r"^[A-Za-z0-9_-]{43}$"
@@ -50,7 +121,7 @@ def new_one_time_key() -> str:
     return secrets.token_urlsafe(32)
 
 
-class OneTimeKeyField(HiddenField):
+class OneTimeKeyField(TextOnly, HiddenField):
     """A random key the form carries, stored uniquely with what the form creates, so the same
     form submitted twice (a double click, a resent request) creates one thing."""
 
@@ -73,8 +144,10 @@ class OneTimeKeyField(HiddenField):
             self.renew()
 
 
-def checked_email(address: str) -> str:
+def checked_email(address: object) -> str:
     """The address as we will write to it, or a ValidationError saying why we cannot."""
+    if not isinstance(address, str):
+        raise ValidationError(NOT_TEXT)
     try:
         return validate_address(
             address, check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"]
@@ -95,7 +168,11 @@ class CleanText:
         self.multiline = multiline
 
     def __call__(self, form, field) -> None:
-        if field.data and bad_character(field.data, multiline=self.multiline):
+        if field.data is None or field.data == "":
+            return
+        if not isinstance(field.data, str):
+            raise ValidationError(NOT_TEXT)
+        if bad_character(field.data, multiline=self.multiline):
             raise ValidationError(
                 _l(
                     "This field contains characters we cannot accept (line breaks, control "
@@ -112,7 +189,7 @@ def _multi_line(value):
     return normalise(value, multiline=True) if isinstance(value, str) else value
 
 
-class LineField(StringField):
+class LineField(TextOnly, StringField):
     """A single-line text input, normalised (NFC, trimmed) and checked for bad characters."""
 
     def __init__(self, *args, validators=(), filters=(), **kwargs):
@@ -124,7 +201,7 @@ class LineField(StringField):
         )
 
 
-class ParagraphsField(TextAreaField):
+class ParagraphsField(TextOnly, TextAreaField):
     def __init__(self, *args, validators=(), filters=(), **kwargs):
         super().__init__(
             *args,

@@ -28,6 +28,8 @@ class Memo(Generic[K, V]):
 
     #: Longest a reader waits for another thread's first load before loading itself.
     WAIT_SECONDS = 30.0
+    #: What readers wait on while one thread loads a key (a test's subclass counts them).
+    event_type: type[threading.Event] = threading.Event
 
     def __init__(
         self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
@@ -52,7 +54,7 @@ class Memo(Generic[K, V]):
                 return entry[1]
             loading = self._loading.get(key)
             if loading is None:
-                self._loading[key] = threading.Event()
+                self._loading[key] = self.event_type()
         if loading is not None:
             loading.wait(self.WAIT_SECONDS)
             with self._lock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -39,8 +41,35 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def strict_transport_security(config: Mapping) -> str | None:
+    """The Strict-Transport-Security value the settings ask for; None: no header.
+
+    Sent on every response, whatever the scheme the app sees: behind a proxy that ends TLS
+    without PROXY_FIX_HOPS, every request looks like plain HTTP, and browsers ignore the
+    header on a response that did not come over HTTPS anyway (RFC 6797, 8.1).
+    """
+    seconds = config.get("HSTS_SECONDS", 0)
+    if seconds < 0:
+        raise ValueError(f"HSTS_SECONDS must be 0 (off) or more, not {seconds}")
+    if not seconds:
+        return None
+    value = f"max-age={seconds}"
+    if config.get("HSTS_INCLUDE_SUBDOMAINS"):
+        value += "; includeSubDomains"
+    if config.get("HSTS_PRELOAD"):
+        value += "; preload"
+    return value
+
+
 def init_app(app: Flask) -> None:
     hops = app.config.get("PROXY_FIX_HOPS", 0)
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.after_request(add_security_headers)
+    hsts = strict_transport_security(app.config)
+    if hsts is not None:
+
+        @app.after_request
+        def add_strict_transport_security(response: Response) -> Response:
+            response.headers.setdefault("Strict-Transport-Security", hsts)
+            return response

@@ -214,6 +214,7 @@ TABLES = (
     "signatures",
     "petition_count_shards",
     "petitions",
+    "user_sessions",
     "users",
 )
 
@@ -450,21 +451,33 @@ def make_user(app):
     return make
 
 
+def log_in_client(app, client, user_id: int) -> None:
+    """Put a user's login in a test client's session as the login form does: a server-side
+    session (services.sessions.start_session) whose key the cookie keeps."""
+    from petitions.auth import SESSION_KEY
+    from petitions.models import User
+    from petitions.services.sessions import start_session
+
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        session_id = user.get_id()
+        key = start_session(db.session, user, now=utcnow())
+        db.session.remove()
+    with client.session_transaction() as session:
+        session["_user_id"] = session_id
+        session["_fresh"] = True
+        session[SESSION_KEY] = key
+
+
 @pytest.fixture
 def login_as(app, client):
-    """Put a user's login in the test client's session, as the login form does.
+    """Log a user in in the test client, as the login form does.
 
     For tests of what a logged-in user may do; the login form itself has tests of its own.
     """
-    from petitions.models import User
 
     def login(user_id: int) -> None:
-        with app.app_context():
-            session_id = db.session.get(User, user_id).get_id()
-            db.session.remove()
-        with client.session_transaction() as session:
-            session["_user_id"] = session_id
-            session["_fresh"] = True
+        log_in_client(app, client, user_id)
 
     return login
 

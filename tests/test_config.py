@@ -380,3 +380,81 @@ def test_a_server_without_threads_stops_the_start(monkeypatch, threads):
     monkeypatch.setenv("WEB_THREADS", threads)
     with pytest.raises(RuntimeError, match=f"WEB_THREADS must be at least 1, not {threads}"):
         create_app({"PETITIONS_ENV": "testing"})
+
+
+# --- Strict-Transport-Security -----------------------------------------------------------------
+
+PRODUCTION_BASE = "https://petitions.example.kg"
+ONE_YEAR = 365 * 24 * 3600
+
+
+def production_app(monkeypatch, **environment):
+    monkeypatch.setenv("SECRET_KEY", REAL_SECRET)
+    monkeypatch.setenv("PUBLIC_BASE_URL", PRODUCTION_BASE)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return create_app({"PETITIONS_ENV": "production"})
+
+
+def test_production_sends_hsts_for_a_year_on_every_response(monkeypatch):
+    client = production_app(monkeypatch).test_client()
+    responses = {
+        "page": client.get("/account/login", base_url=PRODUCTION_BASE),
+        "not found": client.get("/no/such/page", base_url=PRODUCTION_BASE),
+        "API": client.get("/api/v1/", base_url=PRODUCTION_BASE),
+        "static file": client.get("/static/site.css", base_url=PRODUCTION_BASE),
+        "refused POST": client.post("/account/login", base_url=PRODUCTION_BASE),
+        "redirect": client.get("/account/settings", base_url=PRODUCTION_BASE),
+    }
+    statuses = {name: response.status_code for name, response in responses.items()}
+    assert statuses == {
+        "page": 200,
+        "not found": 404,
+        "API": 200,
+        "static file": 200,
+        "refused POST": 400,
+        "redirect": 302,
+    }
+    for name, response in responses.items():
+        assert response.headers.get("Strict-Transport-Security") == f"max-age={ONE_YEAR}", name
+        response.close()
+
+
+def test_production_hsts_can_cover_subdomains(monkeypatch):
+    app = production_app(monkeypatch, HSTS_INCLUDE_SUBDOMAINS="true")
+    response = app.test_client().get("/api/v1/", base_url=PRODUCTION_BASE)
+    assert response.headers["Strict-Transport-Security"] == (
+        f"max-age={ONE_YEAR}; includeSubDomains"
+    )
+
+
+def test_hsts_preload_only_when_asked(monkeypatch):
+    app = production_app(
+        monkeypatch, HSTS_SECONDS="63072000", HSTS_INCLUDE_SUBDOMAINS="1", HSTS_PRELOAD="1"
+    )
+    response = app.test_client().get("/api/v1/", base_url=PRODUCTION_BASE)
+    assert response.headers["Strict-Transport-Security"] == (
+        "max-age=63072000; includeSubDomains; preload"
+    )
+
+
+def test_production_hsts_can_be_turned_off(monkeypatch):
+    app = production_app(monkeypatch, HSTS_SECONDS="0")
+    response = app.test_client().get("/api/v1/", base_url=PRODUCTION_BASE)
+    assert "Strict-Transport-Security" not in response.headers
+
+
+@pytest.mark.parametrize("environment", ["development", "testing"])
+def test_no_hsts_outside_production(environment):
+    app = create_app({"PETITIONS_ENV": environment})
+    assert app.config["HSTS_SECONDS"] == 0
+    response = app.test_client().get("/account/login")
+    assert response.status_code == 200
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_a_negative_hsts_age_stops_the_start(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", REAL_SECRET)
+    monkeypatch.setenv("HSTS_SECONDS", "-1")
+    with pytest.raises(ValueError, match="HSTS_SECONDS"):
+        create_app({"PETITIONS_ENV": "production"})

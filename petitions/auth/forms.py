@@ -5,11 +5,10 @@ from __future__ import annotations
 import unicodedata
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from ..forms import TOO_LONG, CleanText, LineField, checked_email
+from ..forms import TOO_LONG, CleanText, LineField, TextOnly, WebForm, checked_email
 from ..models.signature import EMAIL_MAX
 from ..models.user import DISPLAY_NAME_MAX
 from .passwords import PASSWORD_MAX, PASSWORD_MIN
@@ -21,7 +20,7 @@ def _nfc(value):
     return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
 
 
-class SecretField(PasswordField):
+class SecretField(TextOnly, PasswordField):
     """A password input: NFC, no control characters, at most PASSWORD_MAX characters."""
 
     def __init__(self, *args, validators=(), **kwargs):
@@ -103,7 +102,7 @@ def current_password_field(label=None, message=None):
     )
 
 
-class SignupForm(_ValidatedEmail, FlaskForm):
+class SignupForm(_ValidatedEmail, WebForm):
     display_name = LineField(
         _l("Your name"),
         validators=[
@@ -124,11 +123,16 @@ class SignupForm(_ValidatedEmail, FlaskForm):
     )
 
     def validate_display_name(self, field) -> None:
-        if field.data and not any(unicodedata.category(c)[0] in "LN" for c in field.data):
+        name = field.data
+        if (
+            isinstance(name, str)
+            and name
+            and not any(unicodedata.category(c)[0] in "LN" for c in name)
+        ):
             raise ValidationError(_l("Please enter your name."))
 
 
-class LoginForm(FlaskForm):
+class LoginForm(WebForm):
     email = LineField(
         _l("Email address"),
         validators=[
@@ -146,20 +150,20 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class ResetRequestForm(_ValidatedEmail, FlaskForm):
+class ResetRequestForm(_ValidatedEmail, WebForm):
     email = email_field(description=_l("We send a link to set a new password to this address."))
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(WebForm):
     password, password2 = new_password_fields(_l("New password"))
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(WebForm):
     current_password = current_password_field()
     password, password2 = new_password_fields(_l("New password"))
 
 
-class ChangeEmailForm(_ValidatedEmail, FlaskForm):
+class ChangeEmailForm(_ValidatedEmail, WebForm):
     email = email_field(
         _l("New email address"),
         description=_l("We send a link to the new address; the change happens when you open it."),
@@ -167,7 +171,7 @@ class ChangeEmailForm(_ValidatedEmail, FlaskForm):
     password = current_password_field()
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(WebForm):
     password = current_password_field()
     confirm = BooleanField(
         _l("I understand that my account is deleted for good; my petitions stay public."),
@@ -175,5 +179,5 @@ class DeleteAccountForm(FlaskForm):
     )
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(WebForm):
     """A button only (log out, confirm an address): a POST with its CSRF token."""

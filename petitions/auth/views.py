@@ -20,13 +20,14 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..models import utcnow
 from ..services import accounts
 from ..services.accounts import AccountExists, AccountPolicy, TokenProblem, TokenPurpose
 from ..text import bad_character
+from . import log_in, log_out
 from .forms import (
     ButtonForm,
     ChangeEmailForm,
@@ -52,13 +53,14 @@ def _no_store(response):
     return response
 
 
-def safe_next(target: str | None) -> str | None:
+def safe_next(target: object) -> str | None:
     """`target` if it is a path on this site, else None (no open redirect).
 
     Refused: absolute and scheme-relative URLs (`//evil`, `/\\evil`, which browsers treat as
-    another host), anything with a scheme or host, and control characters.
+    another host), anything with a scheme or host, control characters, and anything that is
+    not a string.
     """
-    if not target or len(target) > 2000 or bad_character(target):
+    if not isinstance(target, str) or not target or len(target) > 2000 or bad_character(target):
         return None
     if not target.startswith("/") or target.startswith(("//", "/\\")):
         return None
@@ -139,14 +141,14 @@ def login():
     )
     if user is None:
         return render_template("auth/login.html", form=form, failed=True), 401
-    login_user(user)
+    log_in(user)
     return redirect(safe_next(form.next.data) or url_for("auth.settings"), code=303)
 
 
 @bp.post("/logout")
 def logout():
     if ButtonForm().validate_on_submit():
-        logout_user()
+        log_out()
     return redirect(url_for("public.index"), code=303)
 
 
@@ -179,7 +181,7 @@ def reset_password(token: str):
         status = 422 if form.is_submitted() else 200
         return render_template("auth/reset_password.html", form=form), status
     accounts.reset_password(db.session, check.user, form.password.data, now=utcnow())
-    logout_user()
+    log_out()
     flash(_("Your password has been changed. You can log in with it now."))
     return redirect(url_for("auth.login"), code=303)
 
@@ -221,7 +223,7 @@ def change_password():
             user = current_user._get_current_object()
             accounts.set_password(db.session, user, form.password.data, now=utcnow())
             # The new credentials version ended every session, this one too: log in again.
-            login_user(user)
+            log_in(user)
             flash(_("Your password has been changed. Other devices have been logged out."))
             return redirect(url_for("auth.settings"), code=303)
         form.current_password.errors.append(NOT_YOUR_PASSWORD)
@@ -265,7 +267,7 @@ def change_email(token: str):
     except AccountExists:
         return _invalid_link("email_taken", 409)
     if was_logged_in:
-        login_user(user)
+        log_in(user)
     return render_template("auth/email_changed.html", new_email=check.new_email)
 
 
@@ -276,7 +278,7 @@ def delete_account():
     if form.validate_on_submit():
         if _password_ok(form.password.data):
             user = current_user._get_current_object()
-            logout_user()
+            log_out()
             accounts.delete_account(db.session, user, now=utcnow())
             return render_template("auth/deleted.html")
         form.password.errors.append(NOT_YOUR_PASSWORD)

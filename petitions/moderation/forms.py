@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from ..forms import TOO_LONG, LineField, ParagraphsField
+from ..forms import TOO_LONG, LineField, ParagraphsField, WebForm
 from ..labels import REASON_LABELS
 from ..models import RejectionReason
 from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..services.moderation import NOTE_MAX, RESPONSE_MAX
 
 
-class _ModerationForm(FlaskForm):
+class _ModerationForm(WebForm):
     """Several of these share the review page: their HTML ids get a prefix, so each label
     points at its own field (the field names, which the server reads, stay plain)."""
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import TOO_LONG, LineField, OneTimeKeyField, ParagraphsField
+from ..forms import TOO_LONG, LineField, OneTimeKeyField, ParagraphsField, WebForm
 from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..services.petitions import MAX_SIGNATURE_GOAL, PetitionDraft
 
 
-class PetitionForm(FlaskForm):
+class PetitionForm(WebForm):
     """A petition's texts, as on the public page; the same limits as the database."""
 
     title = LineField(
@@ -75,9 +74,9 @@ class NewPetitionForm(PetitionForm):
     creation_key = OneTimeKeyField()
 
 
-class SubmitForm(FlaskForm):
+class SubmitForm(WebForm):
     """A button only: send the draft for sponsors."""
 
 
-class CloseForm(FlaskForm):
+class CloseForm(WebForm):
     """A button only: close the open petition now."""

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms.validators import DataRequired, Length
 
-from ..forms import TOO_LONG, LineField, OneTimeKeyField, ParagraphsField
+from ..forms import TOO_LONG, LineField, OneTimeKeyField, ParagraphsField, WebForm
 from ..models.updates import UPDATE_BODY_MAX, UPDATE_TITLE_MAX
 
 
-class UpdateForm(FlaskForm):
+class UpdateForm(WebForm):
     """Title and text, with the form's one-time key: submitting it twice posts one update."""
 
     title = LineField(

@@ -8,14 +8,13 @@ from functools import cache
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import html_params
 
 from ..countries import country_choices, is_country
-from ..forms import TOO_LONG, LineField, checked_email
+from ..forms import TOO_LONG, LineField, WebForm, checked_email
 from ..models.signature import EMAIL_MAX, NAME_MAX, REGION_MAX
 from ..services.signing import Signer
 
@@ -48,7 +47,7 @@ class CountrySelect:
         return Markup("<select {}>{}{}</select>").format(attributes, placeholder, Markup(options))  # noqa: S704
 
 
-class SignForm(FlaskForm):
+class SignForm(WebForm):
     name = LineField(
         _l("Full name"),
         validators=[
@@ -131,9 +130,9 @@ class SignForm(FlaskForm):
         )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(WebForm):
     """A button only: confirming needs a POST (mail scanners open links with GET)."""
 
 
-class ResendForm(FlaskForm):
+class ResendForm(WebForm):
     """A button only: asks for a fresh confirmation link."""

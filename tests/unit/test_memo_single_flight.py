@@ -19,28 +19,35 @@ class Clock:
 
 
 def test_a_crowd_waits_for_one_first_load():
-    memo: Memo[int, str] = Memo(ttl=10, clock=Clock())
-    release = threading.Event()
+    """Readers of a missing key, all inside `get` at once, share one load and its value.
+
+    The load cannot finish before every reader has arrived: the barrier needs all of them,
+    each either loading (which single flight must prevent: then it counts more than one load)
+    or waiting for the load in progress (an Event that reaches the barrier before it waits).
+    So the readers overlap by construction, whatever the scheduling, and a broken memo fails
+    the count instead of passing by luck.
+    """
+    readers = 8
+    all_inside = threading.Barrier(readers, timeout=30)
     loads = []
+
+    class ArrivingEvent(threading.Event):
+        def wait(self, timeout=None) -> bool:
+            all_inside.wait()
+            return super().wait(timeout)
+
+    class CountedMemo(Memo):
+        event_type = ArrivingEvent
+
+    memo: Memo[int, str] = CountedMemo(ttl=10, clock=Clock())
 
     def load() -> str:
         loads.append(1)
-        release.wait(10)
+        all_inside.wait()
         return "total"
 
-    def reader() -> str | None:
-        return memo.get(1, load)
-
-    threads = [threading.Thread(target=lambda: results.append(reader())) for _ in range(8)]
-    results: list = []
-    for thread in threads:
-        thread.start()
-    # Every reader has either started the one load or is waiting for it.
-    assert _eventually(lambda: len(loads) == 1 and len(memo._loading) == 1)
-    release.set()
-    for thread in threads:
-        thread.join(10)
-    assert results == ["total"] * 8
+    results = run_in_threads([lambda: memo.get(1, load) for _ in range(readers)])
+    assert results == ["total"] * readers
     assert len(loads) == 1
 
 
@@ -76,11 +83,3 @@ def test_a_failed_load_lets_the_next_reader_try():
     with pytest.raises(RuntimeError):
         memo.get(1, broken)
     assert memo.get(1, lambda: 7) == 7
-
-
-def _eventually(predicate, tries: int = 2000) -> bool:
-    for _ in range(tries):
-        if predicate():
-            return True
-        threading.Event().wait(0.005)
-    return predicate()

@@ -682,6 +682,80 @@ def test_logout_is_a_post_with_csrf(account, make_user):
     assert not account.logged_in()
 
 
+def copy_of_cookie(app, browser: AccountActions) -> AccountActions:
+    """Another client holding a copy of `browser`'s session cookie, as a thief would."""
+    cookie = browser.client.get_cookie("session", domain="localhost")
+    assert cookie is not None
+    thief = AccountActions(app.test_client(), browser.mailbox, browser.deliver)
+    thief.client.set_cookie("session", cookie.value, domain="localhost")
+    return thief
+
+
+def test_a_cookie_copied_before_logout_opens_nothing_after_it(app, account, make_user):
+    make_user(email="aigul@example.kg")
+    account.login("aigul@example.kg")
+    thief = copy_of_cookie(app, account)
+    assert thief.logged_in()  # the copy works while the session lasts
+
+    assert account.logout().status_code == 303
+    response = thief.client.get("/account/settings")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account/login?next=%2Faccount%2Fsettings"
+
+
+def test_logging_out_leaves_other_devices_logged_in(account, other_browser, make_user):
+    make_user(email="aigul@example.kg")
+    account.login("aigul@example.kg")
+    other_browser.login("aigul@example.kg")
+    account.logout()
+    assert not account.logged_in()
+    assert other_browser.logged_in()
+
+
+def test_logging_in_again_ends_the_browsers_earlier_session(app, account, make_user):
+    make_user(email="aigul@example.kg")
+    account.login("aigul@example.kg")
+    earlier = copy_of_cookie(app, account)
+    # The login form of a logged-in browser redirects; a form posted from another tab does not.
+    again = account.client.post(
+        "/account/login",
+        data={
+            "csrf_token": account.form_token("/account/settings"),
+            "email": "aigul@example.kg",
+            "password": PASSWORD,
+        },
+    )
+    assert again.status_code == 303
+    assert account.logged_in()
+    assert not earlier.logged_in()
+
+
+def test_a_session_from_before_server_side_sessions_is_logged_out(app, client, make_user):
+    """A cookie made before the deploy names the user but has no session key."""
+    user_id = make_user(email="aigul@example.kg")
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{user_id}:1"
+        session["_fresh"] = True
+    response = client.get("/account/settings")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account/login?next=%2Faccount%2Fsettings"
+    home = client.get("/")
+    assert home.status_code == 200
+    assert 'href="/account/login"' in text(home)
+
+
+def test_a_password_change_ends_the_sessions_of_copied_cookies(app, account, make_user):
+    make_user(email="aigul@example.kg")
+    account.login("aigul@example.kg")
+    thief = copy_of_cookie(app, account)
+    response = account.settings_form(
+        "password", current_password=PASSWORD, password=NEW_PASSWORD, password2=NEW_PASSWORD
+    )
+    assert response.status_code == 303
+    assert account.logged_in()
+    assert not thief.logged_in()
+
+
 def test_navigation_shows_who_is_logged_in(account, make_user, app):
     anonymous = text(account.client.get("/"))
     assert 'href="/account/login"' in anonymous and 'href="/account/signup"' in anonymous

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import body_text, csrf_token, run_in_threads
+from conftest import body_text, csrf_token, log_in_client, run_in_threads
 from sqlalchemy import func, select
 
 from petitions.extensions import db
@@ -520,13 +520,7 @@ def test_two_moderators_through_the_web_the_second_is_told(
     for n in range(2):
         user_id = make_user(email=f"web{n}@example.kg", role="moderator", name=f"Mod {n}")
         web = app.test_client()
-        with app.app_context():
-            from petitions.models import User
-
-            session_id = db.session.get(User, user_id).get_id()
-            db.session.remove()
-        with web.session_transaction() as session:
-            session["_user_id"] = session_id
+        log_in_client(app, web, user_id)
         html = web.get(review_url(petition_id)).get_data(as_text=True)
         clients.append((web, csrf_token(html)))
 

@@ -1,10 +1,12 @@
 """Who is logged in survives only as long as their credentials: the base of every access rule."""
 
+from flask import session
 from sqlalchemy import update
 
-from petitions.auth import load_user
+from petitions.auth import SESSION_KEY, load_user
 from petitions.extensions import db
-from petitions.models import Role, User
+from petitions.models import Role, User, utcnow
+from petitions.services.sessions import start_session
 
 
 def test_roles_rank(app, make_user):
@@ -18,8 +20,10 @@ def test_roles_rank(app, make_user):
 
 def test_sessions_end_when_credentials_change(app, make_user):
     user_id = make_user()
-    with app.app_context():
-        session_id = db.session.get(User, user_id).get_id()
+    with app.test_request_context():
+        user = db.session.get(User, user_id)
+        session_id = user.get_id()
+        session[SESSION_KEY] = start_session(db.session, user, now=utcnow())
         assert load_user(session_id).id == user_id
         db.session.execute(update(User).values(credentials_version=User.credentials_version + 1))
         db.session.commit()
