@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import tomllib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,8 +13,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
+from . import demo
 from .extensions import db
-from .models import Petition, SignatureStatus, utcnow
+from .models import REMOVED_STATUSES, Petition, SignatureStatus, utcnow
 from .services import counts, opendata, petitions, removal, signing
 from .services.petitions import PetitionDraft, PetitionError
 
@@ -299,51 +301,45 @@ def snapshot_command() -> None:
         click.echo("today's totals were already recorded (or no petition is public)")
 
 
-DEMO_PETITIONS = [
-    PetitionDraft(
-        title="Do not send Kyrgyz troops abroad",
-        action="We ask the Jogorku Kenesh to vote against any bill that would deploy the armed "
-        "forces of the Kyrgyz Republic outside its borders.",
-        background="Our soldiers swore to defend their homeland.\n\n"
-        "Sending them to foreign conflicts puts their lives at risk for causes the "
-        "people of Kyrgyzstan have never been asked about.",
-        addressee="Jogorku Kenesh — Parliament of the Kyrgyz Republic",
-        signature_goal=10000,
-    ),
-    PetitionDraft(
-        title="Чистый воздух в Бишкеке зимой",
-        action="Просим мэрию Бишкека перевести городские котельные на газ до следующей зимы.",
-        background="Зимой Бишкек входит в число городов с самым грязным воздухом в мире.",
-        addressee="Мэрия города Бишкек",
-        signature_goal=5000,
-    ),
-    PetitionDraft(
-        title="Safe bicycle lanes on Chüy Avenue",
-        action="Build a protected bicycle lane along Chüy Avenue.",
-        addressee="Bishkek City Council",
-    ),
-]
-
-
 @click.command("seed")
 @with_appcontext
 def seed_command() -> None:
-    """Add demo petitions if the database has none (so `make run` shows something real)."""
+    """Add demo data if the database has no petitions (so `make run` shows something real).
+
+    Demo petitions with thousands of signatures, their history, and demo accounts whose
+    password is printed here: for development only, refused with PETITIONS_ENV=production.
+    """
+    if current_app.config["PETITIONS_ENV"] == "production":
+        raise click.ClickException(
+            "seed adds demo accounts with a published password; it does not run in production "
+            "(PETITIONS_ENV=production)."
+        )
     if db.session.scalar(select(func.count()).select_from(Petition)):
         click.echo("petitions exist; nothing seeded")
         return
-    now = utcnow()
-    for draft in DEMO_PETITIONS:
-        petition = petitions.create_petition(db.session, draft, now=now)
-        petitions.open_petition(
-            db.session,
-            petition,
-            now=now,
-            base_url=current_app.config["PUBLIC_BASE_URL"],
-            duration_days=current_app.config["DEFAULT_PETITION_DAYS"],
-        )
+    started = time.perf_counter()
+    report = demo.seed(db.session, current_app.config, now=utcnow())
     db.session.commit()
-    click.echo(f"seeded {len(DEMO_PETITIONS)} open petitions")
+    statuses = report.signatures
+    removed = sum(statuses[s] for s in REMOVED_STATUSES)
+    click.echo(
+        f"seeded {len(report.petitions)} demo petitions with "
+        f"{statuses.total():,} signatures ({statuses[SignatureStatus.CONFIRMED]:,} confirmed, "
+        f"{statuses[SignatureStatus.PENDING]:,} pending, {removed:,} invalidated or withdrawn) "
+        f"in {time.perf_counter() - started:.1f} s:"
+    )
+    base_url = current_app.config["PUBLIC_BASE_URL"]
+    for petition in report.petitions:
+        click.echo(
+            f"{petition.id:>6}  {petition.state:<10} {petition.total:>7,}  {petition.title}"
+            f"  {base_url}/petitions/{petition.id}"
+        )
+    for account in report.accounts:
+        if account.can_log_in:
+            click.echo(
+                f"demo {account.role} login (development only): {account.email} "
+                f"password {demo.DEMO_PASSWORD}"
+            )
 
 
 def init_app(app: Flask) -> None:

@@ -5,14 +5,17 @@ and must leave the database as it was.
 """
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import csrf_token
-from sqlalchemy import select
+from conftest import TABLES, csrf_token, scalar_sql
+from sqlalchemy import select, text
 
+from petitions import demo
 from petitions.extensions import db
 from petitions.models import Petition, PetitionState, utcnow
+from petitions.worker import housekeeping
 
 KYRGYZ_TITLE = "Жогорку Кеңеш: аскерлерди чет өлкөгө жибербегиле"
 RUSSIAN_ACTION = "Просим депутатов голосовать против отправки войск за рубеж."
@@ -25,6 +28,14 @@ def stored_petitions(app) -> list[Petition]:
         db.session.expunge_all()
         db.session.remove()
         return list(found)
+
+
+def scalar_rows(app, sql: str) -> list[tuple]:
+    with app.app_context():
+        try:
+            return [tuple(row) for row in db.session.execute(text(sql))]
+        finally:
+            db.session.remove()
 
 
 def only_petition(app) -> Petition:
@@ -623,27 +634,162 @@ def test_list_after_close_keeps_the_count(app, runner, signer, make_petition):
 # --- seed --------------------------------------------------------------------------------------
 
 
-def test_seed_creates_open_demo_petitions_once(app, runner, client):
-    output = assert_ok(runner.invoke(args=["seed"]))
-    assert "seeded 3 open petitions" in output
-    first = stored_petitions(app)
-    assert len(first) == 3
-    assert {p.state for p in first} == {PetitionState.OPEN}
-    assert "Чистый воздух в Бишкеке зимой" in {p.title for p in first}
+def seed(runner) -> str:
+    return assert_ok(runner.invoke(args=["seed"]))
 
-    index = client.get("/").get_data(as_text=True)
-    for petition in first:
-        assert petition.title in index
 
-    again = assert_ok(runner.invoke(args=["seed"]))
-    assert "nothing seeded" in again
-    assert [(p.id, p.title) for p in stored_petitions(app)] == [(p.id, p.title) for p in first]
+def table_sizes(app) -> dict[str, int]:
+    with app.app_context():
+        sizes = {
+            table: db.session.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+            for table in TABLES
+        }
+        db.session.remove()
+        return sizes
+
+
+def csto_petition_id(app) -> int:
+    found = [p.id for p in stored_petitions(app) if p.title == demo.CSTO_PETITION.title]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_seed_says_what_it_seeded(app, runner):
+    output = seed(runner)
+    assert "seeded 5 demo petitions with" in output
+    assert f"{demo.CSTO_PETITION.title}  http://localhost/petitions/1" in output
+    assert f"organiser@example.org password {demo.DEMO_PASSWORD}" in output
+
+
+def test_seed_then_reconcile_finds_no_drift(app, runner):
+    """The count shards are written from the confirmed rows, with the rule of counts.py."""
+    seed(runner)
+    output = assert_ok(runner.invoke(args=["counts", "reconcile"]))
+    assert "5 petition(s) checked, 0 with drift" in output
+
+
+def test_seeded_public_totals_equal_the_confirmed_signatures(app, runner, client):
+    seed(runner)
+    confirmed = dict(
+        scalar_rows(
+            app,
+            "SELECT petition_id, count(*) FROM signatures WHERE status = 'confirmed' "
+            "GROUP BY petition_id",
+        )
+    )
+    public = {
+        p.id: client.get(f"/petitions/{p.id}/count.json").get_json()["signature_count"]
+        for p in stored_petitions(app)
+        if p.state in (PetitionState.OPEN, PetitionState.CLOSED)
+    }
+    assert public == {petition_id: confirmed[petition_id] for petition_id in public}
+
+
+def test_seeded_signatures_are_thousands_in_every_state(app, runner):
+    seed(runner)
+    statuses = dict(scalar_rows(app, "SELECT status, count(*) FROM signatures GROUP BY status"))
+    assert statuses["confirmed"] > 10000
+    assert statuses["pending"] > 0
+    assert statuses["invalidated"] > 0
+    assert statuses["withdrawn"] > 0
+
+
+def test_the_csto_petition_page_shows_its_chart_regions_and_total(app, runner, client):
+    seed(runner)
+    petition_id = csto_petition_id(app)
+    total = scalar_sql(
+        app,
+        "SELECT count(*) FROM signatures WHERE petition_id = :id AND status = 'confirmed'",
+        id=petition_id,
+    )
+    html = client.get(f"/petitions/{petition_id}").get_data(as_text=True)
+    figures = re.search(r'<section class="figures".*?</section>', html, re.S).group(0)
+    # One bar a day from the opening on 6 January 2022 to the closing on the 20th.
+    bars = [int(n) for n in re.findall(r'<rect class="bar"[^>]*data-count="(\d+)"', figures)]
+    assert len(bars) == 15
+    assert sum(bars) == total
+    assert re.search(r'data-region="KG-GB"><th scope="row">Bishkek Shaary</th>', figures)
+    assert re.search(r'data-region="KG-O"><th scope="row">Osh</th>', figures)
+    assert f"<strong data-count>{total:,}</strong>" in html
+
+
+def test_the_worker_finds_nothing_to_do_after_seeding(app, runner):
+    """Milestones already passed are recorded and the signer emails of the history marked as
+    sent, so `make run` does not mail the demo organiser or thousands of made-up signers; the
+    pending signatures are younger than the purge of unconfirmed ones."""
+    seed(runner)
+    before = table_sizes(app)
+    with app.app_context():
+        housekeeping(db.session, app.config, now=utcnow())
+        db.session.remove()
+    after = table_sizes(app)
+    assert {t: n - before[t] for t, n in after.items() if n != before[t]} == {
+        "daily_counts": 4  # today's totals of the open and closed petitions
+    }
+
+
+def test_the_demo_organiser_can_log_in_with_the_printed_password(app, runner, client):
+    output = seed(runner)
+    password = re.search(r"organiser@example.org password (\S+)", output).group(1)
+    page = client.get("/account/login").get_data(as_text=True)
+    response = client.post(
+        "/account/login",
+        data={
+            "csrf_token": csrf_token(page),
+            "email": "organiser@example.org",
+            "password": password,
+        },
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+
+
+def test_seeding_twice_adds_nothing(app, runner):
+    seed(runner)
+    first = table_sizes(app)
+    assert "petitions exist; nothing seeded" in seed(runner)
+    assert table_sizes(app) == first
+
+
+def test_seed_gives_the_same_data_every_time(app, runner):
+    query = (
+        "SELECT petition_id, name, email_key, country, region, status FROM signatures "
+        "ORDER BY petition_id, id"
+    )
+    seed(runner)
+    first = scalar_rows(app, query)
+    with app.app_context():
+        for table in TABLES:
+            db.session.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+        db.session.commit()
+        db.session.remove()
+    seed(runner)
+    second = scalar_rows(app, query)
+    # Petition ids may move on (PostgreSQL sequences); everything else is the same.
+    assert [row[1:] for row in second] == [row[1:] for row in first]
+
+
+def test_seed_refuses_in_production(app_config, request):
+    """The demo accounts' password is published; no demo data ever reaches production."""
+    app_config["PETITIONS_ENV"] = "production"
+    app = request.getfixturevalue("app")
+    result = app.test_cli_runner().invoke(args=["seed"])
+    assert_clean_error(result, "does not run in production")
+    assert table_sizes(app) == dict.fromkeys(TABLES, 0)
 
 
 def test_seed_leaves_an_existing_database_alone(app, runner, make_petition):
     make_petition(title="Real petition")
-    assert "nothing seeded" in assert_ok(runner.invoke(args=["seed"]))
+    assert "nothing seeded" in seed(runner)
     assert [p.title for p in stored_petitions(app)] == ["Real petition"]
+
+
+def test_seed_uses_an_existing_account_with_a_demo_address(app, runner, make_user):
+    """Someone who made organiser@example.org by hand keeps their password."""
+    user_id = make_user(email="organiser@example.org", password="my own password")
+    output = seed(runner)
+    assert "organiser@example.org password" not in output
+    owners = {p.owner_id for p in stored_petitions(app) if p.title == demo.CSTO_PETITION.title}
+    assert owners == {user_id}
 
 
 def test_closing_date_without_open_is_refused(runner, app):
