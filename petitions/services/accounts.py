@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from .. import outbox
 from ..auth import passwords
-from ..emailaddr import InvalidEmail, normalise_for_identity
+from ..emailaddr import InvalidEmail, identity_forms, normalise_for_identity
 from ..models import Petition, Role, User
 
 logger = logging.getLogger(__name__)
@@ -151,19 +151,18 @@ def _link(policy: AccountPolicy, path: str, token: str) -> str:
 # --- lookups ---------------------------------------------------------------------------------
 
 
-def canonical(email: str) -> str | None:
+def find_by_email(session: Session, email: str) -> User | None:
+    """The account whose mailbox `email` reaches (case, +tags, provider aliases ignored).
+
+    Accounts made before a change of the alias rules keep the form they had then, so every
+    form the address had is looked for; one with the current form comes first.
+    """
     try:
-        return normalise_for_identity(email)
+        forms = identity_forms(email)
     except InvalidEmail:
         return None
-
-
-def find_by_email(session: Session, email: str) -> User | None:
-    """The account whose mailbox `email` reaches (case, +tags, Gmail dots ignored)."""
-    key = canonical(email)
-    if key is None:
-        return None
-    return session.scalar(select(User).where(User.email_canonical == key))
+    found = session.scalars(select(User).where(User.email_canonical.in_(forms))).all()
+    return min(found, key=lambda user: (forms.index(user.email_canonical), user.id), default=None)
 
 
 # --- sign-up and confirmation ----------------------------------------------------------------

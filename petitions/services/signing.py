@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from .. import outbox
 from ..database import dialect_insert
-from ..emailaddr import identity_key
+from ..emailaddr import identity_keys
 from ..models import Petition, Signature, SignatureStatus
 from ..tokens import ConfirmationClaim, TokenState, make_confirmation_token
 from . import counts, lifecycle
@@ -197,9 +197,9 @@ def sign_petition(
     """
     if not may_sign(petition, now, as_sponsor=as_sponsor):
         raise PetitionNotOpen(petition.id)
-    key = identity_key(signer.email, policy.hash_key)
+    key, *earlier_keys = identity_keys(signer.email, policy.hash_key)
     same_person = select(Signature).where(
-        Signature.petition_id == petition.id, Signature.email_key == key
+        Signature.petition_id == petition.id, Signature.email_key.in_([key, *earlier_keys])
     )
     existing = session.scalar(same_person)
     if existing is None:

@@ -4,11 +4,20 @@ Addresses that reach the same mailbox must share a key (or one person could sign
 addresses of different people must not (or the second person could never sign).
 """
 
+from itertools import combinations
+
 import pytest
 
 from petitions.emailaddr import (
+    ALIAS_RULES_V1,
+    BUILTIN_ALIAS_RULES,
+    MAILRU_DOMAINS,
+    YAHOO_DOMAINS,
+    YANDEX_DOMAINS,
     InvalidEmail,
+    identity_forms,
     identity_key,
+    identity_keys,
     normalise_for_identity,
     validate_address,
 )
@@ -210,6 +219,182 @@ def test_plus_only_local_part_is_not_emptied():
 
 def test_at_sign_in_a_quoted_local_part_splits_at_the_last_at():
     assert normalise_for_identity('"a@b"@Example.KG') == '"a@b"@example.kg'
+
+
+# --- provider rules: Yahoo, Yandex, mail.ru -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        # Yahoo's disposable addresses: base name, a dash, a keyword.
+        ("base-shop@yahoo.com", "base@yahoo.com"),
+        ("Base-Shop-2024@YAHOO.COM", "base@yahoo.com"),
+        ("base-x@ymail.com", "base@ymail.com"),
+        ("base-x@rocketmail.com", "base@rocketmail.com"),
+        ("base-x@yahoo.co.uk", "base@yahoo.co.uk"),
+        ("base-x@yahoo.com.tr", "base@yahoo.com.tr"),
+        # The one dot a Yahoo name may have is kept; a + is cut like a dash.
+        ("first.last-x@yahoo.com", "first.last@yahoo.com"),
+        ("base+x@yahoo.com", "base@yahoo.com"),
+        ("base+x-y@yahoo.com", "base@yahoo.com"),
+        # Nothing before the dash: kept whole, as a +tag with nothing before it is.
+        ("-x@yahoo.com", "-x@yahoo.com"),
+    ],
+)
+def test_yahoo_alias_is_its_base_name(typed, canonical):
+    assert normalise_for_identity(typed) == canonical
+
+
+@pytest.mark.parametrize("domain", YANDEX_DOMAINS)
+def test_every_yandex_domain_is_one_mailbox(domain):
+    assert normalise_for_identity(f"aibek@{domain}") == "aibek@yandex.ru"
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        # In a Yandex login . and - are one character, written -.
+        ("aibek.asanov@yandex.ru", "aibek-asanov@yandex.ru"),
+        ("aibek-asanov@yandex.ru", "aibek-asanov@yandex.ru"),
+        ("a.b-c@ya.ru", "a-b-c@yandex.ru"),
+        # +tags are delivered to the login.
+        ("aibek+petitions@yandex.kz", "aibek@yandex.ru"),
+        ("Aibek.Asanov+x.y@Yandex.KG.", "aibek-asanov@yandex.ru"),
+        ("aibek.asanov@narod.ru", "aibek-asanov@yandex.ru"),
+    ],
+)
+def test_yandex_login(typed, canonical):
+    assert normalise_for_identity(typed) == canonical
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("base@yahoo.com", "base-petition42@yahoo.com"),
+        ("base@ymail.com", "Base-News@YMail.com."),
+        ("aibek.asanov@yandex.ru", "aibek-asanov@ya.ru"),
+        ("aibek.asanov@yandex.kz", "aibek-asanov+x@yandex.com"),
+        ("aibek@yandex.kg", "AIBEK@narod.ru"),
+        ("aibek+x@mail.ru", "aibek@mail.ru"),
+    ],
+)
+def test_provider_aliases_share_a_key(first, second):
+    assert identity_key(first, SECRET) == identity_key(second, SECRET)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # Yahoo's domains are separate registrations, and its dots are significant.
+        ("base@yahoo.com", "base@yahoo.co.uk"),
+        ("base@yahoo.com", "base@ymail.com"),
+        ("first.last@yahoo.com", "firstlast@yahoo.com"),
+        # A dash is a Yahoo alias only at Yahoo (and Yahoo Japan is another company).
+        ("a-b@outlook.com", "a@outlook.com"),
+        ("a-b@example.kg", "a@example.kg"),
+        ("a-b@yahoo.co.jp", "a@yahoo.co.jp"),
+        ("a-b@gmail.com", "a@gmail.com"),
+        # Yandex treats . and - alike, but does not drop them.
+        ("a.b@yandex.ru", "ab@yandex.ru"),
+        ("a-b@yandex.ru", "ab@yandex.ru"),
+        ("a_b@yandex.ru", "a-b@yandex.ru"),
+        # Staff mail and look-alike domains are not Yandex Mail.
+        ("aibek@yandex.ru", "aibek@yandex-team.ru"),
+        ("aibek@yandex.ru", "aibek@mail.yandex.ru"),
+        ("aibek@yandex.ru", "aibek@yandex.kg.example"),
+        # Yandex's . and - rule is Yandex's only.
+        ("a.b@example.kg", "a-b@example.kg"),
+    ],
+)
+def test_provider_rules_do_not_merge_different_people(first, second):
+    assert identity_key(first, SECRET) != identity_key(second, SECRET)
+
+
+@pytest.mark.parametrize(("first", "second"), list(combinations(MAILRU_DOMAINS, 2)))
+def test_mailru_family_domains_are_separate_mailboxes(first, second):
+    assert identity_key(f"aibek@{first}", SECRET) != identity_key(f"aibek@{second}", SECRET)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("aibek.asanov@mail.ru", "aibekasanov@mail.ru"),
+        ("aibek.asanov@mail.ru", "aibek-asanov@mail.ru"),
+        ("aibek.asanov@mail.ru", "aibek_asanov@mail.ru"),
+        ("aibek-asanov@bk.ru", "aibek@bk.ru"),
+        ("aibek_asanov@inbox.ru", "aibek@inbox.ru"),
+    ],
+)
+def test_mailru_names_keep_their_dots_dashes_and_underscores(first, second):
+    assert identity_key(first, SECRET) != identity_key(second, SECRET)
+
+
+def test_each_built_in_domain_has_one_rule():
+    """One table: a domain in two rows would depend on their order."""
+    domains = [domain for rule in BUILTIN_ALIAS_RULES.rules for domain in rule.domains]
+    assert len(domains) == len(set(domains))
+
+
+@pytest.mark.parametrize("domain", [d for rule in BUILTIN_ALIAS_RULES.rules for d in rule.domains])
+def test_built_in_domains_are_written_as_addresses_are_compared(domain):
+    """A row whose domain is not in the normalised form would never match."""
+    assert normalise_for_identity(f"a@{domain.upper()}.").endswith(
+        f"@{BUILTIN_ALIAS_RULES.rule_for(domain).mailbox_domain or domain}"
+    )
+
+
+@pytest.mark.parametrize(
+    "domains",
+    [YAHOO_DOMAINS, MAILRU_DOMAINS],
+    ids=["yahoo", "mailru"],
+)
+def test_domains_that_are_separate_registrations_are_not_merged(domains):
+    canonical = {normalise_for_identity(f"aibek@{domain}") for domain in domains}
+    assert len(canonical) == len(domains)
+
+
+# --- earlier rules: the forms stored rows may have ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "forms"),
+    [
+        ("aibek@example.kg", ("aibek@example.kg",)),
+        ("a.i.bek+x@googlemail.com", ("aibek@gmail.com",)),
+        ("base-x@yahoo.com", ("base@yahoo.com", "base-x@yahoo.com")),
+        ("Base-X+y@Yahoo.com", ("base@yahoo.com", "base-x@yahoo.com")),
+        ("aibek.asanov@ya.ru", ("aibek-asanov@yandex.ru", "aibek.asanov@ya.ru")),
+        ("aibek-asanov@yandex.ru", ("aibek-asanov@yandex.ru",)),
+    ],
+)
+def test_identity_forms_current_first_then_earlier(typed, forms):
+    assert identity_forms(typed) == forms
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("Ai.Bek+x@GoogleMail.com", "aibek@gmail.com"),
+        ("aibek+x@example.kg", "aibek@example.kg"),
+        ("base-x@yahoo.com", "base-x@yahoo.com"),
+        ("a.b@ya.ru", "a.b@ya.ru"),
+        ("a.b@mail.ru", "a.b@mail.ru"),
+    ],
+)
+def test_rules_before_the_provider_table_were_gmail_only(typed, canonical):
+    """The forms signatures made before issue 8 were keyed on."""
+    assert normalise_for_identity(typed, ALIAS_RULES_V1) == canonical
+
+
+@pytest.mark.parametrize("typed", ["aibek@example.kg", "base-x@yahoo.com", "a.b@ya.ru"])
+def test_identity_keys_start_with_the_key_new_rows_store(typed):
+    assert identity_keys(typed, SECRET)[0] == identity_key(typed, SECRET)
+
+
+def test_identity_keys_include_the_key_stored_before_the_provider_rules():
+    stored_then = identity_key("base-x@yahoo.com", SECRET, ALIAS_RULES_V1)
+    assert stored_then in identity_keys("base-x@yahoo.com", SECRET)
 
 
 # --- identity_key ------------------------------------------------------------------------------
