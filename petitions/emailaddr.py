@@ -9,10 +9,10 @@ second could never sign. The key is computed from a normalised form:
 - internationalised domains in their ASCII form by IDNA 2008 (UTS 46), the rules email-validator
   and mail servers use: `straße.de` and `strasse.de` are different domains, so `ß` and `ς` are
   not case-folded there as they are in the local part;
-- then the provider's row of the alias table (`BUILTIN_ALIAS_RULES`): where a tag starts (`+`
-  for most servers, also `-` at Yahoo), which characters are ignored (Gmail's dots) or the
-  same (Yandex's `-` and `.`), and which domains are names of one mailbox (googlemail.com is
-  gmail.com; the Yandex domains are yandex.ru).
+- then the provider's row of the alias table (`BUILTIN_ALIAS_RULES`, extended by the operator's
+  EMAIL_ALIAS_RULES): where a tag starts (`+` for most servers, also `-` at Yahoo), which
+  characters are ignored (Gmail's dots) or the same (Yandex's `-` and `.`), and which domains
+  are names of one mailbox (googlemail.com is gmail.com; the Yandex domains are yandex.ru).
   A domain without a row gets `DEFAULT_RULE`: `+tag` removed, as Gmail, Outlook, Fastmail,
   iCloud, Proton, Yandex and most self-hosted servers deliver `a+x@d` to `a@d`.
 
@@ -32,10 +32,10 @@ Changing the rules and the data already stored
 made; they cannot be recomputed, since a confirmed signer's address is erased unless they asked
 for updates. So stored keys are left as they are, and the question "has this person signed?"
 asks about every form the address had: `identity_keys` gives the key of the current form (the
-one new signatures store) and then the keys under `EARLIER_ALIAS_RULES` (the table before the
-provider rules). An address that signed before a change therefore cannot sign again, written
-as it was then, and every stored key stays valid (confirmation and unsubscribe links carry its
-first characters).
+one new signatures store) and then the keys under `EARLIER_ALIAS_RULES` (the built-in table,
+for rows stored before the operator added a rule, and the table before the provider rules). An
+address that signed before a change therefore cannot sign again, written as it was then, and
+every stored key stays valid (confirmation and unsubscribe links carry its first characters).
 
 What no lookup can undo: one person who signed with two aliases before the change keeps both
 signatures, and one who signed with an alias may sign once more, with another alias, on a
@@ -47,12 +47,15 @@ current form. Recomputing the column from `users.email` would make old rows agre
 rules (two accounts that now share a mailbox would need a decision): a data migration.
 
 When the built-in table changes again, add the table as it was to `EARLIER_ALIAS_RULES`.
+Operators should treat EMAIL_ALIAS_RULES like SIGNER_HASH_KEY: once signatures exist, add rules
+but do not change or remove one, as the forms it gave are not looked for afterwards.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -63,6 +66,10 @@ from email_validator import EmailNotValidError, validate_email
 
 class InvalidEmail(ValueError):
     """The address is not one we can send to; the message is safe to show the user."""
+
+
+class InvalidAliasRules(ValueError):
+    """EMAIL_ALIAS_RULES cannot be read; the app refuses to start with this message."""
 
 
 def validate_address(address: str, *, check_deliverability: bool = False) -> str:
@@ -116,7 +123,7 @@ DEFAULT_RULE = ProviderRule(domains=())
 @dataclass(frozen=True)
 class AliasRules:
     """The alias table: the rule of each domain. A later row wins over an earlier one for the
-    domains it names."""
+    domains it names (that is how configured rules override the built-in ones)."""
 
     rules: tuple[ProviderRule, ...]
     default: ProviderRule = DEFAULT_RULE
@@ -221,7 +228,7 @@ YANDEX = ProviderRule(YANDEX_DOMAINS, same="-.", mailbox_domain="yandex.ru")
 MAILRU_DOMAINS = ("mail.ru", "inbox.ru", "list.ru", "bk.ru", "internet.ru", "xmail.ru")
 MAILRU = ProviderRule(MAILRU_DOMAINS)
 
-#: The built-in table.
+#: The built-in table; EMAIL_ALIAS_RULES extends it (see configured_alias_rules).
 BUILTIN_ALIAS_RULES = AliasRules((GMAIL, YAHOO, YANDEX, MAILRU))
 
 #: The table before the provider rules (issue 8): only Gmail's. Signatures made then carry keys
@@ -229,14 +236,18 @@ BUILTIN_ALIAS_RULES = AliasRules((GMAIL, YAHOO, YANDEX, MAILRU))
 ALIAS_RULES_V1 = AliasRules((GMAIL,))
 
 #: Tables whose forms are still looked for (see the module docstring), newest first.
-EARLIER_ALIAS_RULES = (ALIAS_RULES_V1,)
+EARLIER_ALIAS_RULES = (BUILTIN_ALIAS_RULES, ALIAS_RULES_V1)
 
 
 # --- the canonical mailbox and its key ---------------------------------------------------------
 
 
 def normalise_for_identity(address: str, rules: AliasRules = BUILTIN_ALIAS_RULES) -> str:
-    """The canonical mailbox an address reaches (see the module docstring), by `rules`."""
+    """The canonical mailbox an address reaches (see the module docstring).
+
+    `rules` is the app's table (config EMAIL_ALIAS_RULES, parsed at start-up); the built-in
+    one serves callers without an app.
+    """
     local, sep, domain = unicodedata.normalize("NFKC", address.strip()).rpartition("@")
     domain = domain.rstrip(".")
     if not sep or not local or not domain:
@@ -279,3 +290,116 @@ def identity_keys(
 
 def _keyed(canonical: str, secret: str) -> str:
     return hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
+
+
+# --- EMAIL_ALIAS_RULES -------------------------------------------------------------------------
+
+#: What a tag separator, an ignored or a "same" character may be: the non-alphanumeric
+#: characters allowed unquoted in a local part (RFC 5322 atext, and `.`). Letters and digits
+#: are refused: ignoring one would merge the mailboxes of different people.
+RULE_CHARACTERS = frozenset("!#$%&'*+-./=?^_`{|}~")
+
+_RULE_FORMAT = "a rule is 'domain, domain: option option', e.g. 'example.kg: tag=+- ignore=.'"
+_OPTIONS = "tag=, ignore=, same=, one-mailbox"
+
+
+def parse_alias_rules(text: str) -> tuple[ProviderRule, ...]:
+    """Read EMAIL_ALIAS_RULES; raise InvalidAliasRules saying what is wrong and where.
+
+    Rules are separated by `;` (or new lines). Each is `domains: options`: the domains
+    separated by commas or spaces, then any of
+    `tag=CHARS` (a tag starts at any of them; `tag=` for none; default `+`),
+    `ignore=CHARS` (left out of the name), `same=CHARS` (all become the first) and
+    `one-mailbox` (the domains are names of one mailbox: all become the first listed).
+    A rule without options gives its domains the generic rule (it undoes a built-in one).
+    """
+    rules: list[ProviderRule] = []
+    seen: set[str] = set()
+    for written in re.split(r"[;\n]", text):
+        if not written.strip():
+            continue
+        try:
+            rule = _parse_rule(written)
+        except InvalidAliasRules as exc:
+            raise InvalidAliasRules(f"EMAIL_ALIAS_RULES, in {written.strip()!r}: {exc}") from None
+        for domain in rule.domains:
+            if domain in seen:
+                raise InvalidAliasRules(
+                    f"EMAIL_ALIAS_RULES: {domain} is in two rules; give each domain one rule"
+                )
+            seen.add(domain)
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _parse_rule(written: str) -> ProviderRule:
+    domains_text, colon, options_text = written.partition(":")
+    if not colon:
+        raise InvalidAliasRules(f"no colon after the domains ({_RULE_FORMAT})")
+    domains = tuple(_rule_domain(name) for name in re.split(r"[\s,]+", domains_text) if name)
+    if not domains:
+        raise InvalidAliasRules(f"no domain before the colon ({_RULE_FORMAT})")
+    if len(set(domains)) != len(domains):
+        raise InvalidAliasRules("a domain is listed twice")
+    values: dict[str, str] = {}
+    one_mailbox = False
+    for option in options_text.split():
+        name, equals, value = option.partition("=")
+        if option == "one-mailbox":
+            if one_mailbox:
+                raise InvalidAliasRules("one-mailbox is given twice")
+            one_mailbox = True
+        elif equals and name in ("tag", "ignore", "same"):
+            if name in values:
+                raise InvalidAliasRules(f"{name}= is given twice")
+            values[name] = _rule_characters(name, value)
+        else:
+            raise InvalidAliasRules(f"unknown option {option!r} (the options are {_OPTIONS})")
+    if one_mailbox and len(domains) < 2:
+        raise InvalidAliasRules("one-mailbox needs two or more domains")
+    if "same" in values and len(values["same"]) < 2:
+        raise InvalidAliasRules("same= needs two or more characters")
+    for first, second in (("tag", "ignore"), ("tag", "same"), ("ignore", "same")):
+        shared = set(values.get(first, "")) & set(values.get(second, ""))
+        if shared:
+            raise InvalidAliasRules(f"{''.join(sorted(shared))} is in both {first}= and {second}=")
+    return ProviderRule(
+        domains,
+        tag_separators=values.get("tag", DEFAULT_RULE.tag_separators),
+        ignored=values.get("ignore", ""),
+        same=values.get("same", ""),
+        mailbox_domain=domains[0] if one_mailbox else None,
+    )
+
+
+def _rule_domain(name: str) -> str:
+    """A domain as addresses are compared (ASCII, lower case, no final dot), or refused."""
+    try:
+        domain = idna.encode(name.rstrip("."), uts46=True).decode("ascii")
+    except UnicodeError:
+        raise InvalidAliasRules(f"{name!r} is not a domain name") from None
+    if "." not in domain:
+        raise InvalidAliasRules(f"{name!r} is not a domain name (it has no dot)")
+    return domain
+
+
+def _rule_characters(option: str, value: str) -> str:
+    wrong = sorted(set(value) - RULE_CHARACTERS)
+    if wrong:
+        raise InvalidAliasRules(
+            f"{option}= takes characters from {''.join(sorted(RULE_CHARACTERS))}, "
+            f"not {''.join(wrong)!r}"
+        )
+    if len(set(value)) != len(value):
+        raise InvalidAliasRules(f"{option}= lists a character twice")
+    return value
+
+
+def configured_alias_rules(setting: str | AliasRules | None) -> AliasRules:
+    """The app's table from the EMAIL_ALIAS_RULES setting: the built-in table extended by the
+    rules written there (a table given as such, e.g. by a test, is used as it is)."""
+    if isinstance(setting, AliasRules):
+        return setting
+    if setting is not None and not isinstance(setting, str):
+        raise InvalidAliasRules(f"EMAIL_ALIAS_RULES must be text, not {type(setting).__name__}")
+    return BUILTIN_ALIAS_RULES.extended(parse_alias_rules(setting or ""))

@@ -31,7 +31,13 @@ from sqlalchemy.orm import Session
 
 from .. import outbox
 from ..auth import passwords
-from ..emailaddr import InvalidEmail, identity_forms, normalise_for_identity
+from ..emailaddr import (
+    BUILTIN_ALIAS_RULES,
+    AliasRules,
+    InvalidEmail,
+    identity_forms,
+    normalise_for_identity,
+)
 from ..models import Petition, Role, User
 
 logger = logging.getLogger(__name__)
@@ -53,6 +59,8 @@ class AccountPolicy:
     token_max_age: timedelta
     max_failures: int
     lock_time: timedelta
+    #: Which addresses are one mailbox (config EMAIL_ALIAS_RULES; see emailaddr.py).
+    alias_rules: AliasRules = BUILTIN_ALIAS_RULES
 
     @classmethod
     def from_config(cls, config: Mapping) -> AccountPolicy:
@@ -62,6 +70,7 @@ class AccountPolicy:
             token_max_age=timedelta(seconds=config["ACCOUNT_TOKEN_MAX_AGE_SECONDS"]),
             max_failures=config["LOGIN_MAX_FAILURES"],
             lock_time=timedelta(seconds=config["LOGIN_LOCK_SECONDS"]),
+            alias_rules=config["EMAIL_ALIAS_RULES"],
         )
 
 
@@ -151,14 +160,16 @@ def _link(policy: AccountPolicy, path: str, token: str) -> str:
 # --- lookups ---------------------------------------------------------------------------------
 
 
-def find_by_email(session: Session, email: str) -> User | None:
+def find_by_email(
+    session: Session, email: str, *, rules: AliasRules = BUILTIN_ALIAS_RULES
+) -> User | None:
     """The account whose mailbox `email` reaches (case, +tags, provider aliases ignored).
 
     Accounts made before a change of the alias rules keep the form they had then, so every
     form the address had is looked for; one with the current form comes first.
     """
     try:
-        forms = identity_forms(email)
+        forms = identity_forms(email, rules)
     except InvalidEmail:
         return None
     found = session.scalars(select(User).where(User.email_canonical.in_(forms))).all()
@@ -188,7 +199,7 @@ def sign_up(
     # Hashed whatever the branch, so the response time does not tell whether the address
     # already has an account.
     password_hash = passwords.hash_password(password)
-    existing = find_by_email(session, email)
+    existing = find_by_email(session, email, rules=policy.alias_rules)
     if existing is not None and existing.email_confirmed_at is not None:
         _queue_already_registered(session, existing, policy)
         session.commit()
@@ -202,7 +213,7 @@ def sign_up(
     else:
         user = User(
             email=email,
-            email_canonical=normalise_for_identity(email),
+            email_canonical=normalise_for_identity(email, policy.alias_rules),
             password_hash=password_hash,
             display_name=display_name,
             role=Role.ORGANISER,
@@ -282,7 +293,7 @@ def authenticate(
     lock the account for `policy.lock_time`; while locked, even the right password is refused.
     A success clears the failures, records the time and upgrades an outdated hash.
     """
-    user = find_by_email(session, email)
+    user = find_by_email(session, email, rules=policy.alias_rules)
     if user is None:
         passwords.verify_password(_dummy_hash(), password)
         return None
@@ -326,7 +337,7 @@ def _record_failure(session: Session, user: User, *, now: datetime, policy: Acco
 
 def request_password_reset(session: Session, email: str, *, policy: AccountPolicy) -> None:
     """Mail a reset link if `email` has an account; nothing otherwise. Commits."""
-    user = find_by_email(session, email)
+    user = find_by_email(session, email, rules=policy.alias_rules)
     if user is None:
         return
     outbox.enqueue(
@@ -390,7 +401,7 @@ def request_email_change(
     If another account already has that mailbox, the new address is told so instead (the
     requester sees the same page, so this cannot be used to find who has an account).
     """
-    owner = find_by_email(session, new_email)
+    owner = find_by_email(session, new_email, rules=policy.alias_rules)
     if owner is not None and owner.id != user.id:
         outbox.enqueue(
             session,
@@ -417,14 +428,21 @@ def request_email_change(
     session.commit()
 
 
-def change_email(session: Session, user: User, new_email: str, *, now: datetime) -> None:
+def change_email(
+    session: Session,
+    user: User,
+    new_email: str,
+    *,
+    now: datetime,
+    rules: AliasRules = BUILTIN_ALIAS_RULES,
+) -> None:
     """Move the account to a confirmed new address and tell the old one; commits.
 
     Raises AccountExists if the mailbox got an account since the link was sent.
     """
     old_email = user.email
     user.email = new_email
-    user.email_canonical = normalise_for_identity(new_email)
+    user.email_canonical = normalise_for_identity(new_email, rules)
     user.email_confirmed_at = now
     user.credentials_version += 1
     outbox.enqueue(
@@ -476,13 +494,14 @@ def create_account(
     password: str,
     role: Role,
     now: datetime,
+    rules: AliasRules = BUILTIN_ALIAS_RULES,
 ) -> User:
     """An account made by an operator: confirmed at once (the operator vouches). Commits."""
-    if find_by_email(session, email) is not None:
+    if find_by_email(session, email, rules=rules) is not None:
         raise AccountExists(f"An account for {email} already exists.")
     user = User(
         email=email,
-        email_canonical=normalise_for_identity(email),
+        email_canonical=normalise_for_identity(email, rules),
         password_hash=passwords.hash_password(password),
         display_name=display_name,
         role=role,
@@ -501,9 +520,11 @@ def create_account(
     return user
 
 
-def set_role(session: Session, email: str, role: Role) -> User:
+def set_role(
+    session: Session, email: str, role: Role, *, rules: AliasRules = BUILTIN_ALIAS_RULES
+) -> User:
     """Give the account of `email` this role; commits."""
-    user = find_by_email(session, email)
+    user = find_by_email(session, email, rules=rules)
     if user is None:
         raise NoSuchAccount(f"No account for {email}.")
     user.role = role

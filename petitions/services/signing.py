@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from .. import outbox
 from ..database import dialect_insert
-from ..emailaddr import identity_keys
+from ..emailaddr import BUILTIN_ALIAS_RULES, AliasRules, identity_keys
 from ..models import Petition, Signature, SignatureStatus
 from ..tokens import ConfirmationClaim, TokenState, make_confirmation_token
 from . import counts, lifecycle
@@ -40,6 +40,8 @@ class SigningPolicy:
     confirmation_max_age: timedelta
     #: Confirmed sponsors that send a submitted petition to moderation (services/lifecycle.py).
     sponsors_required: int = 5
+    #: Which addresses are one mailbox (config EMAIL_ALIAS_RULES; see emailaddr.py).
+    alias_rules: AliasRules = BUILTIN_ALIAS_RULES
 
     @classmethod
     def from_config(cls, config: Mapping) -> SigningPolicy:
@@ -52,6 +54,7 @@ class SigningPolicy:
             count_shards=config["COUNT_SHARDS"],
             confirmation_max_age=timedelta(seconds=config["CONFIRMATION_MAX_AGE_SECONDS"]),
             sponsors_required=config["SPONSORS_REQUIRED"],
+            alias_rules=config["EMAIL_ALIAS_RULES"],
         )
 
     @property
@@ -197,7 +200,7 @@ def sign_petition(
     """
     if not may_sign(petition, now, as_sponsor=as_sponsor):
         raise PetitionNotOpen(petition.id)
-    key, *earlier_keys = identity_keys(signer.email, policy.hash_key)
+    key, *earlier_keys = identity_keys(signer.email, policy.hash_key, policy.alias_rules)
     same_person = select(Signature).where(
         Signature.petition_id == petition.id, Signature.email_key.in_([key, *earlier_keys])
     )

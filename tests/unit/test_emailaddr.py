@@ -4,6 +4,7 @@ Addresses that reach the same mailbox must share a key (or one person could sign
 addresses of different people must not (or the second person could never sign).
 """
 
+import re
 from itertools import combinations
 
 import pytest
@@ -14,7 +15,9 @@ from petitions.emailaddr import (
     MAILRU_DOMAINS,
     YAHOO_DOMAINS,
     YANDEX_DOMAINS,
+    InvalidAliasRules,
     InvalidEmail,
+    configured_alias_rules,
     identity_forms,
     identity_key,
     identity_keys,
@@ -395,6 +398,125 @@ def test_identity_keys_start_with_the_key_new_rows_store(typed):
 def test_identity_keys_include_the_key_stored_before_the_provider_rules():
     stored_then = identity_key("base-x@yahoo.com", SECRET, ALIAS_RULES_V1)
     assert stored_then in identity_keys("base-x@yahoo.com", SECRET)
+
+
+def test_identity_forms_with_configured_rules_include_the_built_in_form():
+    """Rows stored before the operator added a rule are still found."""
+    rules = configured_alias_rules("example.kg, example.org: one-mailbox")
+    assert identity_forms("aibek@example.org", rules) == ("aibek@example.kg", "aibek@example.org")
+
+
+# --- EMAIL_ALIAS_RULES: rules added by configuration ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "typed", "canonical"),
+    [
+        # Domains that are one mailbox: all become the first listed.
+        ("example.kg, example.org: one-mailbox", "Aibek@Example.org", "aibek@example.kg"),
+        ("example.kg example.org example.com: one-mailbox", "a@example.com", "a@example.kg"),
+        # The tag separator: here a dash, and no longer a plus.
+        ("corp.kg: tag=-", "aibek-news@corp.kg", "aibek@corp.kg"),
+        ("corp.kg: tag=-", "aibek+news@corp.kg", "aibek+news@corp.kg"),
+        ("corp.kg: tag=+-", "aibek-news@corp.kg", "aibek@corp.kg"),
+        # No tags at all.
+        ("corp.kg: tag=", "aibek+news@corp.kg", "aibek+news@corp.kg"),
+        # Ignored characters, and characters that are the same.
+        ("corp.kg: ignore=._", "a.i_bek+x@corp.kg", "aibek@corp.kg"),
+        ("corp.kg: same=-._", "a.i_b-ek@corp.kg", "a-i-b-ek@corp.kg"),
+        # All at once, written with extra spaces and a trailing separator.
+        (
+            "  corp.kg , corp.kz :  one-mailbox  tag=+  ignore=.  ; ",
+            "A.Ibek+x@CORP.KZ",
+            "aibek@corp.kg",
+        ),
+        # Several rules, separated by ; or new lines.
+        ("corp.kg: tag=-; corp.kz: ignore=.", "a.b@corp.kz", "ab@corp.kz"),
+        ("corp.kg: tag=-\ncorp.kz: ignore=.", "a-b@corp.kg", "a@corp.kg"),
+        # Domains are compared as addresses are: case, final dot, IDNA.
+        ("Corp.KG.: tag=-", "a-b@corp.kg", "a@corp.kg"),
+        ("почта.рф: tag=-", "user-x@ПОЧТА.РФ", "user@xn--80a1acny.xn--p1ai"),
+        ("xn--80a1acny.xn--p1ai: tag=-", "user-x@почта.рф", "user@xn--80a1acny.xn--p1ai"),
+        # A rule without options gives its domains the generic rule: it undoes a built-in one.
+        ("yahoo.com:", "base-x@yahoo.com", "base-x@yahoo.com"),
+        ("yahoo.com:", "base+x@yahoo.com", "base@yahoo.com"),
+        # Overriding one domain of a built-in row leaves its other domains as they were.
+        ("yandex.kz:", "a.b@yandex.kz", "a.b@yandex.kz"),
+        ("yandex.kz:", "a.b@ya.ru", "a-b@yandex.ru"),
+        # Configured rules extend the built-in table.
+        ("corp.kg: tag=-", "a.i.bek+x@googlemail.com", "aibek@gmail.com"),
+        ("corp.kg: tag=-", "base-x@yahoo.com", "base@yahoo.com"),
+        # The example in README's table of settings.
+        (
+            "example.kg, example.org: one-mailbox tag=+-; corp.kg: ignore=.",
+            "a.b@corp.kg",
+            "ab@corp.kg",
+        ),
+        # Empty: the built-in table.
+        ("", "base-x@yahoo.com", "base@yahoo.com"),
+        ("  ;  ", "a.b@ya.ru", "a-b@yandex.ru"),
+    ],
+)
+def test_configured_rule_is_honoured(setting, typed, canonical):
+    assert normalise_for_identity(typed, configured_alias_rules(setting)) == canonical
+
+
+def test_no_setting_is_the_built_in_table():
+    assert configured_alias_rules(None) == BUILTIN_ALIAS_RULES
+
+
+def test_a_parsed_table_is_used_as_it_is():
+    rules = configured_alias_rules("corp.kg: tag=-")
+    assert configured_alias_rules(rules) is rules
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("example.kg tag=+", "no colon after the domains"),
+        (": tag=+", "no domain before the colon"),
+        ("example.kg: tags=+", "unknown option 'tags=+'"),
+        ("example.kg: one_mailbox", "unknown option 'one_mailbox'"),
+        ("example.kg: tag", "unknown option 'tag'"),
+        ("exa_mple.kg: tag=+", "'exa_mple.kg' is not a domain name"),
+        ("aibek@example.kg: tag=+", "'aibek@example.kg' is not a domain name"),
+        ("kg: tag=+", "'kg' is not a domain name"),
+        ("example.kg: tag=a", "tag= takes characters from"),
+        ("example.kg: ignore=1", "ignore= takes characters from"),
+        ("example.kg: same=-é", "same= takes characters from"),
+        ("example.kg: tag=:", "tag= takes characters from"),
+        ("example.kg: tag=++", "tag= lists a character twice"),
+        ("example.kg: tag=+ tag=-", "tag= is given twice"),
+        ("example.kg, example.org: one-mailbox one-mailbox", "one-mailbox is given twice"),
+        ("example.kg: one-mailbox", "one-mailbox needs two or more domains"),
+        ("example.kg: same=-", "same= needs two or more characters"),
+        ("example.kg: same=", "same= needs two or more characters"),
+        ("example.kg: tag=+ ignore=+", "+ is in both tag= and ignore="),
+        ("example.kg: tag=- same=-.", "- is in both tag= and same="),
+        ("example.kg: ignore=. same=-.", ". is in both ignore= and same="),
+        ("example.kg, Example.KG.: tag=-", "a domain is listed twice"),
+        ("example.kg: tag=-; example.kg: tag=+", "example.kg is in two rules"),
+    ],
+)
+def test_bad_configuration_is_refused(setting, message):
+    with pytest.raises(InvalidAliasRules, match=re.escape(message)):
+        configured_alias_rules(setting)
+
+
+@pytest.mark.parametrize("setting", ["example.kg tag=+", "example.kg: tag=+ ; corp.kg: tags=-"])
+def test_a_refusal_names_the_setting_and_quotes_the_rule(setting):
+    with pytest.raises(InvalidAliasRules, match=r"^EMAIL_ALIAS_RULES, in '[^']+': "):
+        configured_alias_rules(setting)
+
+
+def test_a_setting_that_is_not_text_is_refused():
+    with pytest.raises(InvalidAliasRules, match="must be text"):
+        configured_alias_rules(["example.kg: tag=-"])
+
+
+def test_invalid_alias_rules_is_a_value_error():
+    """A bad setting stops the start like the other unreadable settings (config.py)."""
+    assert issubclass(InvalidAliasRules, ValueError)
 
 
 # --- identity_key ------------------------------------------------------------------------------

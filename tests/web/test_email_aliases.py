@@ -1,15 +1,21 @@
 """Provider aliases (issue 8) end to end: one mailbox, one counted signature, through the sign
-form; rows stored under the earlier rules still found.
+form; the operator's EMAIL_ALIAS_RULES read at start-up and honoured by signing, accounts and
+the CLI; rows stored under the earlier rules still found.
 """
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
+from petitions import create_app
 from petitions.auth.passwords import hash_password
 from petitions.emailaddr import (
     ALIAS_RULES_V1,
+    AliasRules,
+    InvalidAliasRules,
     identity_key,
     normalise_for_identity,
 )
@@ -109,6 +115,41 @@ def test_an_address_that_signed_under_the_earlier_rules_cannot_sign_again(
     assert counted(signer, app, petition) == (1, 1)
 
 
+# --- EMAIL_ALIAS_RULES -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def one_corporate_mailbox(app_config):
+    app_config["EMAIL_ALIAS_RULES"] = "example.kg, example.org: one-mailbox tag=+-"
+
+
+def test_configured_rule_is_honoured_by_the_sign_form(one_corporate_mailbox, signer, app, petition):
+    signer.sign_and_confirm(petition, "aibek@example.kg")
+    assert signer.sign(petition, "Aibek-News@Example.org").status_code == 303
+    assert counted(signer, app, petition) == (1, 1)
+
+
+def test_configured_rules_are_parsed_at_start_up(monkeypatch):
+    monkeypatch.setenv("EMAIL_ALIAS_RULES", "example.kg, example.org: one-mailbox")
+    app = create_app({"PETITIONS_ENV": "testing"})
+    rules = app.config["EMAIL_ALIAS_RULES"]
+    assert isinstance(rules, AliasRules)
+    assert normalise_for_identity("aibek@example.org", rules) == "aibek@example.kg"
+
+
+@pytest.mark.parametrize("where", ["environment", "test_config"])
+def test_bad_alias_rules_refuse_to_start(monkeypatch, where):
+    bad = "example.kg tag=+"
+    test_config = {"PETITIONS_ENV": "testing"}
+    if where == "environment":
+        monkeypatch.setenv("EMAIL_ALIAS_RULES", bad)
+    else:
+        test_config["EMAIL_ALIAS_RULES"] = bad
+    message = "EMAIL_ALIAS_RULES, in 'example.kg tag=+': no colon after the domains"
+    with pytest.raises(InvalidAliasRules, match=re.escape(message)):
+        create_app(test_config)
+
+
 # --- accounts ----------------------------------------------------------------------------------
 
 
@@ -152,3 +193,28 @@ def test_an_account_with_the_current_form_is_found_first(app):
     store_user(app, "aibek.asanov@ya.ru", "aibek.asanov@ya.ru")
     current = store_user(app, "aibek-asanov@yandex.ru", "aibek-asanov@yandex.ru")
     assert login(app, "aibek.asanov@ya.ru") == current
+
+
+def test_sign_up_stores_the_configured_canonical_form(one_corporate_mailbox, app):
+    with app.app_context():
+        accounts.sign_up(
+            db.session,
+            email="Aibek-X@Example.org",
+            display_name="Aibek",
+            password=PASSWORD,
+            now=utcnow(),
+            policy=AccountPolicy.from_config(app.config),
+        )
+        canonical = db.session.scalar(select(User.email_canonical))
+        db.session.remove()
+    assert canonical == "aibek@example.kg"
+
+
+def test_cli_finds_accounts_by_the_configured_rules(one_corporate_mailbox, app, runner):
+    created = runner.invoke(
+        args=["users", "create", "aibek@example.kg", "--name", "Aibek", "--password-stdin"],
+        input=f"{PASSWORD}\n",
+    )
+    assert created.exit_code == 0, created.output
+    granted = runner.invoke(args=["users", "grant", "Aibek-Mod@example.org", "moderator"])
+    assert (granted.exit_code, granted.output.strip()) == (0, "aibek@example.kg is now moderator")
