@@ -114,6 +114,10 @@ class Config:
     UNCONFIRMED_RETENTION_DAYS = 30
     #: DNS lookups on email domains; off by default so signing works offline and fast.
     EMAIL_CHECK_DELIVERABILITY = False
+    #: Alias rules added to the built-in ones (petitions/emailaddr.py), e.g.
+    #: "example.kg, example.org: one-mailbox tag=+-"; create_app() replaces the text with the
+    #: parsed table and refuses to start if it cannot be read.
+    EMAIL_ALIAS_RULES = ""
 
     #: Counter shards per petition (see petitions/services/counts.py).
     COUNT_SHARDS = 16
@@ -220,6 +224,7 @@ class Config:
             "EMAIL_CHECK_DELIVERABILITY": env_bool(
                 "EMAIL_CHECK_DELIVERABILITY", cls.EMAIL_CHECK_DELIVERABILITY
             ),
+            "EMAIL_ALIAS_RULES": env_str("EMAIL_ALIAS_RULES", cls.EMAIL_ALIAS_RULES),
             "COUNT_SHARDS": env_int("COUNT_SHARDS", cls.COUNT_SHARDS),
             "COUNT_MEMO_SECONDS": env_float("COUNT_MEMO_SECONDS", cls.COUNT_MEMO_SECONDS),
             "COUNT_CACHE_MAX_AGE": env_int("COUNT_CACHE_MAX_AGE", cls.COUNT_CACHE_MAX_AGE),

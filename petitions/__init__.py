@@ -50,6 +50,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if not app.config.get("SIGNER_HASH_KEY"):
         app.config["SIGNER_HASH_KEY"] = app.config["SECRET_KEY"]
+    from .emailaddr import configured_alias_rules
+
+    app.config["EMAIL_ALIAS_RULES"] = configured_alias_rules(app.config["EMAIL_ALIAS_RULES"])
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -63,8 +63,8 @@ from .models import (
 )
 from .services.accounts import find_by_email
 from .services.counts import shard_for
-from .services.transitions import log_event
 from .services.petitions import PetitionDraft, cleaned_fields
+from .services.transitions import log_event
 
 logger = logging.getLogger(__name__)
 

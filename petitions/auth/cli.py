@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from ..emailaddr import InvalidEmail, validate_address
@@ -64,7 +65,8 @@ def create_command(email: str, name: str, role: str, password_stdin: bool) -> No
     """Create a confirmed account (asks for the password unless --password-stdin)."""
     address = _email(email)
     display_name = _name(name)
-    if accounts.find_by_email(db.session, address) is not None:
+    rules = current_app.config["EMAIL_ALIAS_RULES"]
+    if accounts.find_by_email(db.session, address, rules=rules) is not None:
         raise click.ClickException(f"An account for {address} already exists.")
     password = _password(password_stdin)
     try:
@@ -75,6 +77,7 @@ def create_command(email: str, name: str, role: str, password_stdin: bool) -> No
             password=password,
             role=Role(role.lower()),
             now=utcnow(),
+            rules=rules,
         )
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
@@ -87,7 +90,9 @@ def create_command(email: str, name: str, role: str, password_stdin: bool) -> No
 def grant_command(email: str, role: str) -> None:
     """Give an account a role (organiser, moderator or admin)."""
     try:
-        user = accounts.set_role(db.session, email, Role(role.lower()))
+        user = accounts.set_role(
+            db.session, email, Role(role.lower()), rules=current_app.config["EMAIL_ALIAS_RULES"]
+        )
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{user.email} is now {user.role}")
@@ -98,7 +103,9 @@ def grant_command(email: str, role: str) -> None:
 def revoke_command(email: str) -> None:
     """Take moderator or admin rights away: the account is an organiser again."""
     try:
-        user = accounts.set_role(db.session, email, Role.ORGANISER)
+        user = accounts.set_role(
+            db.session, email, Role.ORGANISER, rules=current_app.config["EMAIL_ALIAS_RULES"]
+        )
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{user.email} is now {user.role}")

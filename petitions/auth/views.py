@@ -263,7 +263,9 @@ def change_email(token: str):
     user = check.user
     was_logged_in = current_user.is_authenticated and current_user.id == user.id
     try:
-        accounts.change_email(db.session, user, check.new_email, now=utcnow())
+        accounts.change_email(
+            db.session, user, check.new_email, now=utcnow(), rules=_policy().alias_rules
+        )
     except AccountExists:
         return _invalid_link("email_taken", 409)
     if was_logged_in:

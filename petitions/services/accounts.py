@@ -31,7 +31,13 @@ from sqlalchemy.orm import Session
 from .. import links, outbox
 from ..auth import passwords
 from ..database import dialect_insert
-from ..emailaddr import InvalidEmail, normalise_for_identity
+from ..emailaddr import (
+    BUILTIN_ALIAS_RULES,
+    AliasRules,
+    InvalidEmail,
+    identity_forms,
+    normalise_for_identity,
+)
 from ..models import Petition, Role, User
 
 logger = logging.getLogger(__name__)
@@ -53,6 +59,8 @@ class AccountPolicy:
     token_max_age: timedelta
     max_failures: int
     lock_time: timedelta
+    #: Which addresses are one mailbox (config EMAIL_ALIAS_RULES; see emailaddr.py).
+    alias_rules: AliasRules = BUILTIN_ALIAS_RULES
 
     @classmethod
     def from_config(cls, config: Mapping) -> AccountPolicy:
@@ -62,6 +70,7 @@ class AccountPolicy:
             token_max_age=timedelta(seconds=config["ACCOUNT_TOKEN_MAX_AGE_SECONDS"]),
             max_failures=config["LOGIN_MAX_FAILURES"],
             lock_time=timedelta(seconds=config["LOGIN_LOCK_SECONDS"]),
+            alias_rules=config["EMAIL_ALIAS_RULES"],
         )
 
 
@@ -148,19 +157,20 @@ def check_token(
 # --- lookups ---------------------------------------------------------------------------------
 
 
-def canonical(email: str) -> str | None:
+def find_by_email(
+    session: Session, email: str, *, rules: AliasRules = BUILTIN_ALIAS_RULES
+) -> User | None:
+    """The account whose mailbox `email` reaches (case, +tags, provider aliases ignored).
+
+    Accounts made before a change of the alias rules keep the form they had then, so every
+    form the address had is looked for; one with the current form comes first.
+    """
     try:
-        return normalise_for_identity(email)
+        forms = identity_forms(email, rules)
     except InvalidEmail:
         return None
-
-
-def find_by_email(session: Session, email: str) -> User | None:
-    """The account whose mailbox `email` reaches (case, +tags, Gmail dots ignored)."""
-    key = canonical(email)
-    if key is None:
-        return None
-    return session.scalar(select(User).where(User.email_canonical == key))
+    found = session.scalars(select(User).where(User.email_canonical.in_(forms))).all()
+    return min(found, key=lambda user: (forms.index(user.email_canonical), user.id), default=None)
 
 
 # --- sign-up and confirmation ----------------------------------------------------------------
@@ -185,11 +195,19 @@ def sign_up(
     - a confirmed account: a "you already have an account" mail with the way to log in.
 
     Every branch does the same work, so the response time does not tell whether the address
-    has an account: one password hash, one `INSERT ... ON CONFLICT DO UPDATE` that creates the
+    has an account: one password hash, one lookup, one `INSERT ... ON CONFLICT DO UPDATE` that creates the
     account or (only if unconfirmed) takes it over, and returns the row either way (two
     sign-ups racing for one address meet at the unique key), one outbox row, one commit.
     """
     password_hash = passwords.hash_password(password)
+    # An account found under an older form of the address (emailaddr.identity_forms) is taken
+    # over under its stored key, so a rule change never gives one mailbox two accounts.
+    existing = find_by_email(session, email, rules=policy.alias_rules)
+    canonical = (
+        existing.email_canonical
+        if existing is not None
+        else normalise_for_identity(email, policy.alias_rules)
+    )
     unconfirmed = User.email_confirmed_at.is_(None)
     table = User.__table__
     insert = dialect_insert(session)(User)
@@ -200,7 +218,7 @@ def sign_up(
     row = session.execute(
         insert.values(
             email=email,
-            email_canonical=normalise_for_identity(email),
+            email_canonical=canonical,
             password_hash=password_hash,
             display_name=display_name,
             role=Role.ORGANISER,
@@ -286,7 +304,7 @@ def authenticate(
     lock the account for `policy.lock_time`; while locked, even the right password is refused.
     A success clears the failures, records the time and upgrades an outdated hash.
     """
-    user = find_by_email(session, email)
+    user = find_by_email(session, email, rules=policy.alias_rules)
     if user is None:
         passwords.verify_password(_dummy_hash(), password)
         return None
@@ -334,7 +352,7 @@ def request_password_reset(session: Session, email: str, *, policy: AccountPolic
     Without an account a withheld record takes the message's place, so both answers do the
     same work (one lookup, one outbox row, one commit) and take the same time.
     """
-    user = find_by_email(session, email)
+    user = find_by_email(session, email, rules=policy.alias_rules)
     if user is None:
         outbox.withhold(session, kind="account_reset", reason="no account")
     else:
@@ -401,7 +419,7 @@ def request_email_change(
     If another account already has that mailbox, the new address is told so instead (the
     requester sees the same page, so this cannot be used to find who has an account).
     """
-    owner = find_by_email(session, new_email)
+    owner = find_by_email(session, new_email, rules=policy.alias_rules)
     if owner is not None and owner.id != user.id:
         outbox.enqueue(
             session,
@@ -430,14 +448,21 @@ def request_email_change(
     session.commit()
 
 
-def change_email(session: Session, user: User, new_email: str, *, now: datetime) -> None:
+def change_email(
+    session: Session,
+    user: User,
+    new_email: str,
+    *,
+    now: datetime,
+    rules: AliasRules = BUILTIN_ALIAS_RULES,
+) -> None:
     """Move the account to a confirmed new address and tell the old one; commits.
 
     Raises AccountExists if the mailbox got an account since the link was sent.
     """
     old_email = user.email
     user.email = new_email
-    user.email_canonical = normalise_for_identity(new_email)
+    user.email_canonical = normalise_for_identity(new_email, rules)
     user.email_confirmed_at = now
     user.credentials_version += 1
     outbox.enqueue(
@@ -487,13 +512,14 @@ def create_account(
     password: str,
     role: Role,
     now: datetime,
+    rules: AliasRules = BUILTIN_ALIAS_RULES,
 ) -> User:
     """An account made by an operator: confirmed at once (the operator vouches). Commits."""
-    if find_by_email(session, email) is not None:
+    if find_by_email(session, email, rules=rules) is not None:
         raise AccountExists(f"An account for {email} already exists.")
     user = User(
         email=email,
-        email_canonical=normalise_for_identity(email),
+        email_canonical=normalise_for_identity(email, rules),
         password_hash=passwords.hash_password(password),
         display_name=display_name,
         role=role,
@@ -512,9 +538,11 @@ def create_account(
     return user
 
 
-def set_role(session: Session, email: str, role: Role) -> User:
+def set_role(
+    session: Session, email: str, role: Role, *, rules: AliasRules = BUILTIN_ALIAS_RULES
+) -> User:
     """Give the account of `email` this role; commits."""
-    user = find_by_email(session, email)
+    user = find_by_email(session, email, rules=rules)
     if user is None:
         raise NoSuchAccount(f"No account for {email}.")
     user.role = role

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, or_, update
+from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import links, outbox
 from ..database import dialect_insert
-from ..emailaddr import identity_key
+from ..emailaddr import BUILTIN_ALIAS_RULES, AliasRules, identity_keys
 from ..models import Petition, Signature, SignatureStatus
 from ..models.petition import SPONSOR_STATES
 from ..tokens import ConfirmationClaim, TokenState
@@ -40,6 +40,8 @@ class SigningPolicy:
     confirmation_max_age: timedelta
     #: Confirmed sponsors that send a submitted petition to moderation (services/lifecycle.py).
     sponsors_required: int = 5
+    #: Which addresses are one mailbox (config EMAIL_ALIAS_RULES; see emailaddr.py).
+    alias_rules: AliasRules = BUILTIN_ALIAS_RULES
 
     @classmethod
     def from_config(cls, config: Mapping) -> SigningPolicy:
@@ -52,6 +54,7 @@ class SigningPolicy:
             count_shards=config["COUNT_SHARDS"],
             confirmation_max_age=timedelta(seconds=config["CONFIRMATION_MAX_AGE_SECONDS"]),
             sponsors_required=config["SPONSORS_REQUIRED"],
+            alias_rules=config["EMAIL_ALIAS_RULES"],
         )
 
     @property
@@ -236,7 +239,22 @@ def sign_petition(
     """
     if not may_sign(petition, now, as_sponsor=as_sponsor):
         raise PetitionNotOpen(petition.id)
-    key = identity_key(signer.email, policy.hash_key)
+    key, *earlier_keys = identity_keys(signer.email, policy.hash_key, policy.alias_rules)
+    if earlier_keys:
+        # The address may have signed under an older rule's key (emailaddr.identity_keys):
+        # that row is the person's. Whether this lookup runs depends on how the address is
+        # written, never on whether it signed.
+        key = (
+            session.scalar(
+                select(Signature.email_key)
+                .where(
+                    Signature.petition_id == petition.id,
+                    Signature.email_key.in_(earlier_keys),
+                )
+                .limit(1)
+            )
+            or key
+        )
     session.execute(
         dialect_insert(session)(Signature)
         .values(

@@ -4,11 +4,23 @@ Addresses that reach the same mailbox must share a key (or one person could sign
 addresses of different people must not (or the second person could never sign).
 """
 
+import re
+from itertools import combinations
+
 import pytest
 
 from petitions.emailaddr import (
+    ALIAS_RULES_V1,
+    BUILTIN_ALIAS_RULES,
+    MAILRU_DOMAINS,
+    YAHOO_DOMAINS,
+    YANDEX_DOMAINS,
+    InvalidAliasRules,
     InvalidEmail,
+    configured_alias_rules,
+    identity_forms,
     identity_key,
+    identity_keys,
     normalise_for_identity,
     validate_address,
 )
@@ -210,6 +222,301 @@ def test_plus_only_local_part_is_not_emptied():
 
 def test_at_sign_in_a_quoted_local_part_splits_at_the_last_at():
     assert normalise_for_identity('"a@b"@Example.KG') == '"a@b"@example.kg'
+
+
+# --- provider rules: Yahoo, Yandex, mail.ru -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        # Yahoo's disposable addresses: base name, a dash, a keyword.
+        ("base-shop@yahoo.com", "base@yahoo.com"),
+        ("Base-Shop-2024@YAHOO.COM", "base@yahoo.com"),
+        ("base-x@ymail.com", "base@ymail.com"),
+        ("base-x@rocketmail.com", "base@rocketmail.com"),
+        ("base-x@yahoo.co.uk", "base@yahoo.co.uk"),
+        ("base-x@yahoo.com.tr", "base@yahoo.com.tr"),
+        # The one dot a Yahoo name may have is kept; a + is cut like a dash.
+        ("first.last-x@yahoo.com", "first.last@yahoo.com"),
+        ("base+x@yahoo.com", "base@yahoo.com"),
+        ("base+x-y@yahoo.com", "base@yahoo.com"),
+        # Nothing before the dash: kept whole, as a +tag with nothing before it is.
+        ("-x@yahoo.com", "-x@yahoo.com"),
+    ],
+)
+def test_yahoo_alias_is_its_base_name(typed, canonical):
+    assert normalise_for_identity(typed) == canonical
+
+
+@pytest.mark.parametrize("domain", YANDEX_DOMAINS)
+def test_every_yandex_domain_is_one_mailbox(domain):
+    assert normalise_for_identity(f"aibek@{domain}") == "aibek@yandex.ru"
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        # In a Yandex login . and - are one character, written -.
+        ("aibek.asanov@yandex.ru", "aibek-asanov@yandex.ru"),
+        ("aibek-asanov@yandex.ru", "aibek-asanov@yandex.ru"),
+        ("a.b-c@ya.ru", "a-b-c@yandex.ru"),
+        # +tags are delivered to the login.
+        ("aibek+petitions@yandex.kz", "aibek@yandex.ru"),
+        ("Aibek.Asanov+x.y@Yandex.KG.", "aibek-asanov@yandex.ru"),
+        ("aibek.asanov@narod.ru", "aibek-asanov@yandex.ru"),
+    ],
+)
+def test_yandex_login(typed, canonical):
+    assert normalise_for_identity(typed) == canonical
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("base@yahoo.com", "base-petition42@yahoo.com"),
+        ("base@ymail.com", "Base-News@YMail.com."),
+        ("aibek.asanov@yandex.ru", "aibek-asanov@ya.ru"),
+        ("aibek.asanov@yandex.kz", "aibek-asanov+x@yandex.com"),
+        ("aibek@yandex.kg", "AIBEK@narod.ru"),
+        ("aibek+x@mail.ru", "aibek@mail.ru"),
+    ],
+)
+def test_provider_aliases_share_a_key(first, second):
+    assert identity_key(first, SECRET) == identity_key(second, SECRET)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # Yahoo's domains are separate registrations, and its dots are significant.
+        ("base@yahoo.com", "base@yahoo.co.uk"),
+        ("base@yahoo.com", "base@ymail.com"),
+        ("first.last@yahoo.com", "firstlast@yahoo.com"),
+        # A dash is a Yahoo alias only at Yahoo (and Yahoo Japan is another company).
+        ("a-b@outlook.com", "a@outlook.com"),
+        ("a-b@example.kg", "a@example.kg"),
+        ("a-b@yahoo.co.jp", "a@yahoo.co.jp"),
+        ("a-b@gmail.com", "a@gmail.com"),
+        # Yandex treats . and - alike, but does not drop them.
+        ("a.b@yandex.ru", "ab@yandex.ru"),
+        ("a-b@yandex.ru", "ab@yandex.ru"),
+        ("a_b@yandex.ru", "a-b@yandex.ru"),
+        # Staff mail and look-alike domains are not Yandex Mail.
+        ("aibek@yandex.ru", "aibek@yandex-team.ru"),
+        ("aibek@yandex.ru", "aibek@mail.yandex.ru"),
+        ("aibek@yandex.ru", "aibek@yandex.kg.example"),
+        # Yandex's . and - rule is Yandex's only.
+        ("a.b@example.kg", "a-b@example.kg"),
+    ],
+)
+def test_provider_rules_do_not_merge_different_people(first, second):
+    assert identity_key(first, SECRET) != identity_key(second, SECRET)
+
+
+@pytest.mark.parametrize(("first", "second"), list(combinations(MAILRU_DOMAINS, 2)))
+def test_mailru_family_domains_are_separate_mailboxes(first, second):
+    assert identity_key(f"aibek@{first}", SECRET) != identity_key(f"aibek@{second}", SECRET)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("aibek.asanov@mail.ru", "aibekasanov@mail.ru"),
+        ("aibek.asanov@mail.ru", "aibek-asanov@mail.ru"),
+        ("aibek.asanov@mail.ru", "aibek_asanov@mail.ru"),
+        ("aibek-asanov@bk.ru", "aibek@bk.ru"),
+        ("aibek_asanov@inbox.ru", "aibek@inbox.ru"),
+    ],
+)
+def test_mailru_names_keep_their_dots_dashes_and_underscores(first, second):
+    assert identity_key(first, SECRET) != identity_key(second, SECRET)
+
+
+def test_each_built_in_domain_has_one_rule():
+    """One table: a domain in two rows would depend on their order."""
+    domains = [domain for rule in BUILTIN_ALIAS_RULES.rules for domain in rule.domains]
+    assert len(domains) == len(set(domains))
+
+
+@pytest.mark.parametrize("domain", [d for rule in BUILTIN_ALIAS_RULES.rules for d in rule.domains])
+def test_built_in_domains_are_written_as_addresses_are_compared(domain):
+    """A row whose domain is not in the normalised form would never match."""
+    assert normalise_for_identity(f"a@{domain.upper()}.").endswith(
+        f"@{BUILTIN_ALIAS_RULES.rule_for(domain).mailbox_domain or domain}"
+    )
+
+
+@pytest.mark.parametrize(
+    "domains",
+    [YAHOO_DOMAINS, MAILRU_DOMAINS],
+    ids=["yahoo", "mailru"],
+)
+def test_domains_that_are_separate_registrations_are_not_merged(domains):
+    canonical = {normalise_for_identity(f"aibek@{domain}") for domain in domains}
+    assert len(canonical) == len(domains)
+
+
+# --- earlier rules: the forms stored rows may have ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "forms"),
+    [
+        ("aibek@example.kg", ("aibek@example.kg",)),
+        ("a.i.bek+x@googlemail.com", ("aibek@gmail.com",)),
+        ("base-x@yahoo.com", ("base@yahoo.com", "base-x@yahoo.com")),
+        ("Base-X+y@Yahoo.com", ("base@yahoo.com", "base-x@yahoo.com")),
+        ("aibek.asanov@ya.ru", ("aibek-asanov@yandex.ru", "aibek.asanov@ya.ru")),
+        ("aibek-asanov@yandex.ru", ("aibek-asanov@yandex.ru",)),
+    ],
+)
+def test_identity_forms_current_first_then_earlier(typed, forms):
+    assert identity_forms(typed) == forms
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("Ai.Bek+x@GoogleMail.com", "aibek@gmail.com"),
+        ("aibek+x@example.kg", "aibek@example.kg"),
+        ("base-x@yahoo.com", "base-x@yahoo.com"),
+        ("a.b@ya.ru", "a.b@ya.ru"),
+        ("a.b@mail.ru", "a.b@mail.ru"),
+    ],
+)
+def test_rules_before_the_provider_table_were_gmail_only(typed, canonical):
+    """The forms signatures made before issue 8 were keyed on."""
+    assert normalise_for_identity(typed, ALIAS_RULES_V1) == canonical
+
+
+@pytest.mark.parametrize("typed", ["aibek@example.kg", "base-x@yahoo.com", "a.b@ya.ru"])
+def test_identity_keys_start_with_the_key_new_rows_store(typed):
+    assert identity_keys(typed, SECRET)[0] == identity_key(typed, SECRET)
+
+
+def test_identity_keys_include_the_key_stored_before_the_provider_rules():
+    stored_then = identity_key("base-x@yahoo.com", SECRET, ALIAS_RULES_V1)
+    assert stored_then in identity_keys("base-x@yahoo.com", SECRET)
+
+
+def test_identity_forms_with_configured_rules_include_the_built_in_form():
+    """Rows stored before the operator added a rule are still found."""
+    rules = configured_alias_rules("example.kg, example.org: one-mailbox")
+    assert identity_forms("aibek@example.org", rules) == ("aibek@example.kg", "aibek@example.org")
+
+
+# --- EMAIL_ALIAS_RULES: rules added by configuration ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "typed", "canonical"),
+    [
+        # Domains that are one mailbox: all become the first listed.
+        ("example.kg, example.org: one-mailbox", "Aibek@Example.org", "aibek@example.kg"),
+        ("example.kg example.org example.com: one-mailbox", "a@example.com", "a@example.kg"),
+        # The tag separator: here a dash, and no longer a plus.
+        ("corp.kg: tag=-", "aibek-news@corp.kg", "aibek@corp.kg"),
+        ("corp.kg: tag=-", "aibek+news@corp.kg", "aibek+news@corp.kg"),
+        ("corp.kg: tag=+-", "aibek-news@corp.kg", "aibek@corp.kg"),
+        # No tags at all.
+        ("corp.kg: tag=", "aibek+news@corp.kg", "aibek+news@corp.kg"),
+        # Ignored characters, and characters that are the same.
+        ("corp.kg: ignore=._", "a.i_bek+x@corp.kg", "aibek@corp.kg"),
+        ("corp.kg: same=-._", "a.i_b-ek@corp.kg", "a-i-b-ek@corp.kg"),
+        # All at once, written with extra spaces and a trailing separator.
+        (
+            "  corp.kg , corp.kz :  one-mailbox  tag=+  ignore=.  ; ",
+            "A.Ibek+x@CORP.KZ",
+            "aibek@corp.kg",
+        ),
+        # Several rules, separated by ; or new lines.
+        ("corp.kg: tag=-; corp.kz: ignore=.", "a.b@corp.kz", "ab@corp.kz"),
+        ("corp.kg: tag=-\ncorp.kz: ignore=.", "a-b@corp.kg", "a@corp.kg"),
+        # Domains are compared as addresses are: case, final dot, IDNA.
+        ("Corp.KG.: tag=-", "a-b@corp.kg", "a@corp.kg"),
+        ("почта.рф: tag=-", "user-x@ПОЧТА.РФ", "user@xn--80a1acny.xn--p1ai"),
+        ("xn--80a1acny.xn--p1ai: tag=-", "user-x@почта.рф", "user@xn--80a1acny.xn--p1ai"),
+        # A rule without options gives its domains the generic rule: it undoes a built-in one.
+        ("yahoo.com:", "base-x@yahoo.com", "base-x@yahoo.com"),
+        ("yahoo.com:", "base+x@yahoo.com", "base@yahoo.com"),
+        # Overriding one domain of a built-in row leaves its other domains as they were.
+        ("yandex.kz:", "a.b@yandex.kz", "a.b@yandex.kz"),
+        ("yandex.kz:", "a.b@ya.ru", "a-b@yandex.ru"),
+        # Configured rules extend the built-in table.
+        ("corp.kg: tag=-", "a.i.bek+x@googlemail.com", "aibek@gmail.com"),
+        ("corp.kg: tag=-", "base-x@yahoo.com", "base@yahoo.com"),
+        # The example in README's table of settings.
+        (
+            "example.kg, example.org: one-mailbox tag=+-; corp.kg: ignore=.",
+            "a.b@corp.kg",
+            "ab@corp.kg",
+        ),
+        # Empty: the built-in table.
+        ("", "base-x@yahoo.com", "base@yahoo.com"),
+        ("  ;  ", "a.b@ya.ru", "a-b@yandex.ru"),
+    ],
+)
+def test_configured_rule_is_honoured(setting, typed, canonical):
+    assert normalise_for_identity(typed, configured_alias_rules(setting)) == canonical
+
+
+def test_no_setting_is_the_built_in_table():
+    assert configured_alias_rules(None) == BUILTIN_ALIAS_RULES
+
+
+def test_a_parsed_table_is_used_as_it_is():
+    rules = configured_alias_rules("corp.kg: tag=-")
+    assert configured_alias_rules(rules) is rules
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("example.kg tag=+", "no colon after the domains"),
+        (": tag=+", "no domain before the colon"),
+        ("example.kg: tags=+", "unknown option 'tags=+'"),
+        ("example.kg: one_mailbox", "unknown option 'one_mailbox'"),
+        ("example.kg: tag", "unknown option 'tag'"),
+        ("exa_mple.kg: tag=+", "'exa_mple.kg' is not a domain name"),
+        ("aibek@example.kg: tag=+", "'aibek@example.kg' is not a domain name"),
+        ("kg: tag=+", "'kg' is not a domain name"),
+        ("example.kg: tag=a", "tag= takes characters from"),
+        ("example.kg: ignore=1", "ignore= takes characters from"),
+        ("example.kg: same=-é", "same= takes characters from"),
+        ("example.kg: tag=:", "tag= takes characters from"),
+        ("example.kg: tag=++", "tag= lists a character twice"),
+        ("example.kg: tag=+ tag=-", "tag= is given twice"),
+        ("example.kg, example.org: one-mailbox one-mailbox", "one-mailbox is given twice"),
+        ("example.kg: one-mailbox", "one-mailbox needs two or more domains"),
+        ("example.kg: same=-", "same= needs two or more characters"),
+        ("example.kg: same=", "same= needs two or more characters"),
+        ("example.kg: tag=+ ignore=+", "+ is in both tag= and ignore="),
+        ("example.kg: tag=- same=-.", "- is in both tag= and same="),
+        ("example.kg: ignore=. same=-.", ". is in both ignore= and same="),
+        ("example.kg, Example.KG.: tag=-", "a domain is listed twice"),
+        ("example.kg: tag=-; example.kg: tag=+", "example.kg is in two rules"),
+    ],
+)
+def test_bad_configuration_is_refused(setting, message):
+    with pytest.raises(InvalidAliasRules, match=re.escape(message)):
+        configured_alias_rules(setting)
+
+
+@pytest.mark.parametrize("setting", ["example.kg tag=+", "example.kg: tag=+ ; corp.kg: tags=-"])
+def test_a_refusal_names_the_setting_and_quotes_the_rule(setting):
+    with pytest.raises(InvalidAliasRules, match=r"^EMAIL_ALIAS_RULES, in '[^']+': "):
+        configured_alias_rules(setting)
+
+
+def test_a_setting_that_is_not_text_is_refused():
+    with pytest.raises(InvalidAliasRules, match="must be text"):
+        configured_alias_rules(["example.kg: tag=-"])
+
+
+def test_invalid_alias_rules_is_a_value_error():
+    """A bad setting stops the start like the other unreadable settings (config.py)."""
+    assert issubclass(InvalidAliasRules, ValueError)
 
 
 # --- identity_key ------------------------------------------------------------------------------
