@@ -36,6 +36,7 @@ chromium:
 ## The whole suite, on SQLite unless TEST_DATABASE_URL names a PostgreSQL database.
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The suite against the local PostgreSQL (127.0.0.1:5432, database test).

@@ -218,7 +218,13 @@ def _open_petition(app) -> int:
             addressee="Bishkek city council",
         )
         petition = petition_service.create_petition(db.session, draft, now=now)
-        petition_service.open_petition(petition, now=now, closes_at=now + timedelta(days=30))
+        petition_service.open_petition(
+            db.session,
+            petition,
+            now=now,
+            base_url="http://localhost",
+            closes_at=now + timedelta(days=30),
+        )
         db.session.commit()
         petition_id = petition.id
         db.session.remove()

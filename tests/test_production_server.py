@@ -73,7 +73,9 @@ def database(tmp_path) -> tuple[str, int]:
             ),
             now=now,
         )
-        petition_service.open_petition(petition, now=now, closes_at=None)
+        petition_service.open_petition(
+            db.session, petition, now=now, base_url="http://127.0.0.1", closes_at=None
+        )
         db.session.commit()
         petition_id = petition.id
         db.session.remove()

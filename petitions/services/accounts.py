@@ -195,9 +195,10 @@ def sign_up(
     - a confirmed account: a "you already have an account" mail with the way to log in.
 
     Every branch does the same work, so the response time does not tell whether the address
-    has an account: one password hash, one lookup, one `INSERT ... ON CONFLICT DO UPDATE` that creates the
-    account or (only if unconfirmed) takes it over, and returns the row either way (two
-    sign-ups racing for one address meet at the unique key), one outbox row, one commit.
+    has an account: one password hash, one lookup, one `INSERT ... ON CONFLICT DO UPDATE`
+    that creates the account or (only if unconfirmed) takes it over, and returns the row
+    either way (two sign-ups racing for one address meet at the unique key), one outbox row,
+    one commit.
     """
     password_hash = passwords.hash_password(password)
     # An account found under an older form of the address (emailaddr.identity_forms) is taken

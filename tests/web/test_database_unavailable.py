@@ -18,6 +18,7 @@ from conftest import ON_POSTGRES, free_port, scalar_sql
 from sqlalchemy import event, text
 
 from petitions import create_app
+from petitions.auth import SESSION_KEY
 from petitions.errors import DATABASE_RETRY_AFTER_SECONDS
 from petitions.extensions import db
 
@@ -93,6 +94,8 @@ def logged_in(unreachable_app):
     with client.session_transaction() as session:
         session["_user_id"] = "1:1"
         session["_fresh"] = True
+        # A server-side session's key (services/sessions.py): the loader must look it up.
+        session[SESSION_KEY] = "a-session-key-the-database-would-check"
     return client
 
 
