@@ -57,8 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import auth, cli, database, emails, errors, i18n, labels, security
-    from .api import http as api_http
+    from . import auth, cli, database, emails, errors, http, i18n, labels, passwords, security
     from .extensions import csrf, db, migrate
     from .forms import FormRequest
 
@@ -67,13 +66,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    passwords.init_app(app)
     auth.init_app(app)
     database.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
     emails.init_app(app)
     security.init_app(app)
-    api_http.init_app(app)
+    http.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
 

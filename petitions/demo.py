@@ -45,7 +45,6 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from .auth.passwords import hash_password
 from .emailaddr import identity_key, normalise_for_identity
 from .models import (
     CountShard,
@@ -61,6 +60,7 @@ from .models import (
     SignatureStatus,
     User,
 )
+from .passwords import hash_password
 from .services.accounts import find_by_email
 from .services.counts import shard_for
 from .services.petitions import PetitionDraft, cleaned_fields
@@ -109,7 +109,7 @@ ACCOUNTS = {
     "bikes": DemoAccount("timur.bikes@example.org", "Timur Kim", Role.ORGANISER, False),
 }
 #: Stored instead of a hash for accounts nobody logs in as: not an argon2 hash, so no password
-#: matches it (auth.passwords.verify_password answers False for a malformed hash).
+#: matches it (passwords.verify_password answers False for a malformed hash).
 NO_PASSWORD = "!demo account without a password"  # noqa: S105
 
 

@@ -26,8 +26,8 @@ from werkzeug.exceptions import (
     SecurityError,
 )
 
-from .api.http import problem
 from .extensions import db
+from .http import problem
 
 logger = logging.getLogger(__name__)
 

@@ -420,7 +420,7 @@ def make_user(app):
 
     The password is "correct horse battery" unless given.
     """
-    from petitions.auth.passwords import hash_password
+    from petitions.passwords import hash_password
     from petitions.emailaddr import normalise_for_identity
     from petitions.models import User
 

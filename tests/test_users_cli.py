@@ -6,7 +6,7 @@ Mistakes end in a one-line error (no traceback) and change nothing.
 import pytest
 from sqlalchemy import select
 
-from petitions.auth.passwords import PASSWORD_MAX, verify_password
+from petitions.passwords import PASSWORD_MAX, verify_password
 from petitions.extensions import db
 from petitions.models import User
 

@@ -8,20 +8,14 @@ Nothing here reads a signature: only aggregates from services/opendata.py.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
+from ..http import timestamp
 from ..models import Petition
 from ..services.opendata import PetitionStats, SeriesPoint
 
 #: `url_for`-like: (endpoint, **values) -> absolute URL.
 UrlFor = Callable[..., str]
-
-
-def timestamp(moment: datetime | None) -> str | None:
-    """RFC 3339 in UTC with a Z, to the second."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _text(petition: Petition, value: str | None) -> str | None:

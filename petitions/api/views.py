@@ -23,14 +23,14 @@ from flask import (
 )
 
 from ..extensions import db
-from ..memo import app_memo
+from ..http import ApiProblem, cacheable, data_etag, handle_problem
 from ..models import Petition, utcnow
 from ..services import opendata
 from ..services import petitions as petitions_service
 from ..services.export import csv_chunks, spreadsheet_safe
+from ..services.public_numbers import derived, petition_stats, series_points
 from ..text import bad_character
 from . import representations as rep
-from .http import ApiProblem, cacheable, data_etag, handle_problem
 
 #: A snapshot's name: YYYY-MM-DD, nothing else ISO 8601 allows.
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -43,26 +43,6 @@ bp.register_error_handler(ApiProblem, handle_problem)
 
 def _url(endpoint: str, **values) -> str:
     return url_for(endpoint, _external=True, **values)
-
-
-def _stats_memo(name: str):
-    """A per-process memo that lives as long as a statistics snapshot (STATS_MEMO_SECONDS)."""
-    config = current_app.config
-    return app_memo(current_app, name, config["STATS_MEMO_SECONDS"], config["STATS_MEMO_ENTRIES"])
-
-
-def petition_stats(petition_id: int) -> opendata.PetitionStats | None:
-    """A public petition's statistics, memoised per process (see services/opendata.py)."""
-    locales = tuple(current_app.config["LANGUAGES"])
-    return _stats_memo("petition_stats").get(
-        petition_id, lambda: opendata.petition_stats(db.session, petition_id, locales=locales)
-    )
-
-
-def derived(kind: str, stats: opendata.PetitionStats, *parts, build):
-    """Something computed from a statistics snapshot (a series, a chart), made once per
-    snapshot and process: a long hourly series costs more to build than to send."""
-    return _stats_memo(f"derived_{kind}").get((stats.petition_id, stats.computed_at, *parts), build)
 
 
 # --- query parameters ---------------------------------------------------------------------
@@ -241,17 +221,6 @@ def petition(petition_id: int):
         request,
         last_modified=opendata.last_modified(found, stats),
         weak_etag=_numbers_etag(body),
-    )
-
-
-def series_points(
-    petition: Petition, stats: opendata.PetitionStats, interval: str
-) -> list[opendata.SeriesPoint]:
-    """The petition's series up to now (or its closing), once per snapshot: the API's time
-    series and the page's chart are the same points."""
-    end = opendata.series_end(petition, stats.computed_at)
-    return derived(
-        "series", stats, interval, build=lambda: opendata.series(stats, interval, end=end)
     )
 
 

@@ -69,10 +69,8 @@ def is_endpoint(name: str) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    from . import passwords
     from .cli import users_cli
 
-    passwords.init_app(app)
     app.cli.add_command(users_cli)
     app.jinja_env.tests["endpoint"] = is_endpoint
     login_manager.init_app(app)

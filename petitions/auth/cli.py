@@ -15,9 +15,9 @@ from ..emailaddr import InvalidEmail, validate_address
 from ..extensions import db
 from ..models import Role, utcnow
 from ..models.user import DISPLAY_NAME_MAX
+from ..passwords import PASSWORD_MAX, PASSWORD_MIN
 from ..services import accounts
 from ..text import bad_character, normalise
-from .passwords import PASSWORD_MAX, PASSWORD_MIN
 
 users_cli = AppGroup("users", help="Create accounts and give them roles.")
 

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 from ..forms import TOO_LONG, CleanText, LineField, TextOnly, WebForm, checked_email
 from ..models.signature import EMAIL_MAX
 from ..models.user import DISPLAY_NAME_MAX
-from .passwords import PASSWORD_MAX, PASSWORD_MIN
+from ..passwords import PASSWORD_MAX, PASSWORD_MIN
 
 
 def _nfc(value):

@@ -18,12 +18,6 @@ from .update_forms import UpdateForm
 from .views import _own, bp
 
 
-@bp.app_context_processor
-def _petition_updates():
-    """`petition_updates(petition_id)` for templates: the public page lists them."""
-    return {"petition_updates": lambda petition_id: updates.updates_of(db.session, petition_id)}
-
-
 @bp.route("/petitions/<int:petition_id>/updates/new", methods=["GET", "POST"])
 def new_update(petition_id: int):
     """GET shows the form; the POST posts the update and queues its first email batches."""

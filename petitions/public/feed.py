@@ -14,9 +14,8 @@ from flask import Blueprint, current_app, make_response, render_template, reques
 from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 
-from ..api.http import cacheable
-from ..api.representations import timestamp
 from ..extensions import db
+from ..http import cacheable, timestamp
 from ..models import MilestoneKind, utcnow
 from ..services import feed
 from ..text import summary

@@ -3,9 +3,10 @@
 Why the live counter stays light when a petition goes viral
 -----------------------------------------------------------
 * **One read a second per process.** A stream looks at the total at most once a second
-  (CHECK_SECONDS), through the per-process memo that count.json uses (views.current_total),
-  so however many streams and polls watch a petition, each app process asks the database once per
-  COUNT_MEMO_SECONDS (1 s). Between looks a stream holds no database connection.
+  (CHECK_SECONDS), through the per-process memo that count.json uses
+  (services/public_numbers.current_total), so however many streams and polls watch a
+  petition, each app process asks the database once per COUNT_MEMO_SECONDS (1 s). Between
+  looks a stream holds no database connection.
 * **A cap on streams, well below the threads.** An open stream holds a server thread
   (gunicorn's gthread worker) while it waits, so idle streams must never take the threads that
   pages need. A process serves at most LIVE_MAX_STREAMS at once, a quarter of its WEB_THREADS
@@ -46,15 +47,14 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
-from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
-from ..api.http import problem
 from ..extensions import db
+from ..http import problem
 from ..models import PetitionState, utcnow
 from ..security import allow_framing
 from ..services import counts, petitions
-from .views import current_total
+from ..services.public_numbers import current_total
 
 bp = Blueprint("live", __name__)
 
@@ -66,9 +66,6 @@ RECONNECT_MS = 3000
 EMBED_MAX_AGE = 60
 #: Of every STREAM_SHARE threads of a process, one may hold a live stream; pages keep the rest.
 STREAM_SHARE = 4
-#: Totals that between them fall in every CLDR plural category any language has for whole
-#: numbers (Russian 1/2/5, Arabic 0/2/3/11/100, French millions, ...).
-PLURAL_SAMPLES = (0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 19, 20, 21, 22, 25, 100, 101, 102, 111, 10**6)
 
 
 class StreamSlots:
@@ -253,20 +250,6 @@ def _count_event(total: counts.PublicTotal) -> str:
         separators=(",", ":"),
     )
     return f"event: count\ndata: {data}\n\n"
-
-
-@bp.app_template_global()
-def signature_words() -> dict[str, str]:
-    """The word after the count for each plural category of the reader's language.
-
-    The categories are CLDR's, which the browser's Intl.PluralRules also uses, so live.js can
-    write "1 signature", "2 signatures" (and Russian's three forms) as the number changes.
-    """
-    locale = get_locale()
-    words: dict[str, str] = {}
-    for n in PLURAL_SAMPLES:
-        words.setdefault(locale.plural_form(n), ngettext("signature", "signatures", n))
-    return words
 
 
 @bp.get("/petitions/<int:petition_id>/embed")

@@ -28,8 +28,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import links, outbox
-from ..auth import passwords
+from .. import links, outbox, passwords
 from ..database import dialect_insert
 from ..emailaddr import (
     BUILTIN_ALIAS_RULES,

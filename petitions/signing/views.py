@@ -14,7 +14,7 @@ from flask import (
 
 from ..extensions import db
 from ..models import PetitionState, utcnow
-from ..public.views import render_petition
+from ..public.page import render_petition
 from ..services import petitions
 from ..services.signing import (
     ConfirmOutcome,

@@ -3,7 +3,7 @@
 import pytest
 from argon2 import PasswordHasher
 
-from petitions.auth.passwords import hash_password, needs_rehash, verify_password
+from petitions.passwords import hash_password, needs_rehash, verify_password
 
 
 def test_hash_and_verify():

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from petitions import create_app
-from petitions.auth.passwords import hash_password
+from petitions.passwords import hash_password
 from petitions.emailaddr import (
     ALIAS_RULES_V1,
     AliasRules,

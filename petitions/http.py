@@ -1,4 +1,7 @@
-"""HTTP details every open-data answer shares: problem+json errors, CORS, caching headers.
+"""HTTP details shared by every blueprint: problem+json errors, CORS, caching headers, times.
+
+Not part of any blueprint, so error pages, the live counter, the feed and the API use it
+without depending on each other.
 
 Readers are scripts and newsrooms' pages on other sites, and a viral petition brings many of
 them at once, so every answer can be cached by a reverse proxy or CDN for a short while
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask, Request, Response, current_app, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
@@ -85,6 +88,13 @@ def data_etag(data: object) -> str:
     """A digest of JSON-able data, for a weak ETag (`cacheable(weak_etag=...)`)."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def timestamp(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a Z, to the second: every time in the open data and the feed."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def is_public_data(path: str) -> bool:
