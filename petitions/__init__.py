@@ -80,13 +80,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .api.views import bp as api_bp
     from .auth.views import bp as auth_bp
     from .moderation.views import bp as moderation_bp
-    from .organiser import updates as _updates  # noqa: F401 - adds routes to organiser_bp
     from .organiser.export import bp as export_bp
-    from .organiser.sponsors import bp as sponsors_bp
     from .organiser.views import bp as organiser_bp
     from .public.feed import bp as feed_bp
     from .public.live import bp as live_bp
     from .public.views import bp as public_bp
+    from .signing.sponsors import bp as sponsors_bp
     from .signing.unsubscribe import bp as unsubscribe_bp
     from .signing.views import bp as signing_bp
 

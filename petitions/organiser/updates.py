@@ -1,8 +1,8 @@
-"""The organiser posts updates on their open or closed petition (routes of the "organiser"
-blueprint, so they share its login requirement, its 404 for other accounts' petitions and its
-private caching headers); and the public page's list of updates.
+"""The organiser posts updates on their open or closed petition.
 
-Imported by create_app() before the blueprint is registered.
+A view of the "organiser" blueprint (organiser/views.py adds its URL rule), so it shares the
+blueprint's login requirement, its 404 for other accounts' petitions and its private caching
+headers. Importing this module registers nothing.
 """
 
 from __future__ import annotations
@@ -14,23 +14,22 @@ from flask_login import current_user
 from ..extensions import db
 from ..models import utcnow
 from ..services import signer_mail, updates
+from .access import own_petition
 from .update_forms import UpdateForm
-from .views import _own, bp
 
 
-@bp.route("/petitions/<int:petition_id>/updates/new", methods=["GET", "POST"])
 def new_update(petition_id: int):
     """GET shows the form; the POST posts the update and queues its first email batches."""
-    found = _own(petition_id)
+    found = own_petition(petition_id)
     if found.state not in updates.UPDATABLE:
-        return render_template("updates/cannot_post.html", petition=found), 409
+        return render_template("organiser/update_cannot_post.html", petition=found), 409
     form = UpdateForm()
     if not form.is_submitted():
         form.creation_key.renew()
-        return render_template("updates/form.html", form=form, petition=found)
+        return render_template("organiser/update_form.html", form=form, petition=found)
     if not form.validate():
         form.creation_key.renew_if_invalid()
-        return render_template("updates/form.html", form=form, petition=found), 422
+        return render_template("organiser/update_form.html", form=form, petition=found), 422
     try:
         _update_id, created = updates.post_update(
             db.session,
@@ -47,7 +46,7 @@ def new_update(petition_id: int):
         form.form_errors.append(
             _("We could not post this update; please check it and send it again.")
         )
-        return render_template("updates/form.html", form=form, petition=found), 422
+        return render_template("organiser/update_form.html", form=form, petition=found), 422
     if created:
         config = current_app.config
         signer_mail.queue_signer_mail(

@@ -23,8 +23,10 @@ from ..extensions import db, login_manager
 from ..models import Petition, PetitionState, utcnow
 from ..models.petition import SPONSOR_STATES
 from ..services import counts, lifecycle, stats
-from ..services.petitions import MAX_PETITION_ID, PetitionError
+from ..services.petitions import PetitionError
 from . import dashboard as dashboard_page
+from . import updates
+from .access import own_petition
 from .forms import CloseForm, NewPetitionForm, PetitionForm, SubmitForm
 
 bp = Blueprint("organiser", __name__, url_prefix="/organiser")
@@ -60,16 +62,6 @@ def unauthorized(_error):
 
 def _policy() -> lifecycle.LifecyclePolicy:
     return lifecycle.LifecyclePolicy.from_config(current_app.config)
-
-
-def _own(petition_id: int) -> Petition:
-    """The logged-in user's petition, or 404 (never another account's data)."""
-    if not 0 < petition_id <= MAX_PETITION_ID:
-        abort(404)
-    petition = lifecycle.owned_petition(db.session, petition_id, current_user.id)
-    if petition is None:
-        abort(404)
-    return petition
 
 
 @bp.get("/petitions")
@@ -110,7 +102,7 @@ def new_petition():
 
 @bp.get("/petitions/<int:petition_id>")
 def petition(petition_id: int):
-    found = _own(petition_id)
+    found = own_petition(petition_id)
     policy = _policy()
     in_sponsor_stage = found.state in SPONSOR_STATES
     return render_template(
@@ -127,7 +119,7 @@ def petition(petition_id: int):
 @bp.get("/petitions/<int:petition_id>/dashboard")
 def dashboard(petition_id: int):
     """The owner's numbers: signatures per day, by country and region, sponsors, latest."""
-    found = _own(petition_id)
+    found = own_petition(petition_id)
     numbers = stats.petition_dashboard(
         db.session,
         found,
@@ -144,7 +136,7 @@ def _not_editable(petition: Petition):
 
 @bp.route("/petitions/<int:petition_id>/edit", methods=["GET", "POST"])
 def edit(petition_id: int):
-    found = _own(petition_id)
+    found = own_petition(petition_id)
     if found.state != PetitionState.DRAFT:
         return _not_editable(found)
     form = PetitionForm(obj=found)
@@ -169,7 +161,7 @@ def edit(petition_id: int):
 
 @bp.get("/petitions/<int:petition_id>/preview")
 def preview(petition_id: int):
-    found = _own(petition_id)
+    found = own_petition(petition_id)
     return render_template(
         "organiser/preview.html",
         petition=found,
@@ -180,7 +172,7 @@ def preview(petition_id: int):
 
 @bp.post("/petitions/<int:petition_id>/submit")
 def submit(petition_id: int):
-    found = _own(petition_id)
+    found = own_petition(petition_id)
     # CSRFProtect has checked the form's token before the view.
     try:
         state = lifecycle.submit_petition(
@@ -199,7 +191,7 @@ def submit(petition_id: int):
 @bp.route("/petitions/<int:petition_id>/close", methods=["GET", "POST"])
 def close(petition_id: int):
     """GET asks for confirmation; the POST closes the petition now."""
-    found = _own(petition_id)
+    found = own_petition(petition_id)
     if found.state != PetitionState.OPEN:
         return render_template("organiser/cannot_close.html", petition=found), 409
     form = CloseForm()
@@ -217,3 +209,11 @@ def close(petition_id: int):
         return render_template("organiser/cannot_close.html", petition=found), 409
     flash(_("Your petition is closed. Its signatures stay public."))
     return redirect(url_for("organiser.petition", petition_id=found.id), code=303)
+
+
+bp.add_url_rule(
+    "/petitions/<int:petition_id>/updates/new",
+    endpoint="new_update",
+    view_func=updates.new_update,
+    methods=["GET", "POST"],
+)

@@ -69,7 +69,7 @@ def confirm_page(token: str):
         .join(Signature, Signature.petition_id == Petition.id)
         .where(*_signature_filter(*claim))
     )
-    return render_template("updates/unsubscribe.html", title=title)
+    return render_template("signing/unsubscribe.html", title=title)
 
 
 @bp.post("/unsubscribe/<token>")
@@ -91,4 +91,4 @@ def unsubscribe(token: str):
     db.session.commit()
     if changed:
         logger.info("signature %s unsubscribed", claim[0])
-    return render_template("updates/unsubscribed.html")
+    return render_template("signing/unsubscribed.html")

@@ -44,7 +44,7 @@ def _petition(petition_id: int, token: str) -> Petition:
 
 def _page(petition: Petition, token: str, form: SignForm, status: int = 200):
     return render_template(
-        "organiser/sponsor.html",
+        "signing/sponsor.html",
         petition=petition,
         token=token,
         form=form,
@@ -59,7 +59,7 @@ def sponsor(petition_id: int, token: str):
     if petition.is_public():  # opened (or decided): the public page is the place now
         return redirect(url_for("public.petition", petition_id=petition.id), code=303)
     if petition.state not in SPONSOR_STATES:
-        return render_template("organiser/sponsor_closed.html", petition=petition), 409
+        return render_template("signing/sponsor_closed.html", petition=petition), 409
     form = SignForm()
     if not form.is_submitted():
         return _page(petition, token, form)
@@ -75,11 +75,11 @@ def sponsor(petition_id: int, token: str):
             as_sponsor=True,
         )
     except PetitionNotOpen:
-        return render_template("organiser/sponsor_closed.html", petition=petition), 409
+        return render_template("signing/sponsor_closed.html", petition=petition), 409
     return redirect(url_for("sponsors.check_email", petition_id=petition.id, token=token), code=303)
 
 
 @bp.get("/petitions/<int:petition_id>/sponsor/<token>/signed")
 def check_email(petition_id: int, token: str):
     petition = _petition(petition_id, token)
-    return render_template("organiser/sponsor_signed.html", petition=petition, token=token)
+    return render_template("signing/sponsor_signed.html", petition=petition, token=token)
