@@ -167,7 +167,7 @@ def close_command(petition_id: int) -> None:
     petition = _petition(petition_id)
     try:
         petitions.close_petition(
-            db.session, petition, now=utcnow(), base_url=current_app.config["PUBLIC_BASE_URL"]
+            db.session, petition.id, now=utcnow(), base_url=current_app.config["PUBLIC_BASE_URL"]
         )
     except PetitionError as exc:
         raise click.ClickException(str(exc)) from exc

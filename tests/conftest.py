@@ -304,7 +304,7 @@ def make_petition(app):
                     closes_at=now + closes_in if closes_in else None,
                 )
             if state == "closed":
-                petition_service.close_petition(db.session, petition, now=now, base_url=base_url)
+                petition_service.close_petition(db.session, petition.id, now=now, base_url=base_url)
             db.session.commit()
             return petition.id
 
@@ -420,9 +420,9 @@ def make_user(app):
 
     The password is "correct horse battery" unless given.
     """
-    from petitions.passwords import hash_password
     from petitions.emailaddr import normalise_for_identity
     from petitions.models import User
+    from petitions.passwords import hash_password
 
     def make(
         email: str = "organiser@example.kg",

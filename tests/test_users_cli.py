@@ -6,9 +6,9 @@ Mistakes end in a one-line error (no traceback) and change nothing.
 import pytest
 from sqlalchemy import select
 
-from petitions.passwords import PASSWORD_MAX, verify_password
 from petitions.extensions import db
 from petitions.models import User
+from petitions.passwords import PASSWORD_MAX, verify_password
 
 PASSWORD = "a long operator password"
 

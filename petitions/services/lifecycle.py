@@ -28,7 +28,7 @@ from .. import links
 from ..database import dialect_insert
 from ..models import EventAction, Petition, PetitionState, Signature, SignatureStatus
 from . import counts
-from .petitions import PetitionDraft, cleaned_fields
+from .petitions import PetitionDraft, PetitionError, cleaned_fields, close_petition
 from .transitions import TransitionRefused, log_event, transition
 
 logger = logging.getLogger(__name__)
@@ -239,16 +239,16 @@ def close_early(
 ) -> None:
     """Open -> closed before the deadline, at the organiser's request; commits."""
     try:
-        transition(
+        close_petition(
             session,
             petition.id,
-            EventAction.CLOSED,
-            actor_id=actor_id,
             now=now,
             base_url=base_url,
-            details={"early": True, "by": "organiser"},
+            by="organiser",
+            actor_id=actor_id,
+            early=True,
         )
-    except TransitionRefused:
+    except PetitionError:
         session.rollback()
         raise LifecycleError(_("Only an open petition can be closed.")) from None
     session.commit()

@@ -119,26 +119,33 @@ def open_petition(
 
 def close_petition(
     session: Session,
-    petition: Petition,
+    petition_id: int,
     *,
     now: datetime,
     base_url: str,
+    by: str = "operator",
     actor_id: int | None = None,
+    closed_at: datetime | None = None,
+    early: bool = False,
 ) -> None:
-    """Stop accepting signatures now (an operator's step); the total stays public. Flushes."""
+    """Stop accepting signatures (the total stays public); flushes. The one way a petition
+    closes: `by` its organiser (early), an operator, or its deadline (`closed_at`, the
+    deadline itself). Raises PetitionError if it is not open (any more)."""
+    details: dict = {"early": True, "by": by} if early else {"by": by}
     try:
         transition(
             session,
-            petition.id,
+            petition_id,
             EventAction.CLOSED,
             actor_id=actor_id,
             now=now,
             base_url=base_url,
-            details={"by": "operator"},
+            values={"closed_at": closed_at} if closed_at else None,
+            details=details,
         )
     except TransitionRefused as refused:
         raise PetitionError(
-            f"Petition {petition.id} is {refused.state}; only open ones close."
+            f"Petition {petition_id} is {refused.state}; only open ones close."
         ) from None
 
 
@@ -153,17 +160,10 @@ def close_expired(session: Session, *, now: datetime, base_url: str) -> list[int
     closed = []
     for petition_id, closes_at in due:
         try:
-            transition(
-                session,
-                petition_id,
-                EventAction.CLOSED,
-                actor_id=None,
-                now=now,
-                base_url=base_url,
-                values={"closed_at": closes_at},
-                details={"by": "deadline"},
+            close_petition(
+                session, petition_id, now=now, base_url=base_url, by="deadline", closed_at=closes_at
             )
-        except TransitionRefused:
+        except PetitionError:
             continue
         closed.append(petition_id)
     return closed

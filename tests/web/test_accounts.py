@@ -17,10 +17,10 @@ from conftest import TEST_SECRET, csrf_token, links_in
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
-from petitions.passwords import PASSWORD_MAX, PASSWORD_MIN, needs_rehash
 from petitions.auth.views import safe_next
 from petitions.extensions import db
 from petitions.models import Petition, User, utcnow
+from petitions.passwords import PASSWORD_MAX, PASSWORD_MIN, needs_rehash
 from petitions.services.accounts import TokenPurpose
 
 PASSWORD = "correct horse battery"
