@@ -1,14 +1,19 @@
-"""Configuration classes; every value can be overridden by an environment variable.
+"""Configuration: every setting the environment can change is one row of `SETTINGS`.
 
-`create_app()` picks a class by `PETITIONS_ENV` (development, testing, production) and then
-applies the environment, so the same variables work under `make run`, tests and gunicorn.
-README.md lists every variable.
+A row says the setting's name, how its variable is read, its default and what it means; the
+`Config` attributes, `Config.from_environment()`, gunicorn.conf.py's server settings and the
+table in README.md (`flask --app petitions config-docs`) are all made from the rows.
+`create_app()` picks a class by `PETITIONS_ENV` (development, testing, production), whose
+attributes override the rows' defaults, and then applies the environment, so the same
+variables work under `make run`, tests and gunicorn.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
@@ -72,122 +77,538 @@ def env_str(name: str, default: str | None) -> str | None:
     return value
 
 
-class Config:
-    """Defaults shared by every environment."""
+def env_url(name: str, default: str | None) -> str:
+    """A base URL without its trailing slash, so links are built as base + "/confirm/..."."""
+    return (env_str(name, default) or "").rstrip("/")
 
-    SECRET_KEY = DEFAULT_SECRET_KEY
-    #: Key for the keyed hash of signers' normalised email addresses; must never change once
-    #: signatures exist (the one-signature-per-person constraint depends on it). Falls back to
-    #: SECRET_KEY.
-    SIGNER_HASH_KEY: str | None = None
-    SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'petitions.sqlite3'}"
+
+#: How a row's variable is read, by the row's `kind`.
+READERS = {
+    "str": env_str,
+    "url": env_url,
+    "int": env_int,
+    "float": env_float,
+    "bool": env_bool,
+    "list": env_list,
+    "int_list": env_int_list,
+}
+
+_TABLE_DEFAULT: Any = object()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: the row README.md's configuration table is printed from."""
+
+    #: The key in app.config (and the attribute of Config).
+    name: str
+    #: How the variable is read: a key of READERS.
+    kind: str
+    #: Shared by every environment; a Config subclass may override it.
+    default: Any
+    #: What it does, for operators (Markdown, one README cell).
+    meaning: str
+    #: The environment variable, where it is not `name`.
+    env: str | None = None
+    #: README's default cell where the value alone would mislead (derived, a secret, a path).
+    shown: str | None = None
+    #: Words after the default in README, e.g. "7 days" for 604800.
+    note: str | None = None
+    #: "app": a Config attribute read by from_environment(); "gunicorn": gunicorn.conf.py
+    #: only; "create_app": read by create_app() itself.
+    read_by: str = "app"
+
+    def __post_init__(self) -> None:
+        if self.kind not in READERS:
+            raise ValueError(f"{self.name}: kind must be one of {sorted(READERS)}")
+        if self.read_by not in {"app", "gunicorn", "create_app"}:
+            raise ValueError(f"{self.name}: read_by {self.read_by!r}")
+
+    @property
+    def variable(self) -> str:
+        return self.env or self.name
+
+    def read(self, default: Any = _TABLE_DEFAULT) -> Any:
+        """The value from the environment, else `default` (the row's own unless given)."""
+        return READERS[self.kind](
+            self.variable, self.default if default is _TABLE_DEFAULT else default
+        )
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "PETITIONS_ENV",
+        "str",
+        "development",
+        (
+            "`development`, `testing` or `production`. Production refuses to start with the "
+            "default or an empty `SECRET_KEY`, and sends cookies only over HTTPS."
+        ),
+        read_by="create_app",
+    ),
+    Setting(
+        "SECRET_KEY",
+        "str",
+        DEFAULT_SECRET_KEY,
+        (
+            "Signs sessions, CSRF tokens and the emailed confirmation links. Long and random in "
+            "production."
+        ),
+        shown="a development value",
+    ),
+    Setting(
+        "SIGNER_HASH_KEY",
+        "str",
+        None,
+        (
+            "Key of the hash that identifies a signer's address. **Never change it** once "
+            "signatures exist, or people could sign twice; set it separately so `SECRET_KEY` can "
+            "be rotated."
+        ),
+        # create_app() falls back to SECRET_KEY; the one-signature-per-person constraint
+        # depends on this key.
+        shown="`SECRET_KEY`",
+    ),
+    Setting(
+        "SQLALCHEMY_DATABASE_URI",
+        "str",
+        f"sqlite:///{INSTANCE_DIR / 'petitions.sqlite3'}",
+        (
+            "SQLAlchemy URL; for PostgreSQL `postgresql+psycopg://user:pass@host/db` "
+            "(`postgres://` and `postgresql://` are accepted)."
+        ),
+        env="DATABASE_URL",
+        shown="`sqlite:///instance/petitions.sqlite3`",
+    ),
+    Setting(
+        "PUBLIC_BASE_URL",
+        "url",
+        "http://127.0.0.1:5000",
+        ("Base of the links in emails, e.g. `https://petitions.example.kg`."),
+    ),
+    Setting(
+        "MAIL_SERVER",
+        "str",
+        None,
+        ("SMTP host. Unset: emails are written to the log (development)."),
+    ),
+    Setting(
+        "MAIL_PORT",
+        "int",
+        25,
+        ("SMTP port."),
+    ),
+    Setting(
+        "MAIL_USERNAME",
+        "str",
+        None,
+        ("SMTP user name, if the server needs a login."),
+    ),
+    Setting(
+        "MAIL_PASSWORD",
+        "str",
+        None,
+        ("Password of the SMTP login."),
+    ),
+    Setting(
+        "MAIL_USE_TLS",
+        "bool",
+        False,
+        ("STARTTLS after connecting."),
+    ),
+    Setting(
+        "MAIL_USE_SSL",
+        "bool",
+        False,
+        ("TLS from the start (port 465)."),
+    ),
+    Setting(
+        "MAIL_TIMEOUT",
+        "int",
+        20,
+        ("Seconds before an SMTP operation gives up (the message is retried later)."),
+    ),
+    Setting(
+        "MAIL_DEFAULT_SENDER",
+        "str",
+        "Petitions <no-reply@localhost>",
+        ("From address."),
+    ),
+    Setting(
+        "OUTBOX_MAX_ATTEMPTS",
+        "int",
+        25,
+        (
+            "Delivery attempts before a message is given up (backoff 5 s doubling to 15 min: "
+            "about 5 hours in all). Sent and given-up messages keep no address or body."
+        ),
+    ),
+    Setting(
+        "OUTBOX_BATCH_SIZE",
+        "int",
+        50,
+        ("Messages a worker claims at a time (sent over one SMTP connection)."),
+    ),
+    Setting(
+        "OUTBOX_LEASE_SECONDS",
+        "int",
+        120,
+        (
+            "How long a claim lasts; a worker that dies leaves its messages to others after this. "
+            "A worker stops a batch early rather than send past its lease, so nothing goes twice."
+        ),
+    ),
+    Setting(
+        "OUTBOX_POLL_SECONDS",
+        "float",
+        0.25,
+        ("How long an idle worker waits before looking for due mail again."),
+    ),
+    Setting(
+        "CONFIRMATION_MAX_AGE_SECONDS",
+        "int",
+        7 * 24 * 3600,
+        ("How long a confirmation link works."),
+        note="7 days",
+    ),
+    Setting(
+        "CONFIRMATION_MAX_SENDS",
+        "int",
+        3,
+        ("Confirmation emails one pending signature may receive (signing again resends the link)."),
+    ),
+    Setting(
+        "UNCONFIRMED_RETENTION_DAYS",
+        "int",
+        30,
+        ("Signatures never confirmed are deleted, with their email address, after this many days."),
+    ),
+    Setting(
+        "EMAIL_CHECK_DELIVERABILITY",
+        "bool",
+        False,
+        ("Look up the email domain in DNS when signing."),
+    ),
+    Setting(
+        "EMAIL_ALIAS_RULES",
+        "str",
+        "",
+        (
+            'More addresses that are one mailbox, for "one signature per person" (built in, see '
+            "`petitions/emailaddr.py`: `+tags` everywhere, Gmail's dots and googlemail.com, "
+            "Yahoo's `-` aliases, the Yandex domains as one with `.` read as `-`; the mail.ru "
+            "domains stay apart). Rules separated by `;`, each `domains: options`, the domains "
+            "separated by commas: `tag=CHARS` a tag starts at any of these and is cut off "
+            "(default `+`; `tag=` none), `ignore=CHARS` left out of the name, `same=CHARS` all "
+            "read as the first, `one-mailbox` the domains are one mailbox (all become the first). "
+            "A rule replaces the built-in one for the domains it names; `domain:` alone gives the "
+            'generic rule. E.g. `EMAIL_ALIAS_RULES="example.kg, example.org: one-mailbox tag=+-; '
+            'corp.kg: ignore=."`. A rule that cannot be read stops the start with a message '
+            "saying which. Once signatures exist, add rules but do not change or remove one: the "
+            "forms it gave are no longer looked for."
+        ),
+        # create_app() replaces the text with the parsed rules, and refuses to start if it
+        # cannot read them.
+        shown="unset: the built-in rules",
+    ),
+    Setting(
+        "COUNT_SHARDS",
+        "int",
+        16,
+        (
+            "Counter rows per petition (more = more parallel confirmations). Can be changed at "
+            "any time; run `counts reconcile --repair` afterwards to tidy the shards."
+        ),
+    ),
+    Setting(
+        "COUNT_MEMO_SECONDS",
+        "float",
+        1.0,
+        ("Seconds each app process remembers a total for `count.json` (0 turns it off)."),
+    ),
+    Setting(
+        "COUNT_CACHE_MAX_AGE",
+        "int",
+        2,
+        ("Seconds browsers and proxies may cache `count.json`."),
+    ),
+    Setting(
+        "STATS_MEMO_SECONDS",
+        "float",
+        30.0,
+        (
+            "Seconds each app process reuses a petition's public statistics (breakdowns, time "
+            "series; the API and the page's chart) before reading its signatures again. `0` turns "
+            "it off."
+        ),
+    ),
+    Setting(
+        "STATS_MEMO_ENTRIES",
+        "int",
+        1000,
+        (
+            "Petitions whose statistics one process keeps at most (the least recently read go "
+            "first)."
+        ),
+    ),
+    Setting(
+        "API_CACHE_MAX_AGE",
+        "int",
+        10,
+        (
+            "Seconds browsers and proxies may cache the API's answers (served stale for 5× longer "
+            "while they revalidate)."
+        ),
+    ),
+    Setting(
+        "LIVE_STREAM_SECONDS",
+        "int",
+        30,
+        (
+            "A live-count stream ends after this long and the browser reconnects (each open "
+            "stream holds a server thread)."
+        ),
+    ),
+    Setting(
+        "LIVE_MAX_STREAMS",
+        "int",
+        None,
+        (
+            "Live-count streams one app process serves at once; more get 503 and their pages poll "
+            "`count.json` instead. `0`: polling only. Each open stream holds a server thread, so "
+            "the app refuses to start with more than a quarter of `WEB_THREADS` (rounded down: "
+            "none below 4 threads); see *Live counts and embedding*."
+        ),
+        shown="a quarter of `WEB_THREADS` (`2`)",
+    ),
+    Setting(
+        "LIVE_POLL_SECONDS",
+        "int",
+        10,
+        ("How often a page without a stream polls `count.json`."),
+    ),
+    Setting(
+        "LIVE_HEARTBEAT_SECONDS",
+        "int",
+        15,
+        ("A comment line sent this often on a quiet stream, so proxies keep it open."),
+    ),
+    Setting(
+        "WEB_THREADS",
+        "int",
+        8,
+        (
+            "Threads per gunicorn worker process (gthread), read by `gunicorn.conf.py` and by the "
+            "app, which derives `LIVE_MAX_STREAMS` from it. Set it here, not with `--threads`: "
+            "gunicorn refuses to serve an app sized for more threads than it runs."
+        ),
+    ),
+    Setting(
+        "WEB_WORKERS",
+        "int",
+        None,
+        ("gunicorn worker processes (`gunicorn.conf.py` only)."),
+        shown="2 × CPU cores + 1",
+        read_by="gunicorn",
+    ),
+    Setting(
+        "WEB_BIND",
+        "list",
+        ["127.0.0.1:8000"],
+        (
+            "Where gunicorn listens, comma-separated (`gunicorn.conf.py` only), e.g. "
+            "`unix:/run/petitions.sock`."
+        ),
+        read_by="gunicorn",
+    ),
+    Setting(
+        "WEB_TIMEOUT",
+        "int",
+        30,
+        (
+            "Seconds before gunicorn restarts a worker that stopped answering it "
+            "(`gunicorn.conf.py` only; waiting streams do not count)."
+        ),
+        read_by="gunicorn",
+    ),
+    Setting(
+        "WEB_GRACEFUL_TIMEOUT",
+        "int",
+        30,
+        (
+            "Seconds a stopping or restarting worker gives requests under way, streams included, "
+            "to finish (`gunicorn.conf.py` only)."
+        ),
+        read_by="gunicorn",
+    ),
+    Setting(
+        "SPONSORS_REQUIRED",
+        "int",
+        5,
+        (
+            "Confirmed sponsor signatures (made through the organiser's share link, confirmed by "
+            "email) a submitted petition needs before it enters the moderation queue. `0`: it "
+            "goes there as soon as it is submitted. Sponsors count as ordinary signatures once "
+            "the petition opens."
+        ),
+    ),
+    Setting(
+        "LOGIN_MAX_FAILURES",
+        "int",
+        5,
+        ("Wrong passwords in a row after which an account is locked."),
+    ),
+    Setting(
+        "LOGIN_LOCK_SECONDS",
+        "int",
+        15 * 60,
+        (
+            "How long a locked account refuses every login (even with the right password). A "
+            "password reset lifts the lock."
+        ),
+        note="15 min",
+    ),
+    Setting(
+        "ACCOUNT_TOKEN_MAX_AGE_SECONDS",
+        "int",
+        2 * 3600,
+        (
+            "How long the links emailed to account holders work: confirm an account, reset a "
+            "password, confirm a new address."
+        ),
+        note="2 h",
+    ),
+    Setting(
+        "DEFAULT_PETITION_DAYS",
+        "int",
+        182,
+        (
+            "How long a petition stays open for signatures once a moderator approves it (also the "
+            "default of `petition open`)."
+        ),
+        note="about 6 months",
+    ),
+    Setting(
+        "RESPONSE_MAIL_BATCH_SIZE",
+        "int",
+        500,
+        (
+            "Emails to opted-in signers (official response, organiser's update, petition closed) "
+            "queued per transaction: one batch of signers."
+        ),
+    ),
+    Setting(
+        "RESPONSE_MAIL_MAX_BATCHES",
+        "int",
+        20,
+        (
+            "Batches the moderator's request, and then each worker round (once a minute), queues "
+            "at most; the worker queues the rest."
+        ),
+    ),
+    Setting(
+        "MILESTONES",
+        "int_list",
+        (100, 1000, 10000, 100000),
+        (
+            "Totals at which the organiser is emailed (besides the petition's own goal), "
+            "comma-separated; empty for none. Each milestone is emailed once; the worker notices "
+            "it within a minute."
+        ),
+    ),
+    Setting(
+        "PASSWORD_HASH_PROFILE",
+        "str",
+        "RFC_9106_LOW_MEMORY",
+        (
+            "argon2-cffi parameter profile for password hashes; hashes made with other parameters "
+            "are upgraded at the next login."
+        ),
+    ),
+    Setting(
+        "SESSION_COOKIE_SECURE",
+        "bool",
+        False,
+        ("Send cookies only over HTTPS."),
+    ),
+    Setting(
+        "HSTS_SECONDS",
+        "int",
+        0,
+        (
+            "`Strict-Transport-Security` max-age sent on every response: browsers that saw it "
+            "reach the site over HTTPS only, for that long (one year in production). `0`: no "
+            "header."
+        ),
+    ),
+    Setting(
+        "HSTS_INCLUDE_SUBDOMAINS",
+        "bool",
+        False,
+        ("Add `includeSubDomains` (only if every subdomain serves HTTPS)."),
+    ),
+    Setting(
+        "HSTS_PRELOAD",
+        "bool",
+        False,
+        ("Add `preload` (for browsers' built-in list; hard to undo)."),
+    ),
+    Setting(
+        "PROXY_FIX_HOPS",
+        "int",
+        0,
+        ("Number of reverse proxies whose `X-Forwarded-*` headers are trusted."),
+    ),
+    Setting(
+        "TRUSTED_HOSTS",
+        "list",
+        None,
+        (
+            "Comma-separated host names the app answers to; any other `Host` gets a plain 400, so "
+            "a forged header cannot put another site into the absolute links (share metadata, "
+            "embed code, API links) that a cache then serves."
+        ),
+        shown="unset; in production the host of `PUBLIC_BASE_URL`",
+    ),
+)
+
+#: The rows Config is made of (the others are read outside the app's config).
+APP_SETTINGS = tuple(s for s in SETTINGS if s.read_by == "app")
+#: Every variable the app, create_app() or gunicorn.conf.py reads.
+ENVIRONMENT_VARIABLES = tuple(s.variable for s in SETTINGS)
+_BY_VARIABLE = {s.variable: s for s in SETTINGS}
+
+
+def setting(variable: str) -> Setting:
+    """The row of an environment variable, e.g. setting("WEB_BIND").read()."""
+    return _BY_VARIABLE[variable]
+
+
+def _with_settings(cls: type) -> type:
+    """Give the class every app setting's default as an attribute; the rows alone say them."""
+    for row in APP_SETTINGS:
+        if row.name in vars(cls):
+            raise TypeError(f"{row.name} is a row of SETTINGS: give its default there")
+        setattr(cls, row.name, row.default)
+    return cls
+
+
+@_with_settings
+class Config:
+    """Defaults shared by every environment: the SETTINGS rows, and these that the environment
+    does not change."""
+
     #: pool_pre_ping tests a pooled connection before use: after a database restart the next
     #: request reconnects instead of failing on a dead connection (every environment, keep it).
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
-
-    #: Base URL used in links sent by email (no trailing slash).
-    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
-
-    MAIL_SERVER: str | None = None
-    MAIL_PORT = 25
-    MAIL_USERNAME: str | None = None
-    MAIL_PASSWORD: str | None = None
-    MAIL_USE_TLS = False
-    MAIL_USE_SSL = False
-    MAIL_TIMEOUT = 20
-    MAIL_DEFAULT_SENDER = "Petitions <no-reply@localhost>"
-    OUTBOX_BATCH_SIZE = 50
-    OUTBOX_MAX_ATTEMPTS = 25
-    OUTBOX_LEASE_SECONDS = 120
-    #: How long an idle worker waits before looking for due mail again.
-    OUTBOX_POLL_SECONDS = 0.25
-
-    #: argon2-cffi parameter profile for password hashes (argon2.profiles).
-    PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"  # noqa: S105 (a profile name)
-    #: How long an emailed confirmation link stays valid.
-    CONFIRMATION_MAX_AGE_SECONDS = 7 * 24 * 3600
-    #: How many confirmation emails one pending signature may receive in all.
-    CONFIRMATION_MAX_SENDS = 3
     #: How many "you already signed" notices one signature may trigger.
     ALREADY_SIGNED_MAX_NOTICES = 2
-    #: Unconfirmed signatures (and their addresses) are deleted after this many days.
-    UNCONFIRMED_RETENTION_DAYS = 30
-    #: DNS lookups on email domains; off by default so signing works offline and fast.
-    EMAIL_CHECK_DELIVERABILITY = False
-    #: Alias rules added to the built-in ones (petitions/emailaddr.py), e.g.
-    #: "example.kg, example.org: one-mailbox tag=+-"; create_app() replaces the text with the
-    #: parsed table and refuses to start if it cannot be read.
-    EMAIL_ALIAS_RULES = ""
-
-    #: Counter shards per petition (see petitions/services/counts.py).
-    COUNT_SHARDS = 16
-    #: Seconds each app process remembers a petition's total for count.json (0: off).
-    COUNT_MEMO_SECONDS = 1.0
-    #: max-age of count.json for browsers and reverse proxies.
-    COUNT_CACHE_MAX_AGE = 2
-    #: A live-count stream (server-sent events) ends after this many seconds and the browser
-    #: reconnects: each open stream holds a server thread (see petitions/public/live.py).
-    LIVE_STREAM_SECONDS = 30
-    #: Live-count streams one app process serves at once; beyond it the page polls count.json.
-    #: None: a quarter of WEB_THREADS (rounded down); more is refused at start-up, since each
-    #: open stream holds a thread that pages need (see petitions/public/live.py).
-    LIVE_MAX_STREAMS: int | None = None
-    #: Threads per server process: gunicorn.conf.py starts gunicorn with this many, and the
-    #: live-stream cap is derived from it.
-    WEB_THREADS = 8
-    #: How often a page without a stream polls count.json.
-    LIVE_POLL_SECONDS = 10
-    #: A comment line sent this often on an otherwise quiet stream, so proxies keep it open.
-    LIVE_HEARTBEAT_SECONDS = 15
-
-    #: Seconds each app process reuses a petition's public statistics (breakdowns, time series)
-    #: before reading the signatures again; count.json stays the live total.
-    STATS_MEMO_SECONDS = 30.0
-    #: Petitions whose statistics one process keeps at most.
-    STATS_MEMO_ENTRIES = 1000
-    #: max-age of the API's answers for browsers and reverse proxies (count.json has its own).
-    API_CACHE_MAX_AGE = 10
-
-    #: Failed logins in a row before an account is locked for LOGIN_LOCK_SECONDS.
-    LOGIN_MAX_FAILURES = 5
-    LOGIN_LOCK_SECONDS = 15 * 60
-    #: How long the links emailed to account holders work (confirm, reset, change of address).
-    ACCOUNT_TOKEN_MAX_AGE_SECONDS = 2 * 3600
-
-    #: Confirmed sponsor signatures (through the organiser's share link) that send a submitted
-    #: petition to the moderation queue; 0 sends it there as soon as it is submitted.
-    SPONSORS_REQUIRED = 5
-
     PETITIONS_PER_PAGE = 20
-    #: How long a petition approved by a moderator stays open for signatures (about 6 months).
-    DEFAULT_PETITION_DAYS = 182
-    #: Official-response emails queued per transaction (see services/moderation.py).
-    RESPONSE_MAIL_BATCH_SIZE = 500
-    #: Batches of response emails queued per request or worker round (bounds each round).
-    RESPONSE_MAIL_MAX_BATCHES = 20
-    #: Totals at which the organiser is emailed (besides the petition's own goal).
-    MILESTONES = (100, 1000, 10000, 100000)
 
     WTF_CSRF_TIME_LIMIT = 6 * 3600
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = False
     PREFERRED_URL_SCHEME = "http"
-    #: Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
-    PROXY_FIX_HOPS = 0
-    #: Host names the app answers to (others get 400), so a forged Host header cannot put
-    #: another site into absolute links (share metadata, embed code, API links) that a cache
-    #: then serves to everyone. None: any host (development); production defaults to the host
-    #: of PUBLIC_BASE_URL.
-    TRUSTED_HOSTS: list[str] | None = None
-    #: Strict-Transport-Security max-age: for this long a browser that saw the header reaches
-    #: the site over HTTPS only (no first plain-HTTP request to intercept). 0: no header
-    #: (development and testing, which run over HTTP); production: one year.
-    HSTS_SECONDS = 0
-    #: The same for every subdomain; only if all of them serve HTTPS.
-    HSTS_INCLUDE_SUBDOMAINS = False
-    #: Ask to be on browsers' built-in HTTPS list; hard to undo, so never by default.
-    HSTS_PRELOAD = False
 
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("en",)
@@ -197,70 +618,7 @@ class Config:
     @classmethod
     def from_environment(cls) -> dict:
         """Settings taken from the environment, layered over the class defaults."""
-        settings = {
-            "SECRET_KEY": env_str("SECRET_KEY", cls.SECRET_KEY),
-            "SIGNER_HASH_KEY": env_str("SIGNER_HASH_KEY", cls.SIGNER_HASH_KEY),
-            "SQLALCHEMY_DATABASE_URI": env_str("DATABASE_URL", cls.SQLALCHEMY_DATABASE_URI),
-            "PUBLIC_BASE_URL": (env_str("PUBLIC_BASE_URL", cls.PUBLIC_BASE_URL) or "").rstrip("/"),
-            "MAIL_SERVER": env_str("MAIL_SERVER", cls.MAIL_SERVER),
-            "MAIL_PORT": env_int("MAIL_PORT", cls.MAIL_PORT),
-            "MAIL_USERNAME": env_str("MAIL_USERNAME", cls.MAIL_USERNAME),
-            "MAIL_PASSWORD": env_str("MAIL_PASSWORD", cls.MAIL_PASSWORD),
-            "MAIL_USE_TLS": env_bool("MAIL_USE_TLS", cls.MAIL_USE_TLS),
-            "MAIL_USE_SSL": env_bool("MAIL_USE_SSL", cls.MAIL_USE_SSL),
-            "MAIL_TIMEOUT": env_int("MAIL_TIMEOUT", cls.MAIL_TIMEOUT),
-            "MAIL_DEFAULT_SENDER": env_str("MAIL_DEFAULT_SENDER", cls.MAIL_DEFAULT_SENDER),
-            "OUTBOX_MAX_ATTEMPTS": env_int("OUTBOX_MAX_ATTEMPTS", cls.OUTBOX_MAX_ATTEMPTS),
-            "OUTBOX_BATCH_SIZE": env_int("OUTBOX_BATCH_SIZE", cls.OUTBOX_BATCH_SIZE),
-            "OUTBOX_LEASE_SECONDS": env_int("OUTBOX_LEASE_SECONDS", cls.OUTBOX_LEASE_SECONDS),
-            "OUTBOX_POLL_SECONDS": env_float("OUTBOX_POLL_SECONDS", cls.OUTBOX_POLL_SECONDS),
-            "CONFIRMATION_MAX_AGE_SECONDS": env_int(
-                "CONFIRMATION_MAX_AGE_SECONDS", cls.CONFIRMATION_MAX_AGE_SECONDS
-            ),
-            "CONFIRMATION_MAX_SENDS": env_int("CONFIRMATION_MAX_SENDS", cls.CONFIRMATION_MAX_SENDS),
-            "UNCONFIRMED_RETENTION_DAYS": env_int(
-                "UNCONFIRMED_RETENTION_DAYS", cls.UNCONFIRMED_RETENTION_DAYS
-            ),
-            "EMAIL_CHECK_DELIVERABILITY": env_bool(
-                "EMAIL_CHECK_DELIVERABILITY", cls.EMAIL_CHECK_DELIVERABILITY
-            ),
-            "EMAIL_ALIAS_RULES": env_str("EMAIL_ALIAS_RULES", cls.EMAIL_ALIAS_RULES),
-            "COUNT_SHARDS": env_int("COUNT_SHARDS", cls.COUNT_SHARDS),
-            "COUNT_MEMO_SECONDS": env_float("COUNT_MEMO_SECONDS", cls.COUNT_MEMO_SECONDS),
-            "COUNT_CACHE_MAX_AGE": env_int("COUNT_CACHE_MAX_AGE", cls.COUNT_CACHE_MAX_AGE),
-            "STATS_MEMO_SECONDS": env_float("STATS_MEMO_SECONDS", cls.STATS_MEMO_SECONDS),
-            "STATS_MEMO_ENTRIES": env_int("STATS_MEMO_ENTRIES", cls.STATS_MEMO_ENTRIES),
-            "API_CACHE_MAX_AGE": env_int("API_CACHE_MAX_AGE", cls.API_CACHE_MAX_AGE),
-            "LIVE_STREAM_SECONDS": env_int("LIVE_STREAM_SECONDS", cls.LIVE_STREAM_SECONDS),
-            "LIVE_MAX_STREAMS": env_int("LIVE_MAX_STREAMS", cls.LIVE_MAX_STREAMS),
-            "WEB_THREADS": env_int("WEB_THREADS", cls.WEB_THREADS),
-            "LIVE_POLL_SECONDS": env_int("LIVE_POLL_SECONDS", cls.LIVE_POLL_SECONDS),
-            "LIVE_HEARTBEAT_SECONDS": env_int("LIVE_HEARTBEAT_SECONDS", cls.LIVE_HEARTBEAT_SECONDS),
-            "LOGIN_MAX_FAILURES": env_int("LOGIN_MAX_FAILURES", cls.LOGIN_MAX_FAILURES),
-            "LOGIN_LOCK_SECONDS": env_int("LOGIN_LOCK_SECONDS", cls.LOGIN_LOCK_SECONDS),
-            "ACCOUNT_TOKEN_MAX_AGE_SECONDS": env_int(
-                "ACCOUNT_TOKEN_MAX_AGE_SECONDS", cls.ACCOUNT_TOKEN_MAX_AGE_SECONDS
-            ),
-            "SPONSORS_REQUIRED": env_int("SPONSORS_REQUIRED", cls.SPONSORS_REQUIRED),
-            "PASSWORD_HASH_PROFILE": env_str("PASSWORD_HASH_PROFILE", cls.PASSWORD_HASH_PROFILE),
-            "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", cls.SESSION_COOKIE_SECURE),
-            "PROXY_FIX_HOPS": env_int("PROXY_FIX_HOPS", cls.PROXY_FIX_HOPS),
-            "TRUSTED_HOSTS": env_list("TRUSTED_HOSTS", cls.TRUSTED_HOSTS),
-            "HSTS_SECONDS": env_int("HSTS_SECONDS", cls.HSTS_SECONDS),
-            "HSTS_INCLUDE_SUBDOMAINS": env_bool(
-                "HSTS_INCLUDE_SUBDOMAINS", cls.HSTS_INCLUDE_SUBDOMAINS
-            ),
-            "HSTS_PRELOAD": env_bool("HSTS_PRELOAD", cls.HSTS_PRELOAD),
-            "DEFAULT_PETITION_DAYS": env_int("DEFAULT_PETITION_DAYS", cls.DEFAULT_PETITION_DAYS),
-            "RESPONSE_MAIL_BATCH_SIZE": env_int(
-                "RESPONSE_MAIL_BATCH_SIZE", cls.RESPONSE_MAIL_BATCH_SIZE
-            ),
-            "RESPONSE_MAIL_MAX_BATCHES": env_int(
-                "RESPONSE_MAIL_MAX_BATCHES", cls.RESPONSE_MAIL_MAX_BATCHES
-            ),
-            "MILESTONES": env_int_list("MILESTONES", cls.MILESTONES),
-        }
-        return settings
+        return {row.name: row.read(getattr(cls, row.name)) for row in APP_SETTINGS}
 
 
 class DevelopmentConfig(Config):
@@ -289,3 +647,48 @@ CONFIGS: dict[str, type[Config]] = {
     "testing": TestingConfig,
     "production": ProductionConfig,
 }
+
+DOCS_START = "<!-- config-docs: start (flask --app petitions config-docs --readme README.md) -->"
+DOCS_END = "<!-- config-docs: end -->"
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, float):
+        return f"`{value:g}`"
+    if isinstance(value, list | tuple):
+        return f"`{','.join(str(part) for part in value)}`"
+    return f"`{value}`"
+
+
+def _default_cell(row: Setting) -> str:
+    cell = row.shown or _shown(row.default)
+    if row.note:
+        cell += f" ({row.note})"
+    if row.read_by == "app":
+        for env_name, cls in CONFIGS.items():
+            value = getattr(cls, row.name)
+            if value != row.default:
+                cell += f"; {_shown(value)} in {env_name}"
+    return cell
+
+
+def markdown_table() -> str:
+    """README.md's configuration table, one line per row of SETTINGS."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for row in SETTINGS:
+        cells = (f"`{row.variable}`", _default_cell(row), row.meaning)
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def readme_with_table(readme: str) -> str:
+    """`readme` with the text between the DOCS_START and DOCS_END lines replaced by the table."""
+    before, start, rest = readme.partition(DOCS_START + "\n")
+    _, end, after = rest.partition(DOCS_END)
+    if not start or not end:
+        raise ValueError(f"README needs the lines {DOCS_START!r} and {DOCS_END!r}")
+    return before + start + markdown_table() + end + after

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from config import Config, env_int, env_list
+from config import Config, setting
 
 
 def _cores() -> int:
@@ -22,14 +22,15 @@ def _cores() -> int:
 
 wsgi_app = "petitions:create_app()"
 worker_class = "gthread"
-workers = env_int("WEB_WORKERS", 2 * _cores() + 1)
-threads = env_int("WEB_THREADS", Config.WEB_THREADS)
-bind = env_list("WEB_BIND", ["127.0.0.1:8000"])
+# The variables, their defaults and meanings are rows of config.SETTINGS (README.md lists them).
+workers = setting("WEB_WORKERS").read(2 * _cores() + 1)
+threads = setting("WEB_THREADS").read(Config.WEB_THREADS)
+bind = setting("WEB_BIND").read()
 #: A worker that stops answering gunicorn's heartbeat this long is restarted (streams do not
 #: count: gthread's main thread keeps beating while they wait).
-timeout = env_int("WEB_TIMEOUT", 30)
+timeout = setting("WEB_TIMEOUT").read()
 #: On a restart, requests under way (and streams, at most LIVE_STREAM_SECONDS) get this long.
-graceful_timeout = env_int("WEB_GRACEFUL_TIMEOUT", 30)
+graceful_timeout = setting("WEB_GRACEFUL_TIMEOUT").read()
 #: gunicorn >= 25 opens a control socket at one fixed path per user, where two servers on one
 #: machine would collide.
 control_socket_disable = True

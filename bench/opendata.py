@@ -178,11 +178,15 @@ def throughput(app, path: str, seconds: float) -> tuple[int, float]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    os.environ.pop("DATABASE_URL", None)
-    url = recreate(args)
     from flask_migrate import upgrade
 
+    from config import ENVIRONMENT_VARIABLES
     from petitions import create_app
+
+    # The app is configured below; none of the shell's settings (COUNT_SHARDS, ...) leak in.
+    for name in ENVIRONMENT_VARIABLES:
+        os.environ.pop(name, None)
+    url = recreate(args)
 
     def make_app(memo: float):
         return create_app(

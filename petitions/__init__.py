@@ -17,9 +17,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: class defaults, then the environment, then `test_config`.
 
     Nothing is connected or started at import time; the in-process mail worker (for
-    `make run`) starts only when MAIL_WORKER_IN_PROCESS is set.
+    `make run`) starts only under `flask serve`.
     """
-    from config import CONFIGS, DEFAULT_SECRET_KEY
+    from config import CONFIGS, DEFAULT_SECRET_KEY, setting
 
     app = Flask(
         __name__,
@@ -28,7 +28,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     env_name = (test_config or {}).get("PETITIONS_ENV") or os.environ.get(
-        "PETITIONS_ENV", "development"
+        "PETITIONS_ENV", setting("PETITIONS_ENV").default
     )
     if env_name not in CONFIGS:
         raise RuntimeError(f"PETITIONS_ENV must be one of {sorted(CONFIGS)}, not {env_name!r}")

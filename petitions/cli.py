@@ -342,7 +342,30 @@ def seed_command() -> None:
             )
 
 
+@click.command("config-docs")
+@click.option(
+    "--readme",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Rewrite the table between the config-docs marker lines of this file instead.",
+)
+def config_docs_command(readme: Path | None) -> None:
+    """Print README.md's configuration table, made from config.SETTINGS."""
+    import config
+
+    if readme is None:
+        click.echo(config.markdown_table(), nl=False)
+        return
+    text = readme.read_text(encoding="utf-8")
+    try:
+        updated = config.readme_with_table(text)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    readme.write_text(updated, encoding="utf-8")
+    click.echo(f"{readme}: " + ("table updated" if updated != text else "table up to date"))
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(config_docs_command)
     app.cli.add_command(petition_cli)
     app.cli.add_command(counts_cli)
     app.cli.add_command(signatures_cli)

@@ -1,21 +1,17 @@
 """Configuration: the environment picks and overrides settings, production refuses unsafe ones,
 and every page carries the security headers."""
 
-import re
 from pathlib import Path
 
 import pytest
 
 import config
 from petitions import create_app, database_url
+from petitions.emailaddr import configured_alias_rules
 
-#: Every variable config.py reads, found in its source so a new one is cleared here too.
-CONFIG_VARIABLES = set(
-    re.findall(
-        r'env_(?:str|int|bool|float|list|int_list)\(\s*"([A-Z0-9_]+)"',
-        Path(config.__file__).read_text(),
-    )
-) | {"PETITIONS_ENV", "MAIL_WORKER_IN_PROCESS"}
+#: Every variable the app or gunicorn.conf.py reads: the rows of config.SETTINGS.
+CONFIG_VARIABLES = set(config.ENVIRONMENT_VARIABLES)
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 REAL_SECRET = "a-long-random-production-secret-3f9c2b7e0d41a6"
 
@@ -30,6 +26,112 @@ def clean_environment(monkeypatch, tmp_path):
 
 def test_the_variables_were_found():
     assert {"SECRET_KEY", "DATABASE_URL", "MAIL_PORT", "COUNT_SHARDS"} <= CONFIG_VARIABLES
+    assert {"PETITIONS_ENV", "WEB_WORKERS", "WEB_BIND"} <= CONFIG_VARIABLES
+
+
+# --- the table of settings -------------------------------------------------------------------
+
+
+def test_each_setting_and_variable_is_written_once():
+    names = [row.name for row in config.SETTINGS]
+    variables = [row.variable for row in config.SETTINGS]
+    assert len(set(names)) == len(names)
+    assert len(set(variables)) == len(variables)
+    assert all(row.meaning.strip() for row in config.SETTINGS)
+
+
+def test_a_setting_cannot_also_be_a_plain_attribute():
+    """Its default is the row's; a second one in the class body would be a second truth."""
+    with pytest.raises(TypeError, match="MAIL_PORT is a row of SETTINGS"):
+
+        @config._with_settings
+        class Twice:
+            MAIL_PORT = 2525
+
+
+def test_readme_has_the_table_the_settings_print(runner):
+    """Regenerate it with `flask --app petitions config-docs --readme README.md`."""
+    readme = README.read_text(encoding="utf-8")
+    assert readme.count(config.DOCS_START) == 1
+    assert readme.count(config.DOCS_END) == 1
+    assert config.readme_with_table(readme) == readme
+    printed = runner.invoke(args=["config-docs"])
+    assert printed.exit_code == 0, printed.output
+    assert f"{config.DOCS_START}\n{printed.output}{config.DOCS_END}" in readme
+
+
+def test_config_docs_rewrites_a_stale_table(runner, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Intro\n\n{config.DOCS_START}\n| old |\n{config.DOCS_END}\n\nMore.\n")
+    result = runner.invoke(args=["config-docs", "--readme", str(readme)])
+    assert result.exit_code == 0, result.output
+    assert "table updated" in result.output
+    text = readme.read_text()
+    assert "| old |" not in text
+    assert text.startswith(f"# Intro\n\n{config.DOCS_START}\n| Variable | Default | Meaning |")
+    assert text.endswith(f" |\n{config.DOCS_END}\n\nMore.\n")
+    for row in config.SETTINGS:
+        assert f"| `{row.variable}` |" in text
+    again = runner.invoke(args=["config-docs", "--readme", str(readme)])
+    assert "table up to date" in again.output
+
+
+def test_config_docs_needs_the_markers(runner, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# No table here\n")
+    result = runner.invoke(args=["config-docs", "--readme", str(readme)])
+    assert result.exit_code != 0
+    assert "config-docs: start" in result.output
+    assert readme.read_text() == "# No table here\n"
+
+
+#: A value of each kind the environment can give, and what the app makes of it.
+SAMPLES = {
+    "str": ("sample-value", "sample-value"),
+    "url": ("https://sample.example.kg/", "https://sample.example.kg"),
+    "int": ("7", 7),
+    "float": ("2.5", 2.5),
+    "bool": ("true", True),
+    "list": ("a.example.kg, b.example.kg", ["a.example.kg", "b.example.kg"]),
+    "int_list": ("7,70", (7, 70)),
+}
+#: Settings whose sample of their kind the app would refuse or rewrite.
+SAMPLE_OVERRIDES = {
+    "SQLALCHEMY_DATABASE_URI": ("sqlite:///{tmp}/sample.sqlite3", "sqlite:///{tmp}/sample.sqlite3"),
+    "PASSWORD_HASH_PROFILE": ("RFC_9106_HIGH_MEMORY", "RFC_9106_HIGH_MEMORY"),
+    "EMAIL_ALIAS_RULES": ("corp.kg: ignore=.", configured_alias_rules("corp.kg: ignore=.")),
+    "WEB_THREADS": ("12", 12),
+    "LIVE_MAX_STREAMS": ("1", 1),
+}
+
+
+@pytest.mark.parametrize("row", config.APP_SETTINGS, ids=lambda row: row.variable)
+def test_every_setting_is_read_from_its_variable(monkeypatch, tmp_path, row):
+    raw, expected = SAMPLE_OVERRIDES.get(row.name, SAMPLES[row.kind])
+    if isinstance(raw, str):
+        raw = raw.format(tmp=tmp_path)
+    if isinstance(expected, str):
+        expected = expected.format(tmp=tmp_path)
+    monkeypatch.setenv(row.variable, raw)
+    assert getattr(config.TestingConfig, row.name) != expected, "the sample is the default"
+    app = create_app({"PETITIONS_ENV": "testing"})
+    assert app.config[row.name] == expected
+    assert type(app.config[row.name]) is type(expected)
+
+
+def test_the_other_rows_are_read_where_they_say():
+    assert {row.variable: row.read_by for row in config.SETTINGS if row.read_by != "app"} == {
+        "PETITIONS_ENV": "create_app",
+        "WEB_WORKERS": "gunicorn",
+        "WEB_BIND": "gunicorn",
+        "WEB_TIMEOUT": "gunicorn",
+        "WEB_GRACEFUL_TIMEOUT": "gunicorn",
+    }
+    gunicorn_conf = (README.parent / "gunicorn.conf.py").read_text()
+    for row in config.SETTINGS:
+        if row.read_by == "gunicorn":
+            assert f'setting("{row.variable}").read(' in gunicorn_conf
+            assert row.name not in create_app({"PETITIONS_ENV": "testing"}).config
 
 
 # --- production refuses unsafe secrets -------------------------------------------------------
