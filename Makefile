@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-sqlite test-postgres lint worker bench bench-opendata chromium clean
+.PHONY: run test test-sqlite test-postgres lint worker bench bench-timing bench-opendata chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ lint: $(STAMP)
 ## Options via BENCH_ARGS, e.g. make bench BENCH_ARGS='--signatures 300 --read-seconds 5'
 bench: $(STAMP)
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
+
+## Do sign, reset and sign-up answer in the same time for every address (see BENCHMARKS.md)?
+## By hand only; e.g. make bench-timing BENCH_ARGS='--requests 100 --endpoints sign,reset'
+bench-timing: $(STAMP)
+	$(BIN)/python bench/timing.py $(BENCH_ARGS)
 
 ## Open-data numbers at scale on the local PostgreSQL (see BENCHMARKS.md); by hand only.
 ## e.g. make bench-opendata BENCH_ARGS='--signatures 200000 --seconds 3'

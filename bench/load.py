@@ -461,6 +461,32 @@ def wait_for_http(port: int, path: str, process: subprocess.Popen, timeout: floa
     raise RuntimeError(f"http://{HOST}:{port}{path} did not answer 200 within {timeout:.0f} s")
 
 
+def app_environment(args: argparse.Namespace, port: int, dropped=APP_VARIABLES) -> dict:
+    """The environment of the app's processes: production mode, a fresh SECRET_KEY, this
+    run's database and port; the variables in `dropped` are not inherited from ours.
+
+    `args` needs pg_user, pg_host, pg_port, database, workers and threads (bench/timing.py
+    uses it too).
+    """
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    a = args
+    env.update(
+        PETITIONS_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(48),
+        DATABASE_URL=f"postgresql+psycopg://{a.pg_user}@{a.pg_host}:{a.pg_port}/{a.database}",
+        # Plain http on 127.0.0.1: a Secure cookie would never be sent back.
+        SESSION_COOKIE_SECURE="0",
+        PUBLIC_BASE_URL=f"http://{HOST}:{port}",
+        MAIL_USE_TLS="0",
+        MAIL_USE_SSL="0",
+        PYTHONUNBUFFERED="1",
+        # Read by gunicorn.conf.py and by the app (which sizes its live streams by it).
+        WEB_WORKERS=str(a.workers),
+        WEB_THREADS=str(a.threads),
+    )
+    return env
+
+
 # --- the database ----------------------------------------------------------------------------
 
 
@@ -1082,23 +1108,7 @@ class Bench:
         self.env = self._app_env()
 
     def _app_env(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if k not in APP_VARIABLES}
-        a = self.args
-        env.update(
-            PETITIONS_ENV="production",
-            SECRET_KEY=secrets.token_urlsafe(48),
-            DATABASE_URL=f"postgresql+psycopg://{a.pg_user}@{a.pg_host}:{a.pg_port}/{a.database}",
-            # Plain http on 127.0.0.1: a Secure cookie would never be sent back.
-            SESSION_COOKIE_SECURE="0",
-            PUBLIC_BASE_URL=f"http://{HOST}:{self.port}",
-            MAIL_USE_TLS="0",
-            MAIL_USE_SSL="0",
-            PYTHONUNBUFFERED="1",
-            # Read by gunicorn.conf.py and by the app (which sizes its live streams by it).
-            WEB_WORKERS=str(a.workers),
-            WEB_THREADS=str(a.threads),
-        )
-        return env
+        return app_environment(self.args, self.port)
 
     def flask(self, *command: str) -> subprocess.CompletedProcess:
         argv = [sys.executable, "-m", "flask", "--app", "petitions", *command]
