@@ -1,6 +1,6 @@
 """The organiser posts updates on their open or closed petition (routes of the "organiser"
 blueprint, so they share its login requirement, its 404 for other accounts' petitions and its
-private caching headers); and the public page's list of updates.
+private caching headers). The public page lists them (public.views.render_petition).
 
 Imported by create_app() before the blueprint is registered.
 """
@@ -16,12 +16,6 @@ from ..models import utcnow
 from ..services import signer_mail, updates
 from .update_forms import UpdateForm
 from .views import _own, bp
-
-
-@bp.app_context_processor
-def _petition_updates():
-    """`petition_updates(petition_id)` for templates: the public page lists them."""
-    return {"petition_updates": lambda petition_id: updates.updates_of(db.session, petition_id)}
 
 
 @bp.route("/petitions/<int:petition_id>/updates/new", methods=["GET", "POST"])

@@ -203,12 +203,18 @@ def signature_words() -> dict[str, str]:
 
     The categories are CLDR's, which the browser's Intl.PluralRules also uses, so live.js can
     write "1 signature", "2 signatures" (and Russian's three forms) as the number changes.
+    Worked out once per language and process (every open petition's page asks for it: twenty
+    plural rules and translations a view, before), as the country list is.
     """
     locale = get_locale()
-    words: dict[str, str] = {}
-    for n in PLURAL_SAMPLES:
-        words.setdefault(locale.plural_form(n), ngettext("signature", "signatures", n))
-    return words
+    known: dict[str, dict[str, str]] = current_app.extensions.setdefault("signature_words", {})
+    words = known.get(str(locale))
+    if words is None:
+        words = {}
+        for n in PLURAL_SAMPLES:
+            words.setdefault(locale.plural_form(n), ngettext("signature", "signatures", n))
+        known[str(locale)] = words
+    return dict(words)
 
 
 @bp.get("/petitions/<int:petition_id>/embed")

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    get_template_attribute,
+    jsonify,
+    render_template,
+    request,
+)
 from flask_babel import get_locale
+from markupsafe import Markup
 
 from .. import figures
 from ..api.representations import timestamp
@@ -11,7 +20,7 @@ from ..api.views import derived, petition_stats, series_points
 from ..extensions import db
 from ..memo import app_memo
 from ..models import utcnow
-from ..services import counts, opendata, petitions
+from ..services import counts, opendata, petitions, updates
 from ..signing.forms import SignForm
 
 bp = Blueprint("public", __name__)
@@ -30,43 +39,75 @@ def index():
 
 
 def render_petition(petition, form: SignForm | None = None, status: int = 200):
-    """The petition page; the signing blueprint re-renders it with a failed form."""
-    total = counts.count_for(db.session, petition.id)
+    """The petition page; the signing blueprint re-renders it with a failed form.
+
+    What a page view costs is what a crowd on a viral petition costs, so the page reads the
+    database once or twice (the petition with its organiser's name; its updates if it is open
+    or closed) and takes the rest from per-process memos: the total from the one count.json
+    and the live stream use (COUNT_MEMO_SECONDS), the chart and tables as HTML made once per
+    statistics snapshot and language, and a new form's fields made once per language. A
+    rejected petition shows neither a total nor updates, so it reads neither.
+    """
     now = utcnow()
-    if form is None and petition.accepts_signatures(now):
+    accepting = petition.accepts_signatures(now)
+    blank_fields = None
+    if form is None and accepting:
         form = SignForm()
+        blank_fields = _blank_sign_fields()
+    counted = petition.state in opendata.COUNTED_STATES
+    total = current_total(petition.id) if counted else None
     return (
         render_template(
             "public/petition.html",
             petition=petition,
-            total=total,
+            total=total.signature_count if total is not None else 0,
+            updates=updates.updates_of(db.session, petition.id) if counted else [],
             form=form,
-            accepting=petition.accepts_signatures(now),
-            figures=_figures(petition),
+            blank_fields=blank_fields,
+            accepting=accepting,
+            figures=_figures_html(petition) if counted else None,
         ),
         status,
     )
 
 
-def _figures(petition) -> figures.PublicFigures | None:
-    """The chart and breakdowns, from the memoised public snapshot (api.views.petition_stats),
-    so a crowd on a viral petition's page does not scan its signatures on every view."""
-    if petition.state not in opendata.COUNTED_STATES:
-        return None
+def _blank_sign_fields() -> Markup:
+    """The sign form's fields as a new form shows them, rendered once per language and process.
+
+    They are the same for every reader of every petition (empty inputs, the country list, the
+    labels); only the CSRF token differs, and the page renders it apart. Rendering the seven
+    fields through WTForms was a third of the page's template time.
+    """
+    known: dict[str, Markup] = current_app.extensions.setdefault("blank_sign_fields", {})
+    locale = str(get_locale())
+    html = known.get(locale)
+    if html is None:
+        sign_fields = get_template_attribute("macros/forms.html", "sign_fields")
+        html = known[locale] = Markup(sign_fields(SignForm(meta={"csrf": False})))  # noqa: S704 (rendered by Jinja, escaped)
+    return html
+
+
+def _figures_html(petition) -> Markup | None:
+    """The chart and breakdowns from the memoised public snapshot (api.views.petition_stats),
+    as HTML made once per snapshot and language (api.views.derived), so a crowd on a viral
+    petition's page neither scans its signatures nor formats every day of its table again."""
     found = petition_stats(petition.id)
     if found is None:
         return None
 
-    def build() -> figures.PublicFigures:
+    def build() -> Markup:
         days = [(p.start.date(), p.count) for p in series_points(petition, found, "day")]
-        return figures.public_figures(found, days)
+        numbers = figures.public_figures(found, days)
+        return Markup(  # noqa: S704 (rendered by Jinja, escaped)
+            render_template("public/_figures.html", figures=numbers, petition_id=petition.id)
+        )
 
-    return derived("figures", found, str(get_locale()), build=build)
+    return derived("figures_html", found, str(get_locale()), build=build)
 
 
 @bp.get("/petitions/<int:petition_id>")
 def petition(petition_id: int):
-    found = petitions.public_petition(db.session, petition_id)
+    found = petitions.public_petition(db.session, petition_id, with_owner=True)
     if found is None:
         abort(404)
     return render_petition(found)
