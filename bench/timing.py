@@ -316,10 +316,10 @@ def prepare(env: dict, chosen: list[Endpoint], rounds: int, tag: str) -> int:
     names; returns the petition's id. Runs the app in this process with the environment
     gunicorn gets, so keys and limits are the same."""
     from flask_migrate import upgrade
+    from petitions.auth.passwords import hash_password
     from sqlalchemy import select, text
 
     from petitions import create_app
-    from petitions.auth.passwords import hash_password
     from petitions.emailaddr import normalise_for_identity
     from petitions.extensions import db
     from petitions.models import Petition, Role, Signature, User, utcnow

@@ -3,52 +3,81 @@ a refused form: one owner, and no blueprint imports another's views for it."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, get_template_attribute, render_template
 from flask_babel import get_locale
+from markupsafe import Markup
 
 from .. import figures
 from ..extensions import db
 from ..models import Petition, utcnow
-from ..models.petition import COUNTED_STATES, PUBLISHED_STATES
-from ..services import counts, updates
-from ..services.public_numbers import derived, petition_stats, series_points
+from ..models.petition import COUNTED_STATES
+from ..services import updates
+from ..services.public_numbers import current_total, derived, petition_stats, series_points
 from ..signing.forms import SignForm
 
 
 def render_petition(petition: Petition, form: SignForm | None = None, status: int = 200):
-    """The page of a public petition, with `form` (a fresh sign form while it is open)."""
-    total = counts.count_for(db.session, petition.id)
+    """The petition page; the signing blueprint re-renders it with a failed form.
+
+    What a page view costs is what a crowd on a viral petition costs, so the page reads the
+    database once or twice (the petition with its organiser's name; its updates if it is open
+    or closed) and takes the rest from per-process memos: the total from the one count.json
+    and the live stream use (COUNT_MEMO_SECONDS), the chart and tables as HTML made once per
+    statistics snapshot and language, and a new form's fields made once per language. A
+    rejected petition shows neither a total nor updates, so it reads neither.
+    """
     now = utcnow()
     accepting = petition.accepts_signatures(now)
+    blank_fields = None
     if form is None and accepting:
         form = SignForm()
+        blank_fields = _blank_sign_fields()
+    counted = petition.state in COUNTED_STATES
+    total = current_total(petition.id) if counted else None
     return (
         render_template(
             "public/petition.html",
             petition=petition,
-            total=total,
+            total=total.signature_count if total is not None else 0,
+            updates=updates.updates_of(db.session, petition.id) if counted else [],
             form=form,
+            blank_fields=blank_fields,
             accepting=accepting,
-            figures=_figures(petition),
-            updates=updates.updates_of(db.session, petition.id)
-            if petition.state in PUBLISHED_STATES
-            else [],
+            figures=_figures_html(petition) if counted else None,
         ),
         status,
     )
 
 
-def _figures(petition: Petition) -> figures.PublicFigures | None:
-    """The chart and breakdowns, from the memoised public snapshot (services/public_numbers),
-    so a crowd on a viral petition's page does not scan its signatures on every view."""
-    if petition.state not in COUNTED_STATES:
-        return None
+def _blank_sign_fields() -> Markup:
+    """The sign form's fields as a new form shows them, rendered once per language and process.
+
+    They are the same for every reader of every petition (empty inputs, the country list, the
+    labels); only the CSRF token differs, and the page renders it apart. Rendering the seven
+    fields through WTForms was a third of the page's template time.
+    """
+    known: dict[str, Markup] = current_app.extensions.setdefault("blank_sign_fields", {})
+    locale = str(get_locale())
+    html = known.get(locale)
+    if html is None:
+        sign_fields = get_template_attribute("macros/forms.html", "sign_fields")
+        html = known[locale] = Markup(sign_fields(SignForm(meta={"csrf": False})))  # noqa: S704 (rendered by Jinja, escaped)
+    return html
+
+
+def _figures_html(petition) -> Markup | None:
+    """The chart and breakdowns from the memoised public snapshot (public_numbers.petition_stats),
+    as HTML made once per snapshot and language (public_numbers.derived), so a crowd on a viral
+    petition's page neither scans its signatures nor formats every day of its table again."""
     found = petition_stats(petition.id)
     if found is None:
         return None
 
-    def build() -> figures.PublicFigures:
+    def build() -> Markup:
         days = [(p.start.date(), p.count) for p in series_points(petition, found, "day")]
-        return figures.public_figures(found, days)
+        numbers = figures.public_figures(found, days)
+        return Markup(  # noqa: S704 (rendered by Jinja, escaped)
+            render_template("public/_figures.html", figures=numbers, petition_id=petition.id)
+        )
 
-    return derived("figures", found, str(get_locale()), build=build)
+    return derived("figures_html", found, str(get_locale()), build=build)

@@ -27,7 +27,7 @@ def index():
 
 @bp.get("/petitions/<int:petition_id>")
 def petition(petition_id: int):
-    found = petitions.public_petition(db.session, petition_id)
+    found = petitions.public_petition(db.session, petition_id, with_owner=True)
     if found is None:
         abort(404)
     return render_petition(found)
@@ -50,9 +50,11 @@ def count_json(petition_id: int):
         computed_at=timestamp(total.computed_at),
     )
     max_age = current_app.config["COUNT_CACHE_MAX_AGE"]
-    response.cache_control.public = True
-    response.cache_control.max_age = max_age
-    response.headers["Cache-Control"] += f", stale-while-revalidate={max_age * 5}"
+    # Written out rather than through response.cache_control, whose parse and re-serialise
+    # cost ~30 µs: a tenth of this, the most requested answer.
+    response.headers["Cache-Control"] = (
+        f"public, max-age={max_age}, stale-while-revalidate={max_age * 5}"
+    )
     # The validator covers what a reader cares about, so an unchanged total revalidates (304).
     response.set_etag(f"{total.petition_id}-{total.state}-{total.signature_count}")
     return response.make_conditional(request)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from ..models import EventAction, Petition, PetitionState
+from ..models import EventAction, Petition, PetitionState, User
 from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..pagination import Page, bounds
 from ..text import bad_character, normalise
@@ -169,12 +169,19 @@ def close_expired(session: Session, *, now: datetime, base_url: str) -> list[int
     return closed
 
 
-def public_petition(session: Session, petition_id: int) -> Petition | None:
+def public_petition(
+    session: Session, petition_id: int, *, with_owner: bool = False
+) -> Petition | None:
     """An open, closed or rejected petition (see Petition.is_public); drafts, petitions in
-    moderation and hidden ones are not public."""
+    moderation and hidden ones are not public.
+
+    `with_owner`: the organiser's name comes in the same query (the page shows it), instead
+    of a second query when the page asks for `petition.owner`.
+    """
     if not 0 < petition_id <= MAX_PETITION_ID:
         return None  # no such row, and SQLite cannot even compare an int beyond 64 bits
-    petition = session.get(Petition, petition_id)
+    options = [joinedload(Petition.owner).load_only(User.display_name)] if with_owner else ()
+    petition = session.get(Petition, petition_id, options=options)
     if petition is None or not petition.is_public():
         return None
     return petition

@@ -57,7 +57,9 @@ def sign(petition_id: int):
         sign_petition(db.session, petition, form.signer(), now=utcnow(), policy=_policy())
     except PetitionNotOpen:
         return render_template("signing/not_open.html", petition=petition), 409
-    return redirect(url_for("signing.check_email", petition_id=petition.id), code=303)
+    # petition_id, not petition.id: sign_petition committed, and reading the expired petition
+    # would cost a query for a number the URL already has.
+    return redirect(url_for("signing.check_email", petition_id=petition_id), code=303)
 
 
 @bp.get("/petitions/<int:petition_id>/signed")

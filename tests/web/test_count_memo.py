@@ -34,7 +34,7 @@ def test_readers_see_the_new_total_once_the_memo_expires(client, petition, signe
     clock.now += 1.01
     after = client.get(f"/petitions/{petition}/count.json").get_json()
     assert after["signature_count"] == 1
-    # The page itself always reads the database.
+    # The page shows the same memoised total, so it never shows more than live.js's next poll.
     assert "<strong data-count>1</strong>" in client.get(f"/petitions/{petition}").get_data(
         as_text=True
     )

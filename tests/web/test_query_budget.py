@@ -1,0 +1,185 @@
+"""How many SQL statements the hot requests run: a deterministic guard, so the petition page,
+signing, confirming and count.json cannot quietly grow dearer again (issue 8: signing cost 2.4
+times as much CPU as on 2026-11-25, partly from queries the page did not need).
+
+No timing: an SQLAlchemy `before_cursor_execute` listener on the app's engine counts every
+statement SQLAlchemy sends while the one request under test runs, on SQLite and PostgreSQL
+alike. It sees none of what the driver and the pool do on their own, which is the same for every
+route: BEGIN and COMMIT (issued by the driver), the pool's pre-ping, and SQLite's per-connection
+PRAGMAs (petitions/database.py runs them on the raw connection when it is opened).
+
+A failing test prints the statements, so the new one is easy to spot. If a request really needs
+another statement, raise its budget here and say why in the comment next to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from conftest import confirm_link, csrf_token
+from sqlalchemy import event, update
+
+from petitions.extensions import db
+from petitions.models import Petition, PetitionUpdate, utcnow
+
+#: The sign POST. It becomes one number for every branch (new address, repeat, limit reached)
+#: once services/signing.py does the same statements for each; change it here then.
+SIGN_POST = 4  # the petition; the same-address lookup; INSERT signature; INSERT outbox mail
+
+#: What a crowd pays per request in production: COUNT_MEMO_SECONDS and STATS_MEMO_SECONDS on,
+#: and this process has already read the petition's total and statistics once.
+WARM = {
+    # The petition with its organiser's name (one JOIN); its updates. The total, the chart and
+    # the tables come from the memos, the sign form's fields from a per-language cache.
+    "GET petition page": 2,
+    "POST sign": SIGN_POST,
+    # The signature with its petition (one JOIN, Signature.petition is lazy="joined").
+    "GET confirmation page": 1,
+    # The signature with its petition; the conditional UPDATE to confirmed; the count shard's
+    # upsert; and a re-read of the signature after the commit, because confirm_signature()
+    # logs signature.petition_id on the expired object (services/signing.py could read it
+    # before committing; the page would then re-read only the petition, for its title).
+    "POST confirm": 4,
+    # The memoised total.
+    "GET count.json": 0,
+}
+
+#: Statements of one public statistics snapshot (services/opendata.petition_stats): state,
+#: total, countries, hourly counts, first and last signature, removals, milestones, regions.
+SNAPSHOT = 8
+
+#: The same requests when the memos are off (the tests' config), as each process pays them
+#: once per COUNT_MEMO_SECONDS or STATS_MEMO_SECONDS. Signing and confirming use no memo.
+COLD = {
+    # As warm, plus the total (petition state and shards, one query) and a snapshot.
+    "GET petition page": WARM["GET petition page"] + 1 + SNAPSHOT,
+    "POST sign": SIGN_POST,
+    "GET confirmation page": WARM["GET confirmation page"],
+    "POST confirm": WARM["POST confirm"],
+    # The petition's state and total in one query.
+    "GET count.json": 1,
+}
+
+SIGN_FIELDS = {"name": "Budget Signer", "country": "KG", "region": "", "consent": "y"}
+
+
+@contextmanager
+def counted(app) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine sends inside the block."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def memos_on(app_config):
+    """Production's memos, with lifetimes far beyond the test so that none expires midway."""
+    app_config.update(COUNT_MEMO_SECONDS=3600.0, STATS_MEMO_SECONDS=3600.0)
+
+
+@pytest.fixture
+def busy_petition(app, make_petition, make_user, signer) -> int:
+    """An open petition as most are: an organiser's, with an update and a confirmed signature
+    (so its page shows the creator, the updates, the chart and the tables)."""
+    petition_id = make_petition(goal=1000)
+    owner_id = make_user()
+    with app.app_context():
+        db.session.execute(
+            update(Petition).where(Petition.id == petition_id).values(owner_id=owner_id)
+        )
+        db.session.add(
+            PetitionUpdate(
+                petition_id=petition_id,
+                author_id=owner_id,
+                title="We met the council",
+                body="They will answer next week.",
+                created_at=utcnow(),
+            )
+        )
+        db.session.commit()
+        db.session.remove()
+    response = signer.sign_and_confirm(petition_id, "first@example.org")
+    assert response.status_code == 200
+    return petition_id
+
+
+def _sign_form(client, petition_id: int, email: str) -> dict:
+    page = client.get(f"/petitions/{petition_id}")
+    assert page.status_code == 200
+    return {"csrf_token": csrf_token(page.get_data(as_text=True)), "email": email, **SIGN_FIELDS}
+
+
+def _confirmation_path(client, mailbox, deliver, petition_id: int, email: str) -> str:
+    signed = client.post(
+        f"/petitions/{petition_id}/sign", data=_sign_form(client, petition_id, email)
+    )
+    assert signed.status_code == 303
+    deliver()
+    return confirm_link(mailbox.last_to(email)).removeprefix("http://localhost")
+
+
+def statements_of(route: str, app, client, mailbox, deliver, petition_id: int) -> list[str]:
+    """Run `route` once as a new signer would (a first request of the same kind before it, so
+    that a process's memos are filled as in production) and return the statements of the
+    last request only."""
+    page = f"/petitions/{petition_id}"
+    if route == "GET petition page":
+        assert client.get(page).status_code == 200
+        with counted(app) as statements:
+            response = client.get(page)
+        assert response.status_code == 200
+    elif route == "POST sign":
+        form = _sign_form(client, petition_id, "new@example.org")
+        with counted(app) as statements:
+            response = client.post(f"{page}/sign", data=form)
+        assert response.status_code == 303
+    elif route == "GET confirmation page":
+        path = _confirmation_path(client, mailbox, deliver, petition_id, "new@example.org")
+        with counted(app) as statements:
+            response = client.get(path)
+        assert response.status_code == 200
+    elif route == "POST confirm":
+        path = _confirmation_path(client, mailbox, deliver, petition_id, "new@example.org")
+        form = {"csrf_token": csrf_token(client.get(path).get_data(as_text=True))}
+        with counted(app) as statements:
+            response = client.post(path, data=form)
+        assert response.status_code == 200
+        assert "Your signature is confirmed" in response.get_data(as_text=True)
+    elif route == "GET count.json":
+        assert client.get(f"{page}/count.json").status_code == 200
+        with counted(app) as statements:
+            response = client.get(f"{page}/count.json")
+        assert response.status_code == 200
+    else:
+        raise ValueError(route)
+    return statements
+
+
+def _report(route: str, budget: int, statements: list[str]) -> str:
+    listed = "\n".join(f"  {n}. {s[:200]}" for n, s in enumerate(statements, 1))
+    return f"{route}: {len(statements)} statements, budget {budget}:\n{listed}"
+
+
+@pytest.mark.parametrize("route", list(WARM))
+def test_warm_request_stays_within_its_budget(
+    route, memos_on, app, client, mailbox, deliver, busy_petition
+):
+    statements = statements_of(route, app, client, mailbox, deliver, busy_petition)
+    assert len(statements) <= WARM[route], _report(route, WARM[route], statements)
+
+
+@pytest.mark.parametrize("route", list(COLD))
+def test_cold_request_stays_within_its_budget(route, app, client, mailbox, deliver, busy_petition):
+    statements = statements_of(route, app, client, mailbox, deliver, busy_petition)
+    assert len(statements) <= COLD[route], _report(route, COLD[route], statements)
