@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from petitions import create_app
-from petitions.passwords import hash_password
 from petitions.emailaddr import (
     ALIAS_RULES_V1,
     AliasRules,
@@ -21,6 +20,7 @@ from petitions.emailaddr import (
 )
 from petitions.extensions import db
 from petitions.models import Signature, SignatureStatus, User, utcnow
+from petitions.passwords import hash_password
 from petitions.services import accounts
 from petitions.services.accounts import AccountPolicy
 from petitions.services.signing import SigningPolicy, confirm_signature
