@@ -9,13 +9,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import TABLES, csrf_token, scalar_sql
 from sqlalchemy import select, text
 
 from petitions import demo
 from petitions.extensions import db
 from petitions.models import Petition, PetitionState, utcnow
 from petitions.worker import housekeeping
+from tests.fixtures.actors import csrf_token
+from tests.fixtures.database import TABLES, scalar_sql
 
 KYRGYZ_TITLE = "Жогорку Кеңеш: аскерлерди чет өлкөгө жибербегиле"
 RUSSIAN_ACTION = "Просим депутатов голосовать против отправки войск за рубеж."

@@ -14,12 +14,13 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-from conftest import confirm_directly, run_in_threads, scalar_sql, sign_directly
-
 from petitions.emailaddr import normalise_for_identity
 from petitions.extensions import db
 from petitions.services import counts
 from petitions.services.signing import ConfirmOutcome, SignOutcome
+from tests.fixtures.actors import confirm_directly, sign_directly
+from tests.fixtures.database import scalar_sql
+from tests.fixtures.threads import run_in_threads
 
 THREADS = 16
 

@@ -28,7 +28,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ON_POSTGRES, _config, csrf_token, free_port, links_in, scalar_sql, wait_until
 
 from petitions import create_app
 from petitions.errors import DATABASE_RETRY_AFTER_SECONDS
@@ -36,6 +35,12 @@ from petitions.extensions import db
 from petitions.models import utcnow
 from petitions.services import petitions as petition_service
 from petitions.worker import run_forever
+from tests.fixtures.actors import csrf_token
+from tests.fixtures.database import ON_POSTGRES, scalar_sql
+from tests.fixtures.mail import links_in
+from tests.fixtures.net import free_port
+from tests.fixtures.settings import settings_for
+from tests.fixtures.threads import wait_until
 
 pytestmark = [
     pytest.mark.postgres,
@@ -290,7 +295,10 @@ def outage(throwaway_postgres, smtp_server) -> Iterator[Outage]:
     controller, mailbox = smtp_server
     mailbox.clear()
     # As in production, a failing request answers instead of raising into the test.
-    settings = {**_config(throwaway_postgres.url, controller.port), "PROPAGATE_EXCEPTIONS": False}
+    settings = {
+        **settings_for(throwaway_postgres.url, controller.port),
+        "PROPAGATE_EXCEPTIONS": False,
+    }
     app = create_app(settings)
     with app.app_context():
         upgrade()

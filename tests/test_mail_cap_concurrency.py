@@ -3,9 +3,10 @@
 The check and the increment are one UPDATE (services/signing._count_mail), so 20 requests at
 once for the same address queue at most CONFIRMATION_MAX_SENDS confirmation mails."""
 
-from conftest import run_in_threads, scalar_sql, sign_directly
-
 from petitions.services.signing import SignOutcome
+from tests.fixtures.actors import sign_directly
+from tests.fixtures.database import scalar_sql
+from tests.fixtures.threads import run_in_threads
 
 PARALLEL = 20
 

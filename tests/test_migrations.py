@@ -8,7 +8,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import private_postgres_database
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DataError, IntegrityError
@@ -16,6 +15,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from petitions import create_app
 from petitions.extensions import db
 from petitions.models import CountShard, Petition, Signature, utcnow
+from tests.fixtures.database import private_postgres_database
 
 APP_TABLES = {
     "outbox_messages",

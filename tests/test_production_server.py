@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import free_port, wait_until
 from flask_migrate import upgrade
 
 from petitions import create_app
 from petitions.extensions import db
 from petitions.models import utcnow
 from petitions.services import petitions as petition_service
+from tests.fixtures.net import free_port
+from tests.fixtures.threads import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 4

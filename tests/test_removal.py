@@ -5,12 +5,13 @@ signers keep confirming; the public numbers say how many were removed, never who
 
 from __future__ import annotations
 
-from conftest import confirm_directly, run_in_threads, scalar_sql, sign_directly
-
 from petitions.extensions import db
 from petitions.models import Petition, SignatureStatus, utcnow
 from petitions.services import counts
 from petitions.services.removal import remove_signatures
+from tests.fixtures.actors import confirm_directly, sign_directly
+from tests.fixtures.database import scalar_sql
+from tests.fixtures.threads import run_in_threads
 
 
 def _confirmed_signatures(app, petition_id: int, emails: list[str]) -> list[int]:

@@ -2,7 +2,6 @@
 whoever makes it; the audit log and the pages name states and actions in one wording."""
 
 import pytest
-from conftest import move_deadline_to_past
 from sqlalchemy import select
 
 from petitions import labels
@@ -11,6 +10,7 @@ from petitions.models import EventAction, Petition, PetitionEvent, PetitionState
 from petitions.services import petitions as petition_service
 from petitions.services import removal
 from petitions.services.transitions import STEPS
+from tests.fixtures.factories import move_deadline_to_past
 
 
 def events(app, petition_id: int) -> list[tuple[str, dict | None]]:

@@ -47,7 +47,7 @@ def test_create_from_stdin(app, runner, client):
     assert user.email_confirmed_at is not None
     assert verify_password(user.password_hash, PASSWORD)
     # The account logs in through the form at once.
-    from conftest import csrf_token
+    from tests.fixtures.actors import csrf_token
 
     page = client.get("/account/login")
     response = client.post(

@@ -20,13 +20,13 @@ from api_helpers import (
     set_petition,
     sign,
 )
-from conftest import wait_until
 from sqlalchemy import func, select, update
 from werkzeug.http import http_date
 
 from petitions.extensions import db
 from petitions.models import DailyCount, Petition, utcnow
 from petitions.worker import housekeeping
+from tests.fixtures.threads import wait_until
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 

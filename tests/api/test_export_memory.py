@@ -14,11 +14,11 @@ from datetime import timedelta
 
 import pytest
 from api_helpers import API
-from conftest import ON_POSTGRES
 from sqlalchemy import insert, text
 
 from petitions.extensions import db
 from petitions.models import Petition, utcnow
+from tests.fixtures.database import ON_POSTGRES
 
 
 def add_open_petitions(app, how_many: int) -> None:

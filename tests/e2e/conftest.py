@@ -9,9 +9,6 @@ module. Its app uses the same migrated database as the `app` fixture, so tests s
 with the usual fixtures (make_petition, sign_directly, ...) and watch the browser pick it up;
 `app` also empties the tables around each test. A test may change the server's settings with
 `monkeypatch.setitem(live_server.app.config, ...)`: they are read per request.
-
-(This package has an __init__.py so that this conftest is `e2e.conftest` and
-`from conftest import ...` still finds tests/conftest.py.)
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from conftest import _config, wait_until
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
@@ -30,6 +26,8 @@ from werkzeug.serving import make_server
 from petitions import create_app
 from petitions.extensions import db
 from petitions.public.live import stream_slots
+from tests.fixtures.settings import settings_for
+from tests.fixtures.threads import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -53,7 +51,7 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live_server(migrated_database, smtp_server) -> Iterator[LiveServer]:
     controller, _ = smtp_server
-    config = _config(migrated_database, smtp_port=controller.port)
+    config = settings_for(migrated_database, smtp_port=controller.port)
     # Links follow the address the browser used (127.0.0.1:<port>), not the test client's.
     config.update(SERVER_NAME=None, LIVE_STREAM_SECONDS=STREAM_SECONDS)
     app = create_app(config)

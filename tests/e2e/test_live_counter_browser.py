@@ -9,12 +9,12 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import confirm_directly, sign_directly
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
 from petitions.extensions import db
 from petitions.models import CountShard
+from tests.fixtures.actors import confirm_directly, sign_directly
 
 #: Long enough for a stream to end and the browser to reconnect (3 s + `retry:` 3 s).
 WAIT_MS = 20_000

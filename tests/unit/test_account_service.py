@@ -124,7 +124,7 @@ def test_roles_and_operator_accounts(ctx):
 def test_parallel_wrong_guesses_all_count(app, make_user):
     """Failures are counted by the database (`failed_logins + 1`), not read and written back:
     guesses sent at the same moment cannot all see the same count and escape the lock."""
-    from conftest import run_in_threads
+    from tests.fixtures.threads import run_in_threads
 
     make_user(email="aigul@example.kg")
     policy = AccountPolicy.from_config(app.config)

@@ -3,18 +3,15 @@
 import threading
 
 import pytest
-from conftest import (
-    confirm_directly,
-    run_in_threads,
-    scalar_sql,
-    sign_directly,
-)
 from sqlalchemy import text
 
 from petitions.extensions import db
 from petitions.models import CountShard, Petition
 from petitions.services import counts
 from petitions.services.signing import ConfirmOutcome
+from tests.fixtures.actors import confirm_directly, sign_directly
+from tests.fixtures.database import scalar_sql
+from tests.fixtures.threads import run_in_threads
 
 CONFIRMED_ROWS = "SELECT COUNT(*) FROM signatures WHERE petition_id = :p AND status = 'confirmed'"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import run_in_threads
 
 from petitions.memo import Memo
+from tests.fixtures.threads import run_in_threads
 
 
 class Clock:

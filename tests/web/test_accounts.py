@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
-from conftest import TEST_SECRET, csrf_token, links_in
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
@@ -22,6 +21,9 @@ from petitions.extensions import db
 from petitions.models import Petition, User, utcnow
 from petitions.passwords import PASSWORD_MAX, PASSWORD_MIN, needs_rehash
 from petitions.services.accounts import TokenPurpose
+from tests.fixtures.actors import csrf_token
+from tests.fixtures.mail import links_in
+from tests.fixtures.settings import TEST_SECRET
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "another long passphrase"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import body_html, body_text, csrf_token, links_in
 from flask_babel import format_datetime
 from sqlalchemy import func, select
 
@@ -14,6 +13,8 @@ from petitions.extensions import db
 from petitions.models import OutboxMessage, utcnow
 from petitions.services import moderation
 from petitions.services.moderation import ModerationRefused
+from tests.fixtures.actors import csrf_token
+from tests.fixtures.mail import body_html, body_text, links_in
 
 ORGANISER = "organiser@example.kg"
 

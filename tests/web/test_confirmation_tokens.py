@@ -9,13 +9,14 @@ import html
 import time
 
 import pytest
-from conftest import csrf_token, move_deadline_to_past
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 
 from petitions.extensions import db
 from petitions.models import OutboxMessage, Signature
 from petitions.tokens import CONFIRM_SALT
+from tests.fixtures.actors import csrf_token
+from tests.fixtures.factories import move_deadline_to_past
 
 EMAIL = "aibek@example.kg"
 DOES_NOT_WORK = "This link does not work"

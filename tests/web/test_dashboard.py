@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
-from conftest import sponsor_sign
 from sqlalchemy import text, update
 
 from petitions.countries import country_name
@@ -19,6 +18,7 @@ from petitions.emailaddr import identity_key
 from petitions.extensions import db
 from petitions.models import Petition, Signature, utcnow
 from petitions.services import stats
+from tests.fixtures.actors import sponsor_sign
 
 SVG = "{http://www.w3.org/2000/svg}"
 

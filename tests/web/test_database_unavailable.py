@@ -14,13 +14,14 @@ import logging
 import sqlite3
 
 import pytest
-from conftest import ON_POSTGRES, free_port, scalar_sql
 from sqlalchemy import event, text
 
 from petitions import create_app
 from petitions.auth import SESSION_KEY
 from petitions.errors import DATABASE_RETRY_AFTER_SECONDS
 from petitions.extensions import db
+from tests.fixtures.database import ON_POSTGRES, scalar_sql
+from tests.fixtures.net import free_port
 
 RETRY_AFTER = str(DATABASE_RETRY_AFTER_SECONDS)
 

@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import csrf_token
 from flask import template_rendered
 from sqlalchemy import event
 
 from petitions.extensions import db
+from tests.fixtures.actors import csrf_token
 
 
 @dataclass

@@ -9,13 +9,13 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import ON_POSTGRES
 from sqlalchemy import Engine, event, insert, update
 from sqlalchemy.orm import Session
 
 from petitions.extensions import db
 from petitions.models import Petition, Signature
 from petitions.services import export
+from tests.fixtures.database import ON_POSTGRES
 
 OWNER = "owner@example.kg"
 HEADER = [

@@ -12,12 +12,13 @@ import json
 from dataclasses import dataclass
 
 import pytest
-from conftest import creation_key, csrf_token, log_in_client, scalar_sql
 from sqlalchemy import update
 
 from petitions.extensions import db
 from petitions.models import Petition, User
 from petitions.services.accounts import AccountPolicy, TokenPurpose, make_token
+from tests.fixtures.actors import creation_key, csrf_token, log_in_client
+from tests.fixtures.database import scalar_sql
 
 
 @dataclass

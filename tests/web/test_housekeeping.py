@@ -4,12 +4,13 @@ signers, and the in-process worker that `make run` uses."""
 import threading
 from datetime import timedelta
 
-from conftest import move_deadline_to_past, wait_until
 from sqlalchemy import func, select, update
 
 from petitions.extensions import db
 from petitions.models import Petition, Signature, utcnow
 from petitions.worker import housekeeping, run_forever
+from tests.fixtures.factories import move_deadline_to_past
+from tests.fixtures.threads import wait_until
 
 
 def _age_signatures(app, days: int) -> None:

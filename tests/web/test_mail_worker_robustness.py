@@ -1,12 +1,13 @@
 """Issue 8, defect 1: one message that cannot be built must not stop the mail of everyone else,
 and the characters that broke it are refused where people type them."""
 
-from conftest import csrf_token, scalar_sql
 from sqlalchemy import select
 
 from petitions.extensions import db
 from petitions.models import OutboxMessage, utcnow
 from petitions.outbox import deliver_all, enqueue
+from tests.fixtures.actors import csrf_token
+from tests.fixtures.database import scalar_sql
 
 
 def _queue_ten_and_one_poisoned(app) -> None:

@@ -5,12 +5,14 @@ housekeeping notices them from the count shards (see services/milestones.py)."""
 from __future__ import annotations
 
 import pytest
-from conftest import body_text, confirm_directly, links_in, run_in_threads, sign_directly
 from sqlalchemy import select
 from test_updates import own, run_housekeeping
 
 from petitions.extensions import db
 from petitions.models import PetitionMilestone
+from tests.fixtures.actors import confirm_directly, sign_directly
+from tests.fixtures.mail import body_text, links_in
+from tests.fixtures.threads import run_in_threads
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import body_text, csrf_token, log_in_client, run_in_threads
 from sqlalchemy import func, select
 
 from petitions.extensions import db
@@ -15,6 +14,9 @@ from petitions.models import EventAction, OutboxMessage, PetitionEvent, Signatur
 from petitions.services import moderation
 from petitions.services.moderation import ModerationRefused, Refusal
 from petitions.worker import housekeeping
+from tests.fixtures.actors import csrf_token, log_in_client
+from tests.fixtures.mail import body_text
+from tests.fixtures.threads import run_in_threads
 
 ORGANISER = "organiser@example.kg"
 

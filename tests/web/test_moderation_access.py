@@ -10,11 +10,11 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from conftest import csrf_token
 from sqlalchemy import func, select
 
 from petitions.extensions import db
 from petitions.models import PetitionEvent
+from tests.fixtures.actors import csrf_token
 
 PAGES = [
     "/moderation/",

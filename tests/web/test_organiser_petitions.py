@@ -9,12 +9,12 @@ import re
 from urllib.parse import quote
 
 import pytest
-from conftest import csrf_token, sponsor_sign
 from sqlalchemy import func, select, update
 
 from petitions.extensions import db
 from petitions.models import EventAction, Petition, PetitionEvent, Signature, utcnow
 from petitions.models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
+from tests.fixtures.actors import csrf_token, sponsor_sign
 
 SPONSORS = 5
 
@@ -138,7 +138,7 @@ def test_my_petitions_lists_only_mine(app, client, organiser, make_user, make_pe
 
 def test_double_submit_creates_one_petition(app, client, organiser):
     page = client.get("/organiser/petitions/new").get_data(as_text=True)
-    from conftest import creation_key
+    from tests.fixtures.actors import creation_key
 
     data = {
         "csrf_token": csrf_token(page),
@@ -161,7 +161,7 @@ def test_double_submit_creates_one_petition(app, client, organiser):
 
 def test_another_accounts_creation_key_makes_nothing(app, client, organiser, make_user, login_as):
     page = client.get("/organiser/petitions/new").get_data(as_text=True)
-    from conftest import creation_key
+    from tests.fixtures.actors import creation_key
 
     data = {"csrf_token": csrf_token(page), "creation_key": creation_key(page), **organiser.DRAFT}
     assert client.post("/organiser/petitions/new", data=data).status_code == 303
@@ -368,7 +368,7 @@ def test_bad_input_on_edit(client, organiser, get_petition, fields, message):
 
 def test_undecodable_bytes_are_refused(client, organiser):
     page = client.get("/organiser/petitions/new").get_data(as_text=True)
-    from conftest import creation_key
+    from tests.fixtures.actors import creation_key
 
     body = (
         f"csrf_token={csrf_token(page)}&creation_key={creation_key(page)}"
@@ -413,11 +413,10 @@ def test_preview_escapes_what_the_organiser_wrote(client, organiser):
 def test_racing_submissions_of_one_form_create_one_petition(app, make_user):
     """Four requests carrying the same creation key at the same moment (a double click on a
     slow connection): one INSERT wins at the unique constraint, the others find its petition."""
-    from conftest import run_in_threads
-
     from petitions.forms import new_one_time_key as new_creation_key
     from petitions.services.lifecycle import create_draft
     from petitions.services.petitions import PetitionDraft
+    from tests.fixtures.threads import run_in_threads
 
     owner = make_user()
     key = new_creation_key()

@@ -8,13 +8,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from conftest import (
-    ON_POSTGRES,
-    free_port,
-    run_in_threads,
-    scalar_sql,
-    sign_directly,
-)
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
@@ -23,6 +16,10 @@ from petitions.extensions import db
 from petitions.models import OutboxMessage, Petition, utcnow
 from petitions.outbox import DeliveryReport, claim_batch, deliver_all
 from petitions.services.signing import Signer, SigningPolicy, SignOutcome, sign_petition
+from tests.fixtures.actors import sign_directly
+from tests.fixtures.database import ON_POSTGRES, scalar_sql
+from tests.fixtures.net import free_port
+from tests.fixtures.threads import run_in_threads
 
 
 def outbox_rows(app) -> list[OutboxMessage]:

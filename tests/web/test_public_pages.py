@@ -1,7 +1,8 @@
 """What a visitor and a journalist see: the index, a petition page, the running total."""
 
 import pytest
-from conftest import move_deadline_to_past
+
+from tests.fixtures.factories import move_deadline_to_past
 
 
 def test_index_lists_open_petitions_most_signed_first(client, make_petition, signer):

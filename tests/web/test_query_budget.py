@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from conftest import confirm_link, csrf_token
 from sqlalchemy import event, update
 
 from petitions.extensions import db
 from petitions.models import Petition, PetitionUpdate, utcnow
+from tests.fixtures.actors import csrf_token
+from tests.fixtures.mail import confirm_link
 
 #: The sign POST. It becomes one number for every branch (new address, repeat, limit reached)
 #: once services/signing.py does the same statements for each; change it here then.

@@ -10,12 +10,12 @@ organisers get 403 on moderation pages.
 from __future__ import annotations
 
 import pytest
-from conftest import csrf_token
 from flask import url_for
 from sqlalchemy import update
 
 from petitions.extensions import db
 from petitions.models import Petition
+from tests.fixtures.actors import csrf_token
 
 PUBLIC, TOKEN, ACCOUNT, OWNER, MODERATOR = "public", "token", "account", "owner", "moderator"
 

@@ -7,13 +7,13 @@ import html as html_module
 import re
 
 import pytest
-from conftest import sponsor_sign
 from sqlalchemy import select, update
 
 from petitions import links
 from petitions.extensions import db
 from petitions.models import Petition, Signature, utcnow
 from petitions.services.signing import Signer, SigningPolicy, sign_petition
+from tests.fixtures.actors import sponsor_sign
 
 LABEL = "Show my name as a signer to the petition's organiser (optional)."
 

@@ -12,11 +12,13 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from conftest import confirm_link, csrf_token, move_deadline_to_past
 from sqlalchemy import func, select, update
 
 from petitions.extensions import db
 from petitions.models import OutboxMessage, Signature, utcnow
+from tests.fixtures.actors import csrf_token
+from tests.fixtures.factories import move_deadline_to_past
+from tests.fixtures.mail import confirm_link
 
 GOOD = {"name": "Aibek Asanov", "email": "aibek@example.kg", "country": "KG", "region": "Chüy"}
 

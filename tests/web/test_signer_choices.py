@@ -4,7 +4,7 @@ Updates are mailed by the platform; the organiser gets an address only when the 
 the separate "share my email address" box, which is off by default. Each signature remembers
 the language it was made in, and its mail is queued in that language."""
 
-from conftest import scalar_sql
+from tests.fixtures.database import scalar_sql
 
 
 def test_the_sign_form_says_the_organiser_does_not_get_the_address(client, petition):

@@ -1,6 +1,6 @@
 """The central path: sign in the browser, confirm by email, the public total goes up by one."""
 
-from conftest import body_html, body_text, confirm_link
+from tests.fixtures.mail import body_html, body_text, confirm_link
 
 
 def test_sign_confirm_and_count(signer, mailbox, petition, client):

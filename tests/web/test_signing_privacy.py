@@ -8,13 +8,14 @@ import html
 import re
 
 import pytest
-from conftest import SignerActions, body_text
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select, text
 
 from petitions.extensions import db
 from petitions.models import OutboxMessage, Signature
 from petitions.tokens import CONFIRM_SALT
+from tests.fixtures.actors import SignerActions
+from tests.fixtures.mail import body_text
 
 #: Headers that legitimately differ between two identical answers.
 VARYING_HEADERS = {"Date", "Set-Cookie"}

@@ -7,13 +7,13 @@ from __future__ import annotations
 import html
 
 import pytest
-from conftest import csrf_token, sponsor_sign
 from sqlalchemy import func, select, update
 
 from petitions import links
 from petitions.extensions import db
 from petitions.models import OutboxMessage, Petition, Signature, utcnow
 from petitions.services import moderation
+from tests.fixtures.actors import csrf_token, sponsor_sign
 
 TITLE = "Ban the import of old cars"
 FORM = {

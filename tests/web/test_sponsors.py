@@ -5,14 +5,6 @@ import contextlib
 import threading
 
 import pytest
-from conftest import (
-    confirm_directly,
-    confirm_link,
-    csrf_token,
-    run_in_threads,
-    scalar_sql,
-    sponsor_sign,
-)
 from sqlalchemy import select, update
 
 from petitions import links
@@ -28,6 +20,10 @@ from petitions.services.signing import (
     sign_petition,
 )
 from petitions.tokens import make_confirmation_token, make_sponsor_token
+from tests.fixtures.actors import confirm_directly, csrf_token, sponsor_sign
+from tests.fixtures.database import scalar_sql
+from tests.fixtures.mail import confirm_link
+from tests.fixtures.threads import run_in_threads
 
 #: Used by SigningPolicy only; the real key comes from the app's config.
 OTHER_SECRET = "not-the-app-secret"

@@ -6,13 +6,13 @@ updates off and erases the stored address; it is idempotent; an altered link is 
 from __future__ import annotations
 
 import pytest
-from conftest import body_text, links_in
 from sqlalchemy import select
 from test_updates import add_signature, own, post_update, run_housekeeping
 
 from petitions.extensions import db
 from petitions.models import Signature, utcnow
 from petitions.services import moderation
+from tests.fixtures.mail import body_text, links_in
 
 
 def signature_of(app, email_key: str) -> Signature:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import body_text, creation_key, csrf_token, links_in, move_deadline_to_past
 from sqlalchemy import func, select, update
 
 from petitions import outbox
@@ -23,6 +22,9 @@ from petitions.models import (
 )
 from petitions.models.updates import UPDATE_BODY_MAX, UPDATE_TITLE_MAX
 from petitions.worker import housekeeping
+from tests.fixtures.actors import creation_key, csrf_token
+from tests.fixtures.factories import move_deadline_to_past
+from tests.fixtures.mail import body_text, links_in
 
 
 def own(app, petition_id: int, user_id: int) -> int:
@@ -311,9 +313,8 @@ def test_signers_are_told_when_the_deadline_or_an_operator_closes(
 
 def test_update_mail_queued_by_two_workers_at_once_goes_once(app, client, organiser, own_petition):
     """Both databases: a batch is claimed by a conditional UPDATE of the update's marker."""
-    from conftest import run_in_threads
-
     from petitions.services import signer_mail
+    from tests.fixtures.threads import run_in_threads
 
     app.config.update(RESPONSE_MAIL_BATCH_SIZE=3, RESPONSE_MAIL_MAX_BATCHES=1)
     petition_id = own_petition()

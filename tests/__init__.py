@@ -1,0 +1,1 @@
+"""The test suite, a package so that `tests.fixtures` is importable from the repository root."""
