@@ -25,9 +25,10 @@ from petitions.models import Petition, PetitionUpdate, utcnow
 from tests.fixtures.actors import csrf_token
 from tests.fixtures.mail import confirm_link
 
-#: The sign POST. It becomes one number for every branch (new address, repeat, limit reached)
-#: once services/signing.py does the same statements for each; change it here then.
-SIGN_POST = 4  # the petition; the same-address lookup; INSERT signature; INSERT outbox mail
+#: The sign POST, the same for every branch (new address, repeat, limit reached; see
+#: tests/web/test_equal_work.py): the petition; INSERT signature ON CONFLICT DO NOTHING; the
+#: UPDATE that counts the mail; INSERT outbox row (a message or a withheld record).
+SIGN_POST = 4
 
 #: What a crowd pays per request in production: COUNT_MEMO_SECONDS and STATS_MEMO_SECONDS on,
 #: and this process has already read the petition's total and statistics once.
