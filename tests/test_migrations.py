@@ -398,3 +398,42 @@ def test_a_milestone_is_recorded_once(seeded):
     assert_refused(PetitionMilestone, row, reason)
     assert_refused(PetitionMilestone, {**row, "kind": "bogus"}, "kind_known")
     assert_refused(PetitionMilestone, {**row, "threshold": 0}, "threshold_positive")
+
+
+def test_signatures_from_before_0005_keep_their_updates_but_are_not_shared(empty_app):
+    """Issue 8, defect 4: only an explicit choice shares an address with the organiser, and
+    nobody made it before the choice existed."""
+    migrate_to(empty_app, "0004")
+    with empty_app.app_context(), db.engine.begin() as conn:
+        now = utcnow()
+        petition_id = conn.execute(
+            text(
+                "INSERT INTO petitions (title, action, background, addressee, state, created_at,"
+                " opened_at) VALUES ('T', 'A', '', 'B', 'open', :now, :now) RETURNING id"
+            ),
+            {"now": now},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO signatures (petition_id, email_key, email, name, country,"
+                " wants_updates, show_name, is_sponsor, consented_at, status, created_at,"
+                " confirmed_at, confirmation_sends, already_signed_notices)"
+                " VALUES (:p, :k, 'old@example.kg', 'Old Signer', 'KG', :yes, :no, :no, :now,"
+                " 'confirmed', :now, :now, 1, 0)"
+            ),
+            {"p": petition_id, "k": "b" * 64, "yes": True, "no": False, "now": now},
+        )
+    db_engine_dispose(empty_app)
+    migrate_to(empty_app, "head")
+    with empty_app.app_context():
+        row = db.session.execute(
+            text("SELECT wants_updates, share_email, email FROM signatures")
+        ).one()
+        db.session.remove()
+        db.engine.dispose()
+    assert (bool(row[0]), bool(row[1]), row[2]) == (True, False, "old@example.kg")
+
+
+def db_engine_dispose(app) -> None:
+    with app.app_context():
+        db.engine.dispose()
