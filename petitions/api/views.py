@@ -22,9 +22,10 @@ from flask import (
     url_for,
 )
 
+from .. import clock
 from ..extensions import db
 from ..http import ApiProblem, cacheable, data_etag, handle_problem
-from ..models import Petition, utcnow
+from ..models import Petition
 from ..services import opendata
 from ..services import petitions as petitions_service
 from ..services.export import csv_chunks, spreadsheet_safe
@@ -214,7 +215,7 @@ def petitions_csv():
 def petition(petition_id: int):
     found = _public_petition(petition_id)
     stats = petition_stats(found.id) if found.state in opendata.COUNTED_STATES else None
-    computed_at = stats.computed_at if stats else utcnow()
+    computed_at = stats.computed_at if stats else clock.now()
     body = rep.petition_detail(found, stats, _url, computed_at)
     return cacheable(
         jsonify(body),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from .. import clock
 from ..extensions import db
 from ..memo import app_memo
 from ..models import Petition
@@ -40,7 +41,8 @@ def petition_stats(petition_id: int) -> opendata.PetitionStats | None:
     """A public petition's statistics, memoised per process (see services/opendata.py)."""
     locales = tuple(current_app.config["LANGUAGES"])
     return _stats_memo("petition_stats").get(
-        petition_id, lambda: opendata.petition_stats(db.session, petition_id, locales=locales)
+        petition_id,
+        lambda: opendata.petition_stats(db.session, petition_id, locales=locales, now=clock.now()),
     )
 
 
