@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from . import demo
+from . import clock, demo
 from .extensions import db
 from .models import REMOVED_STATUSES, Petition, SignatureStatus, utcnow
 from .services import counts, opendata, petitions, removal, signing
@@ -318,7 +318,7 @@ def seed_command() -> None:
         click.echo("petitions exist; nothing seeded")
         return
     started = time.perf_counter()
-    report = demo.seed(db.session, current_app.config, now=utcnow())
+    report = demo.seed(db.session, current_app.config, now=clock.now())
     db.session.commit()
     statuses = report.signatures
     removed = sum(statuses[s] for s in REMOVED_STATUSES)

@@ -752,6 +752,9 @@ def test_seeding_twice_adds_nothing(app, runner):
 
 
 def test_seed_gives_the_same_data_every_time(app, runner):
+    """The same data for the same moment: recent petitions' dates follow the clock."""
+    moment = datetime(2026, 3, 9, 17, 59, 59, tzinfo=UTC)
+    app.extensions["clock"] = lambda: moment
     query = (
         "SELECT petition_id, name, email_key, country, region, status FROM signatures "
         "ORDER BY petition_id, id"
