@@ -570,6 +570,201 @@ SETTINGS: tuple[Setting, ...] = (
         ),
         shown="unset; in production the host of `PUBLIC_BASE_URL`",
     ),
+    Setting(
+        "TRUSTED_PROXIES",
+        "list",
+        None,
+        (
+            "Comma-separated IP ranges (CIDR) of reverse proxies whose `X-Forwarded-For` is "
+            "believed, walking the header from the right past them (instead of a fixed "
+            "`PROXY_FIX_HOPS`). Unset and no hops: the socket's address is the client's; a "
+            "client's own `X-Forwarded-For` gains it nothing."
+        ),
+    ),
+    Setting(
+        "RATELIMIT_STORAGE_URI",
+        "str",
+        "memory://",
+        (
+            "Where rate-limit counters live: `memory://` (one process) or "
+            "`redis://127.0.0.1:6379/0`, which several app instances share."
+        ),
+    ),
+    Setting(
+        "RATELIMIT_ENABLED",
+        "bool",
+        True,
+        ("Rate limits on every state-changing public endpoint (on in every environment)."),
+    ),
+    Setting(
+        "RATE_SIGN_ADDRESS",
+        "str",
+        "3/minute;20/hour",
+        ("Signatures from one client address (burst;sustained), Flask-Limiter notation."),
+    ),
+    Setting(
+        "RATE_SIGN_NETWORK",
+        "str",
+        "30/minute;300/hour",
+        ("Signatures from one network (IPv4 /24, IPv6 /48): households and mobile carriers."),
+    ),
+    Setting(
+        "RATE_SIGN_DOMAIN",
+        "str",
+        "10/minute;100/hour",
+        (
+            "Signatures of one petition from one email domain, except the big providers of "
+            "`RATE_SIGN_DOMAIN_EXEMPT`."
+        ),
+    ),
+    Setting(
+        "RATE_SIGN_DOMAIN_EXEMPT",
+        "list",
+        [
+            "gmail.com",
+            "googlemail.com",
+            "mail.ru",
+            "bk.ru",
+            "inbox.ru",
+            "list.ru",
+            "yandex.*",
+            "ya.ru",
+            "yahoo.*",
+            "outlook.com",
+            "hotmail.com",
+            "live.com",
+            "icloud.com",
+        ],
+        ("Email domains (globs) too big for the per-domain signing rate."),
+        shown="the big providers (`gmail.com`, `mail.ru`, `yandex.*`, `yahoo.*`, ...)",
+    ),
+    Setting(
+        "RATE_SIGN_PETITION",
+        "str",
+        "3000/minute",
+        ("Signatures of one petition from everyone (above the UK record of ~2,000 a minute)."),
+    ),
+    Setting(
+        "RATE_CONFIRM",
+        "str",
+        "30/minute;300/hour",
+        ("Confirmation-link clicks from one client address."),
+    ),
+    Setting(
+        "RATE_SIGNUP",
+        "str",
+        "5/hour;20/day",
+        ("Sign-ups from one client address."),
+    ),
+    Setting(
+        "RATE_LOGIN_ADDRESS",
+        "str",
+        "10/minute;100/hour",
+        ("Login attempts from one client address (each costs an argon2 hash)."),
+    ),
+    Setting(
+        "RATE_LOGIN_ACCOUNT",
+        "str",
+        "5/minute;30/hour",
+        ("Login attempts for one account, from anywhere."),
+    ),
+    Setting(
+        "RATE_PASSWORD_RESET",
+        "str",
+        "5/hour;20/day",
+        ("Password-reset requests from one client address."),
+    ),
+    Setting(
+        "RATE_EMAIL_CHANGE",
+        "str",
+        "5/hour;20/day",
+        ("Changes of email address from one client address."),
+    ),
+    Setting(
+        "RATE_NEW_PETITION",
+        "str",
+        "5/hour;20/day",
+        ("New petitions from one client address."),
+    ),
+    Setting(
+        "RATE_UNSUBSCRIBE",
+        "str",
+        "30/minute",
+        ("Unsubscribe clicks from one client address."),
+    ),
+    Setting(
+        "OVER_LIMIT_SIGNATURES",
+        "str",
+        "flag",
+        (
+            "A signature over a signing rate: `flag` (accepted and confirmed by email like any "
+            "other, counted only once a moderator validates it; bots cannot see the limit) or "
+            "`refuse` (a 429 page)."
+        ),
+    ),
+    Setting(
+        "MAIL_CAP_PER_RECIPIENT",
+        "int",
+        5,
+        (
+            "Account and signing emails one address receives per UTC day, whatever asks for them "
+            "(sign-ups, resets, confirmations): the site cannot be used to mail-bomb anyone."
+        ),
+    ),
+    Setting(
+        "SIGN_MIN_SECONDS",
+        "float",
+        3.0,
+        ("A signature posted sooner than this after its page was served is flagged for review."),
+    ),
+    Setting(
+        "PROOF_OF_WORK",
+        "bool",
+        False,
+        (
+            "Ask the browser for a small proof of work (static/pow.js) when signing; without it "
+            "(JavaScript off) the signature is flagged for review, never refused."
+        ),
+    ),
+    Setting(
+        "PROOF_OF_WORK_BITS",
+        "int",
+        16,
+        ("Leading zero bits the proof needs; rises automatically for a source under attack."),
+    ),
+    Setting(
+        "INVESTIGATION_DAYS",
+        "int",
+        30,
+        (
+            "Days after a petition closes that signers' client addresses are kept for fraud "
+            "investigation; then each is truncated to its network."
+        ),
+    ),
+    Setting(
+        "TRENDING_THRESHOLD",
+        "int",
+        100,
+        ("Signatures of one petition from one network or domain in an hour that make it trending."),
+    ),
+    Setting(
+        "TRENDING_WEBHOOK_URL",
+        "str",
+        None,
+        (
+            "Where the worker posts each trending source (JSON); unset: listed on the "
+            "moderators' pages only."
+        ),
+    ),
+    Setting(
+        "SITE_SETTINGS_SECONDS",
+        "float",
+        5.0,
+        (
+            "How long an instance keeps the admins' runtime settings and rules before reading "
+            "them again: a change is in force everywhere within this time."
+        ),
+    ),
 )
 
 #: The rows Config is made of (the others are read outside the app's config).
@@ -634,6 +829,16 @@ class TestingConfig(Config):
     STATS_MEMO_SECONDS = 0.0
     SQLALCHEMY_DATABASE_URI = "sqlite:///:memory:"
     PUBLIC_BASE_URL = "http://localhost"
+    #: The limiter is on, as everywhere, but a test of another feature signs and logs in from
+    #: one address many times a minute; the abuse tests set the production rates they test.
+    RATE_SIGN_ADDRESS = RATE_SIGN_NETWORK = RATE_SIGN_DOMAIN = "10000/minute"
+    RATE_CONFIRM = RATE_SIGNUP = RATE_LOGIN_ADDRESS = RATE_LOGIN_ACCOUNT = "10000/minute"
+    RATE_PASSWORD_RESET = RATE_EMAIL_CHANGE = RATE_NEW_PETITION = "10000/minute"  # noqa: S105
+    RATE_UNSUBSCRIBE = "10000/minute"
+    MAIL_CAP_PER_RECIPIENT = 1000
+    SIGN_MIN_SECONDS = 0.0
+    #: Tests change settings and expect them at once.
+    SITE_SETTINGS_SECONDS = 0.0
 
 
 class ProductionConfig(Config):

@@ -57,7 +57,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import auth, cli, database, emails, errors, http, i18n, labels, passwords, security
+    from . import (
+        auth,
+        cli,
+        database,
+        emails,
+        errors,
+        http,
+        i18n,
+        labels,
+        limits,
+        passwords,
+        security,
+    )
     from .extensions import csrf, db, migrate
     from .forms import FormRequest
 
@@ -73,6 +85,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     labels.init_app(app)
     emails.init_app(app)
     security.init_app(app)
+    limits.init_app(app)
     http.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

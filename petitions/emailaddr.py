@@ -53,6 +53,7 @@ but do not change or remove one, as the forms it gave are not looked for afterwa
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import hmac
 import re
@@ -273,6 +274,21 @@ def _ascii_domain(domain: str) -> str:
         return idna.encode(domain, uts46=True).decode("ascii")
     except UnicodeError:  # not a valid IDNA name: compare it as text
         return domain.casefold()
+
+
+def email_domain(address: str) -> str:
+    """The domain of an address as mail is routed to it (lower-case ASCII), e.g. for rules and
+    per-domain limits."""
+    return _ascii_domain(address.rpartition("@")[2].strip().rstrip("."))
+
+
+def domain_matches(domain: str, pattern: str) -> bool:
+    """Whether an (ASCII, lower-case) domain matches an admin's pattern: `example.com` is that
+    domain and its subdomains; globs as in `mailinator.*`, `*.example.com`."""
+    pattern = pattern.strip().lower().rstrip(".")
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(domain, pattern)
+    return domain == pattern or domain.endswith("." + pattern)
 
 
 def identity_key(address: str, secret: str, rules: AliasRules = BUILTIN_ALIAS_RULES) -> str:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import clientaddr
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -63,8 +65,17 @@ def strict_transport_security(config: Mapping) -> str | None:
 
 def init_app(app: Flask) -> None:
     hops = app.config.get("PROXY_FIX_HOPS", 0)
+    proxies = clientaddr.parse_ranges(app.config.get("TRUSTED_PROXIES") or ())
+    if hops and proxies:
+        raise ValueError("set PROXY_FIX_HOPS or TRUSTED_PROXIES, not both")
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    if proxies:
+        # The proxies' X-Forwarded-Proto and -Host are believed; TrustedProxies drops both
+        # when the peer is not one of them.
+        app.wsgi_app = clientaddr.TrustedProxies(
+            ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=1), proxies
+        )
     app.after_request(add_security_headers)
     hsts = strict_transport_security(app.config)
     if hsts is not None:

@@ -102,6 +102,15 @@ SAMPLE_OVERRIDES = {
     "EMAIL_ALIAS_RULES": ("corp.kg: ignore=.", configured_alias_rules("corp.kg: ignore=.")),
     "WEB_THREADS": ("12", 12),
     "LIVE_MAX_STREAMS": ("1", 1),
+    "TRUSTED_PROXIES": ("10.0.0.0/8, 192.168.0.0/16", ["10.0.0.0/8", "192.168.0.0/16"]),
+    "RATELIMIT_STORAGE_URI": ("redis://127.0.0.1:6379/15", "redis://127.0.0.1:6379/15"),
+    "RATELIMIT_ENABLED": ("false", False),
+    "OVER_LIMIT_SIGNATURES": ("refuse", "refuse"),
+    **{
+        row.name: ("7/minute;70/day", "7/minute;70/day")
+        for row in config.SETTINGS
+        if row.name.startswith("RATE_") and row.kind == "str"
+    },
 }
 
 
@@ -560,3 +569,9 @@ def test_a_negative_hsts_age_stops_the_start(monkeypatch):
     monkeypatch.setenv("HSTS_SECONDS", "-1")
     with pytest.raises(ValueError, match="HSTS_SECONDS"):
         create_app({"PETITIONS_ENV": "production"})
+
+
+def test_a_rate_the_limiter_cannot_read_refuses_to_start(monkeypatch):
+    monkeypatch.setenv("RATE_SIGN_ADDRESS", "three a minute")
+    with pytest.raises(RuntimeError, match="RATE_SIGN_ADDRESS"):
+        create_app({"PETITIONS_ENV": "testing"})

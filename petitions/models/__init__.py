@@ -1,5 +1,20 @@
 """Database models, one module per aggregate; invariants live in constraints."""
 
+from .abuse import (
+    AccessRule,
+    AdminEvent,
+    BulkAction,
+    BulkActionItem,
+    BulkKind,
+    BulkState,
+    MailRecipientCount,
+    RemovalCategory,
+    RuleAction,
+    RuleKind,
+    SignatureFlag,
+    SiteSetting,
+    TrendingSource,
+)
 from .moderation import EventAction, PetitionEvent
 from .opendata import DailyCount
 from .outbox import OutboxMessage
@@ -10,6 +25,19 @@ from .updates import MilestoneKind, PetitionMilestone, PetitionUpdate
 from .user import Role, User, UserSession
 
 __all__ = [
+    "AccessRule",
+    "AdminEvent",
+    "BulkAction",
+    "BulkActionItem",
+    "BulkKind",
+    "BulkState",
+    "MailRecipientCount",
+    "RemovalCategory",
+    "RuleAction",
+    "RuleKind",
+    "SignatureFlag",
+    "SiteSetting",
+    "TrendingSource",
     "CountShard",
     "DailyCount",
     "REMOVED_STATUSES",

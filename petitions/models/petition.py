@@ -151,10 +151,17 @@ class Petition(db.Model):
     response_mail_after: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     #: Likewise for the "petition closed" email, set to 0 when the petition closes.
     closing_mail_after: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Signing paused by a moderator since then (an attack); resuming moves the deadline on by
+    #: the time paused. NULL: not paused.
+    signing_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def accepts_signatures(self, now: datetime) -> bool:
-        """Open, and its deadline (if any) not yet reached."""
-        return self.state == PetitionState.OPEN and (self.closes_at is None or now < self.closes_at)
+        """Open, not paused, and its deadline (if any) not yet reached."""
+        return (
+            self.state == PetitionState.OPEN
+            and self.signing_paused_at is None
+            and (self.closes_at is None or now < self.closes_at)
+        )
 
     def is_public(self) -> bool:
         """Shown at /petitions/<id>: open, closed, or rejected (with the reason, as the UK site)."""

@@ -30,6 +30,9 @@ class SignatureStatus(enum.StrEnum):
     INVALIDATED = "invalidated"
     #: Confirmed once, then withdrawn at the signer's request: no longer counted.
     WITHDRAWN = "withdrawn"
+    #: Confirmed by email, but flagged when signing (`flag`): not counted until a moderator
+    #: validates it (then CONFIRMED) or invalidates it. The public numbers say how many wait.
+    HELD = "held"
 
 
 #: Statuses of signatures that were counted and then taken out of the total; the public data
@@ -56,10 +59,17 @@ class Signature(db.Model):
             f"({one_of('status', REMOVED_STATUSES)}) = (removed_at IS NOT NULL)",
             name="removed_has_date",
         ),
+        CheckConstraint("status <> 'held' OR flag IS NOT NULL", name="held_has_flag"),
+        CheckConstraint(
+            f"removal_category IS NULL OR ({one_of('status', REMOVED_STATUSES)})",
+            name="category_only_removed",
+        ),
         CheckConstraint("length(country) = 2", name="country_alpha2"),
         CheckConstraint("length(name) > 0", name="name_not_empty"),
         CheckConstraint("confirmation_sends >= 0", name="sends_not_negative"),
         Index("ix_signatures_petition_status", "petition_id", "status"),
+        # Investigation: one petition's signatures by source network.
+        Index("ix_signatures_petition_network", "petition_id", "client_network"),
         # The public breakdowns and time series read confirmed signatures only.
         Index(
             "ix_signatures_confirmed_country",
@@ -117,11 +127,29 @@ class Signature(db.Model):
     #: "You already signed" notices queued so far (bounded, so nobody is mail-bombed).
     already_signed_notices: Mapped[int] = mapped_column(Integer, default=0)
 
+    # What the request that made the signature looked like, for fraud investigation only; the
+    # worker truncates the address to its network after the investigation window.
+    #: A SignatureFlag: why it is held for review when confirmed (NULL: counted when confirmed).
+    flag: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: The client's IP address (clientaddr.py), NULL once truncated or for older signatures.
+    client_ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
+    #: Its network (IPv4 /24, IPv6 /48), e.g. "203.0.113.0/24"; kept for the investigation
+    #: window's aggregate statistics.
+    client_network: Mapped[str | None] = mapped_column(String(49), nullable=True)
+    #: A keyed hash of the User-Agent header (the same browser signs alike; the text is not
+    #: kept).
+    user_agent_hash: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: Milliseconds from the sign page being served to the form being posted (None: unknown).
+    submit_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: For removed signatures: the public RemovalCategory (NULL: removed one by one, "other").
+    removal_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
     petition: Mapped[Petition] = relationship(lazy="joined")
 
     @property
     def is_confirmed(self) -> bool:
-        return self.status == SignatureStatus.CONFIRMED
+        """The signer clicked their link (counted, or held for review)."""
+        return self.status in (SignatureStatus.CONFIRMED, SignatureStatus.HELD)
 
     def __repr__(self) -> str:
         return f"<Signature {self.id} petition={self.petition_id} {self.status}>"

@@ -79,6 +79,10 @@ class Signer:
     locale: str = "en"
 
 
+#: The signer clicked their link: counted, or held for review (which they are not told).
+CONFIRMED_BY_SIGNER = (SignatureStatus.CONFIRMED, SignatureStatus.HELD)
+
+
 class SignOutcome(enum.Enum):
     #: A new pending signature; a confirmation link was queued.
     CREATED = "created"
@@ -159,7 +163,7 @@ def _count_mail(petition_id: int, key: str, now: datetime, policy: SigningPolicy
     confirmed one counts "you already signed" notices.
     """
     pending = Signature.status == SignatureStatus.PENDING
-    confirmed = Signature.status == SignatureStatus.CONFIRMED
+    confirmed = Signature.status.in_(CONFIRMED_BY_SIGNER)
     expired_before = now - policy.confirmation_max_age
     return (
         update(Signature)
@@ -282,7 +286,7 @@ def sign_petition(
     if row is None:
         outbox.withhold(session, kind="confirmation", reason="mail limit reached")
         outcome = SignOutcome.LIMIT_REACHED
-    elif row.status == SignatureStatus.CONFIRMED:
+    elif row.status in CONFIRMED_BY_SIGNER:
         outbox.enqueue(
             session,
             kind="already_signed",
@@ -327,6 +331,9 @@ def confirm_signature(
 ) -> ConfirmOutcome:
     """Confirm a pending signature and count it, exactly once; commits.
 
+    A flagged signature (`Signature.flag`, set when signing) is confirmed the same way, with
+    the same answer, but held for a moderator instead of counted (SignatureStatus.HELD).
+
     The status flip is a conditional UPDATE, so of two simultaneous confirmations only one
     changes a row and only that one adds to the count. A sponsor's confirmation may, in the same
     transaction, send the petition to moderation (lifecycle.enter_moderation_if_sponsored).
@@ -338,7 +345,9 @@ def confirm_signature(
         return ConfirmOutcome.ALREADY_CONFIRMED
     if not may_confirm(signature, now):
         return ConfirmOutcome.PETITION_CLOSED
-    values: dict = {"status": SignatureStatus.CONFIRMED, "confirmed_at": now}
+    held = signature.flag is not None
+    status = SignatureStatus.HELD if held else SignatureStatus.CONFIRMED
+    values: dict = {"status": status, "confirmed_at": now}
     if not (signature.wants_updates or signature.share_email):
         values["email"] = None
     flipped = session.execute(
@@ -350,8 +359,9 @@ def confirm_signature(
     if flipped != 1:
         session.rollback()
         return ConfirmOutcome.ALREADY_CONFIRMED
-    counts.add_confirmed(session, signature.petition_id, signature_id, policy.count_shards)
-    if signature.is_sponsor:
+    if not held:
+        counts.add_confirmed(session, signature.petition_id, signature_id, policy.count_shards)
+    if signature.is_sponsor and not held:
         lifecycle.enter_moderation_if_sponsored(
             session, signature.petition_id, now=now, policy=policy.lifecycle
         )

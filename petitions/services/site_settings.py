@@ -1,0 +1,275 @@
+"""Settings admins change at run time: rates, how over-limit signatures are treated, mail caps,
+bot friction, the kill switches.
+
+The environment gives each one's default (a row of config.SETTINGS, named by `Tunable.config`);
+an admin's change is a row of `site_settings`, written with an `admin_events` entry. Each
+instance keeps what it read for `SITE_SETTINGS_SECONDS` (one small SELECT per period, never
+per request), so a change is in force on every instance within seconds and at once on the
+instance that made it. Rules for domains, addresses and IP ranges (`access_rules`) are read the
+same way, by services/screening.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from limits import parse_many
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import AdminEvent, SiteSetting
+
+
+class SettingError(ValueError):
+    """A value an admin typed that the setting cannot take; the message says why."""
+
+
+def _rate(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        if not parse_many(text):
+            raise ValueError(text)
+    except ValueError:
+        raise SettingError(
+            'Write rates as "number/period", several with ";", e.g. "3/minute;20/hour".'
+        ) from None
+    return text
+
+
+def _count(value: Any) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise SettingError("Write a whole number.") from None
+    if number < 0:
+        raise SettingError("Write zero or more.")
+    return number
+
+
+def _seconds(value: Any) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise SettingError("Write a number of seconds.") from None
+    if not 0 <= number <= 3600:
+        raise SettingError("Write a number of seconds from 0 to 3600.")
+    return number
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingError("Write yes or no.")
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise SettingError(f"Choose one of: {', '.join(choices)}.")
+        return text
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Tunable:
+    """One runtime setting."""
+
+    key: str
+    #: The app.config key of its default (a row of config.SETTINGS), or None: `default`.
+    config: str | None
+    #: Parses and checks an admin's value (raises SettingError with a clear message).
+    parse: Callable[[Any], Any]
+    #: What it does, for the admin page.
+    meaning: str
+    default: Any = None
+
+
+TUNABLES: dict[str, Tunable] = {
+    t.key: t
+    for t in (
+        Tunable("rate_sign_address", "RATE_SIGN_ADDRESS", _rate, "Signatures per client address"),
+        Tunable("rate_sign_network", "RATE_SIGN_NETWORK", _rate, "Signatures per network"),
+        Tunable(
+            "rate_sign_domain", "RATE_SIGN_DOMAIN", _rate, "Signatures per email domain, petition"
+        ),
+        Tunable("rate_sign_petition", "RATE_SIGN_PETITION", _rate, "Signatures per petition"),
+        Tunable("rate_confirm", "RATE_CONFIRM", _rate, "Confirmation clicks per client address"),
+        Tunable("rate_signup", "RATE_SIGNUP", _rate, "Sign-ups per client address"),
+        Tunable("rate_login_address", "RATE_LOGIN_ADDRESS", _rate, "Logins per client address"),
+        Tunable("rate_login_account", "RATE_LOGIN_ACCOUNT", _rate, "Logins per account"),
+        Tunable("rate_password_reset", "RATE_PASSWORD_RESET", _rate, "Password resets per address"),
+        Tunable("rate_email_change", "RATE_EMAIL_CHANGE", _rate, "Email changes per address"),
+        Tunable("rate_new_petition", "RATE_NEW_PETITION", _rate, "New petitions per address"),
+        Tunable("rate_unsubscribe", "RATE_UNSUBSCRIBE", _rate, "Unsubscribes per address"),
+        Tunable(
+            "over_limit_signatures",
+            "OVER_LIMIT_SIGNATURES",
+            _choice("flag", "refuse"),
+            "Over-limit signatures: flag for review, or refuse with a 429 page",
+        ),
+        Tunable(
+            "mail_cap_per_recipient",
+            "MAIL_CAP_PER_RECIPIENT",
+            _count,
+            "Account and signing emails per address per day",
+        ),
+        Tunable(
+            "sign_min_seconds",
+            "SIGN_MIN_SECONDS",
+            _seconds,
+            "Signatures posted sooner after the page are flagged",
+        ),
+        Tunable("proof_of_work", "PROOF_OF_WORK", _flag, "Ask browsers for a proof of work"),
+        Tunable(
+            "proof_of_work_bits", "PROOF_OF_WORK_BITS", _count, "Proof of work: zero bits needed"
+        ),
+        Tunable(
+            "trending_threshold",
+            "TRENDING_THRESHOLD",
+            _count,
+            "Signatures per hour from one source that make it trending",
+        ),
+        Tunable(
+            "signing_paused",
+            None,
+            _flag,
+            "Pause signing on the whole site (deadlines move on by the pause)",
+            False,
+        ),
+        Tunable("creation_paused", None, _flag, "Pause the creation of petitions", False),
+    )
+}
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """The runtime settings as one instance sees them now."""
+
+    values: Mapping[str, Any]
+    #: When each changed value was set (for the pause: since when).
+    changed_at: Mapping[str, datetime] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def is_default(self, key: str) -> bool:
+        return key not in self.changed_at
+
+
+def defaults(config: Mapping) -> dict[str, Any]:
+    return {t.key: config[t.config] if t.config else t.default for t in TUNABLES.values()}
+
+
+def load(session: Session, config: Mapping) -> SiteSettings:
+    """The defaults with the admins' changes over them (one SELECT)."""
+    values = defaults(config)
+    changed: dict[str, datetime] = {}
+    for row in session.scalars(select(SiteSetting)):
+        tunable = TUNABLES.get(row.key)
+        if tunable is None:  # a setting a later version removed
+            continue
+        values[row.key] = row.value
+        changed[row.key] = row.updated_at
+    return SiteSettings(values, changed)
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.settings: SiteSettings | None = None
+        self.read_at = float("-inf")
+
+
+def current() -> SiteSettings:
+    """This instance's view of the runtime settings, read again every SITE_SETTINGS_SECONDS
+    (in a request or app context; services that decide take the settings as an argument)."""
+    app = current_app._get_current_object()  # noqa: SLF001 - the cache belongs to the app
+    cache = app.extensions.setdefault("site_settings", _Cache())
+    if (
+        cache.settings is None
+        or time.monotonic() - cache.read_at >= app.config["SITE_SETTINGS_SECONDS"]
+    ):
+        cache.settings = load(db.session, app.config)
+        cache.read_at = time.monotonic()
+    return cache.settings
+
+
+def forget() -> None:
+    """Read the settings again at the next use (this instance just changed one)."""
+    cache = current_app.extensions.get("site_settings")
+    if cache is not None:
+        cache.settings = None
+
+
+def audit(
+    session: Session,
+    action: str,
+    target: str,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    **details: Any,
+) -> None:
+    """One entry of the site audit log (flushes with the caller's transaction)."""
+    session.add(
+        AdminEvent(
+            actor_id=actor_id, action=action, target=target, details=details or None, created_at=now
+        )
+    )
+
+
+def change(
+    session: Session,
+    key: str,
+    raw: Any,
+    *,
+    config: Mapping,
+    actor_id: int | None,
+    now: datetime,
+) -> Any:
+    """Set one runtime setting (validated; audited with its old and new value); flushes, the
+    caller commits. Returns the stored value. Setting a value equal to the default still
+    stores it (the admin's explicit choice survives a change of the environment's default)."""
+    tunable = TUNABLES.get(key)
+    if tunable is None:
+        raise SettingError(f"There is no setting {key!r}.")
+    value = tunable.parse(raw)
+    row = session.get(SiteSetting, key)
+    old = row.value if row is not None else defaults(config)[key]
+    if row is None:
+        session.add(SiteSetting(key=key, value=value, updated_at=now, updated_by=actor_id))
+    else:
+        row.value, row.updated_at, row.updated_by = value, now, actor_id
+    audit(session, "setting_changed", key, actor_id=actor_id, now=now, old=old, new=value)
+    session.flush()
+    return value
+
+
+def reset(session: Session, key: str, *, config: Mapping, actor_id: int | None, now: datetime):
+    """Back to the environment's default (audited); flushes."""
+    row = session.get(SiteSetting, key)
+    if row is None:
+        return
+    audit(
+        session,
+        "setting_reset",
+        key,
+        actor_id=actor_id,
+        now=now,
+        old=row.value,
+        new=defaults(config)[key],
+    )
+    session.delete(row)
+    session.flush()
