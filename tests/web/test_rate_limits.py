@@ -12,6 +12,8 @@ from __future__ import annotations
 import pytest
 
 from petitions.errors import too_many_requests
+from petitions.limits import signing_limits_exceeded
+from petitions.services import site_settings
 from tests.fixtures.actors import csrf_token
 from tests.fixtures.net import free_port
 
@@ -284,3 +286,19 @@ def test_with_its_redis_down_the_limits_go_on_in_memory(app_config, client_facto
         log_in(client, f"guess{n}@example.kg", "wrong", token=token).status_code for n in range(4)
     ]
     assert answers == [401, 401, 401, 429]
+
+
+def test_with_its_redis_down_the_signing_limits_count_in_memory(app_config, client_factory):
+    """The sign POST counts its own limits (limits.signing_limits_exceeded): no error either."""
+    app_config["RATELIMIT_STORAGE_URI"] = f"redis://127.0.0.1:{free_port()}/0"
+    app_config.update(rate_settings(sign_address="2/minute"))
+    app = client_factory().application
+    with app.test_request_context("/petitions/1/sign", method="POST"):
+        settings = site_settings.current()
+        exceeded = [
+            signing_limits_exceeded(
+                petition_id=1, email_domain="example.kg", settings=settings, config=app.config
+            )
+            for _ in range(3)
+        ]
+    assert exceeded == [[], [], ["address"]]
