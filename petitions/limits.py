@@ -36,10 +36,11 @@ from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import clientaddr
 from .emailaddr import InvalidEmail, domain_matches, identity_key
-from .extensions import limiter
+from .extensions import db, limiter
 from .services import site_settings
 
 logger = logging.getLogger(__name__)
@@ -94,9 +95,16 @@ def rate(key: str, methods: tuple[str, ...] = COUNTED_METHODS) -> Callable[[], s
     """
 
     def value() -> str:
+        default = current_app.config[site_settings.TUNABLES[key].config]
         if request.method not in methods:
-            return current_app.config[site_settings.TUNABLES[key].config]
-        return site_settings.current()[key]
+            return default
+        try:
+            return site_settings.current()[key]
+        except SQLAlchemyError:
+            # The database is down: the environment's rate holds, and the view, which needs
+            # the database too, answers 503 (errors.py) rather than the limiter failing.
+            db.session.rollback()
+            return default
 
     return value
 
