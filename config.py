@@ -591,6 +591,15 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        "RATELIMIT_KEY_PREFIX",
+        "str",
+        "petitions",
+        (
+            "Prefix of this site's rate-limit keys in the storage, so that several sites (or "
+            "a staging copy) can share one Redis without sharing limits."
+        ),
+    ),
+    Setting(
         "RATELIMIT_ENABLED",
         "bool",
         True,

@@ -7,15 +7,24 @@ Retry-After, not 500: nothing is wrong with the request, and it will work again 
 connection, and Flask-SQLAlchemy's teardown hands the failed session's connection back, so
 the app recovers without a restart. An error in the code (bad SQL, a missing table) is still
 a 500 with its traceback in the log.
+
+Over a rate limit (limits.py), the answer is 429 with Retry-After (the seconds until the
+limit's window ends): a page that says what happened and when to try again, or problem+json
+for the API and .json URLs.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
+import time
+from datetime import timedelta
 
 from flask import Flask, Response, current_app, g, make_response, render_template, request
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -26,7 +35,7 @@ from werkzeug.exceptions import (
     SecurityError,
 )
 
-from .extensions import db
+from .extensions import db, limiter
 from .http import problem
 
 logger = logging.getLogger(__name__)
@@ -111,6 +120,46 @@ def handle_http(error: HTTPException):
     return response
 
 
+#: Retry-After when the limit's window cannot be read (its storage just went away).
+RATE_LIMIT_RETRY_AFTER_SECONDS = 60
+
+
+def _retry_after_seconds() -> int:
+    """Seconds until the breached limit's window ends (at least one)."""
+    try:
+        current = limiter.current_limit
+        if current is not None:
+            return max(1, math.ceil(current.reset_at - time.time()))
+    except Exception:  # noqa: BLE001 - a storage error must not turn a 429 into a 500
+        logger.warning("could not read the breached rate limit's window", exc_info=True)
+    return RATE_LIMIT_RETRY_AFTER_SECONDS
+
+
+def too_many_requests(retry_after: int) -> Response:
+    """The 429 answer: what happened and when to try again; `Retry-After` in seconds."""
+    title = _("Too many attempts")
+    when = format_timedelta(timedelta(seconds=retry_after), add_direction=True)
+    if _wants_json():
+        response = problem(
+            429,
+            title,
+            _(
+                "Too many requests like this one came from this client. "
+                "Please try again in %(seconds)d seconds.",
+                seconds=retry_after,
+            ),
+        )
+    else:
+        response = make_response(render_template("errors/429.html", title=title, when=when), 429)
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def handle_rate_limit(error: RateLimitExceeded) -> Response:
+    return too_many_requests(_retry_after_seconds())
+
+
 def database_unavailable(error: BaseException) -> bool:
     """Whether `error` says the database is down, unreachable or too busy just now (worth a 503
     and a retry), rather than that the code asked it something wrong (a 500)."""
@@ -183,6 +232,7 @@ def handle_unexpected(error: Exception):
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(RateLimitExceeded, handle_rate_limit)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(InternalServerError, handle_unexpected)
     for error in (DBAPIError, DisconnectionError, PoolTimeoutError):

@@ -30,4 +30,5 @@ csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
 #: Storage, strategy and on/off from RATELIMIT_* settings; rates from petitions/limits.py.
-limiter = Limiter(key_func=get_remote_address)
+#: Redis down: limits go on per process in memory, and no request fails for it (limits.py).
+limiter = Limiter(key_func=get_remote_address, in_memory_fallback_enabled=True, swallow_errors=True)

@@ -13,6 +13,9 @@ transaction that created it (a new signature, say) commits. Workers deliver it:
 A worker that dies mid-batch leaves its lease to expire; its messages are then tried again, so
 delivery is at least once (a duplicate only if a worker dies between SMTP's "250 OK" and the
 commit that records it).
+
+Account and signing mail meets the per-recipient daily cap on its way out (mailcap.py): a
+message over it is withheld, never sent.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from . import mailcap
 from .emails import email_for, render
 from .mail import Mail, PermanentFailure, connect
 from .models import OutboxMessage, utcnow
+from .services import site_settings
 
 logger = logging.getLogger(__name__)
 
@@ -120,15 +125,20 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    #: Not sent: over the recipient's daily cap (mailcap.py).
+    withheld: int = 0
 
     def __add__(self, other: DeliveryReport) -> DeliveryReport:
         return DeliveryReport(
-            self.sent + other.sent, self.retried + other.retried, self.failed + other.failed
+            self.sent + other.sent,
+            self.retried + other.retried,
+            self.failed + other.failed,
+            self.withheld + other.withheld,
         )
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retried + self.failed
+        return self.sent + self.retried + self.failed + self.withheld
 
 
 #: What an erased message keeps: the kind, subject, times and outcome, not who or what.
@@ -188,6 +198,23 @@ def _mark_failed(
     session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
     session.commit()
     return gave_up
+
+
+def _mark_withheld(session: Session, message: _Claimed) -> None:
+    """Give the message up unsent (over its recipient's cap) and erase it."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id)
+        .values(
+            failed_at=utcnow(), claimed_until=None, last_error=mailcap.WITHHELD_REASON, **ERASED
+        )
+    )
+    session.commit()
+    logger.warning(
+        "outbox message %s (%s) withheld: its recipient's daily mail cap is reached",
+        message.id,
+        message.kind,
+    )
 
 
 def _release(session: Session, ids: list[int]) -> None:
@@ -252,6 +279,9 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
         for r in rows
     ]
     max_attempts = config["OUTBOX_MAX_ATTEMPTS"]
+    cap = site_settings.load(session, config)["mail_cap_per_recipient"]
+    session.commit()
+    day = claimed_at.date()
     # Worst case for one more message: a connect and a send, each up to MAIL_TIMEOUT.
     stop_at = claimed_at + lease - timedelta(seconds=2 * config["MAIL_TIMEOUT"] + 1)
 
@@ -274,12 +304,24 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
             if utcnow() >= stop_at:
                 _release(session, [m.id for m in batch[position:]])
                 break
+            recipient = None
+            if message.kind in mailcap.CAPPED_KINDS and message.to:
+                recipient = mailcap.recipient_key(
+                    message.to, config["SIGNER_HASH_KEY"], config["EMAIL_ALIAS_RULES"]
+                )
+                if not mailcap.reserve(session, recipient, day, cap):
+                    _mark_withheld(session, message)
+                    report.withheld += 1
+                    continue
+                session.commit()
             try:
                 connection.send(message.mail())
             except PermanentFailure as exc:
                 logger.warning("outbox message %s refused: %s", message.id, exc)
+                _unreserve(session, recipient, day)
                 record(message, str(exc), permanent=True)
             except (OSError, smtplib.SMTPException) as exc:
+                _unreserve(session, recipient, day)
                 record(message, str(exc), permanent=False)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
                 # Rendering or building it failed (a template, a header it cannot carry): it
@@ -288,6 +330,7 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
                 logger.exception(
                     "outbox message %s (%s) could not be built", message.id, message.kind
                 )
+                _unreserve(session, recipient, day)
                 record(message, f"{type(exc).__name__}: {exc}", permanent=False)
                 connection.reset()
             else:
@@ -296,6 +339,12 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
     finally:
         connection.close()
     return report
+
+
+def _unreserve(session: Session, recipient: str | None, day) -> None:
+    """A capped message that did not go gives its place back (committed with its outcome)."""
+    if recipient is not None:
+        mailcap.release(session, recipient, day)
 
 
 def deliver_all(session: Session, config: Mapping, *, max_batches: int = 1000) -> DeliveryReport:

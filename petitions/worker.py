@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 
-from . import outbox
+from . import mailcap, outbox
 from .extensions import db
 from .models import utcnow
 from .services.milestones import detect_milestones
@@ -39,7 +39,8 @@ def housekeeping(session, config, *, now) -> None:
     """Close petitions past their deadline; delete signatures never confirmed in time; queue
     the signer emails (official responses, updates, closings) a request left to do (bounded,
     see services/signer_mail.py); email organisers about milestones (services/milestones.py);
-    record the day's public totals once a day (services/opendata.py)."""
+    record the day's public totals once a day (services/opendata.py); forget the mail counts of
+    past days (mailcap.py)."""
     closed = close_expired(session, now=now, base_url=config["PUBLIC_BASE_URL"])
     purged = purge_unconfirmed(
         session, older_than=now - timedelta(days=config["UNCONFIRMED_RETENTION_DAYS"])
@@ -55,6 +56,8 @@ def housekeeping(session, config, *, now) -> None:
         max_batches=config["RESPONSE_MAIL_MAX_BATCHES"],
     )
     record_daily_counts(session, now=now)
+    mailcap.purge(session, today=now.date())
+    session.commit()
     if closed or purged:
         logger.info("closed petitions %s; purged %d unconfirmed signatures", closed, purged)
 
@@ -106,7 +109,10 @@ def worker_command(once: bool) -> None:
     log_to_console()
     if once:
         report = outbox.deliver_all(db.session, app.config)
-        click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}")
+        click.echo(
+            f"sent {report.sent}, retrying {report.retried}, failed {report.failed}, "
+            f"withheld {report.withheld}"
+        )
         return
     click.echo("outbox worker running; Ctrl-C stops it")
     stop = threading.Event()

@@ -23,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..extensions import db
+from ..limits import account_key, limit_posts
 from ..models import utcnow
 from ..services import accounts
 from ..services.accounts import AccountExists, AccountPolicy, TokenProblem, TokenPurpose
@@ -82,6 +83,7 @@ def _expired_link(kind: str):
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limit_posts("rate_signup")
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("auth.settings"))
@@ -107,6 +109,7 @@ def check_email():
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
+@limit_posts("rate_confirm")
 def confirm(token: str):
     """GET shows a button and changes nothing (mail scanners open links); POST confirms."""
     check = accounts.check_token(db.session, TokenPurpose.CONFIRM, token, _policy())
@@ -127,6 +130,8 @@ def confirm(token: str):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit_posts("rate_login_address")
+@limit_posts("rate_login_account", key_func=account_key)
 def login():
     form = LoginForm()
     if request.method == "GET":
@@ -156,6 +161,7 @@ def logout():
 
 
 @bp.route("/reset", methods=["GET", "POST"])
+@limit_posts("rate_password_reset")
 def reset_request():
     form = ResetRequestForm()
     if not form.validate_on_submit():
@@ -168,6 +174,7 @@ def reset_request():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
+@limit_posts("rate_password_reset")
 def reset_password(token: str):
     """GET shows the form (changes nothing); POST sets the password once (the token then
     no longer fits the account's credentials version)."""
@@ -232,6 +239,7 @@ def change_password():
 
 @bp.post("/settings/email")
 @login_required
+@limit_posts("rate_email_change")
 def change_email_request():
     form = ChangeEmailForm()
     if form.validate_on_submit():
@@ -250,6 +258,7 @@ def change_email_request():
 
 
 @bp.route("/email/<token>", methods=["GET", "POST"])
+@limit_posts("rate_email_change")
 def change_email(token: str):
     """The link sent to a new address: GET shows a button, POST moves the account there."""
     check = accounts.check_token(db.session, TokenPurpose.EMAIL, token, _policy())

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import db, login_manager
+from ..limits import limit_posts
 from ..models import Petition, PetitionState, utcnow
 from ..models.petition import SPONSOR_STATES
 from ..services import counts, lifecycle, stats
@@ -73,6 +74,7 @@ def my_petitions():
 
 
 @bp.route("/petitions/new", methods=["GET", "POST"])
+@limit_posts("rate_new_petition")
 def new_petition():
     form = NewPetitionForm()
     if not form.is_submitted():

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, select, update
 
 from ..extensions import csrf, db
+from ..limits import limit_posts
 from ..models import Petition, Signature, SignatureStatus
 from ..tokens import read_unsubscribe_token
 
@@ -74,6 +75,7 @@ def confirm_page(token: str):
 
 @bp.post("/unsubscribe/<token>")
 @csrf.exempt
+@limit_posts("rate_unsubscribe")
 def unsubscribe(token: str):
     """Also the RFC 8058 one-click endpoint (body `List-Unsubscribe=One-Click`)."""
     claim = _claim(token)

@@ -13,6 +13,7 @@ from flask import (
 )
 
 from ..extensions import db
+from ..limits import limit_posts
 from ..models import PetitionState, utcnow
 from ..public.page import render_petition
 from ..services import petitions
@@ -89,6 +90,7 @@ CONFIRM_PAGES = {
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
+@limit_posts("rate_confirm")
 def confirm(token: str):
     """GET shows a button and changes nothing (mail scanners open links); the POST confirms."""
     claim, signature = _read(token)
@@ -115,6 +117,7 @@ def confirm(token: str):
 
 
 @bp.post("/confirm/<token>/resend")
+@limit_posts("rate_confirm")
 def resend(token: str):
     """A fresh link for an expired one (the old token still names the signature)."""
     _, signature = _read(token)
