@@ -22,7 +22,7 @@ from flask_login import current_user
 from ..extensions import db, login_manager
 from ..models import Petition, PetitionState, utcnow
 from ..models.petition import SPONSOR_STATES
-from ..services import counts, lifecycle, stats
+from ..services import counts, lifecycle, pauses, site_settings, stats
 from ..services.petitions import PetitionError
 from . import dashboard as dashboard_page
 from . import updates
@@ -74,6 +74,8 @@ def my_petitions():
 
 @bp.route("/petitions/new", methods=["GET", "POST"])
 def new_petition():
+    if pauses.creation_paused(site_settings.current()):
+        return render_template("organiser/creation_paused.html"), 503
     form = NewPetitionForm()
     if not form.is_submitted():
         form.creation_key.renew()
