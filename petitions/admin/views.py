@@ -15,9 +15,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import clock
 from ..auth import role_required
 from ..extensions import db
-from ..models import Role, utcnow
+from ..models import Role
 from ..services import access_rules, pauses, site_settings, trending
 from .forms import (
     RULE_ACTION_LABELS,
@@ -44,7 +45,7 @@ def _admins_only():
 
 
 def _now():
-    return utcnow()
+    return clock.now()
 
 
 def _config():

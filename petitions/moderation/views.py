@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import clock
 from ..auth import role_required
 from ..extensions import db, login_manager
 from ..labels import state_label
@@ -315,7 +316,7 @@ def _pause_step(petition_id: int, step, success: str):
             petition, status=422, error=_("This form has expired; please send it again.")
         )
     try:
-        step(db.session, petition_id, now=utcnow(), actor_id=current_user.id)
+        step(db.session, petition_id, now=clock.now(), actor_id=current_user.id)
     except pauses.PauseRefused as refused:
         db.session.rollback()
         if refused.refusal == pauses.PauseRefusal.NOT_FOUND:

@@ -231,12 +231,14 @@ def audit(
     session: Session,
     action: str,
     target: str,
+    /,
     *,
     actor_id: int | None,
     now: datetime,
     **details: Any,
 ) -> None:
-    """One entry of the site audit log (flushes with the caller's transaction)."""
+    """One entry of the site audit log (flushes with the caller's transaction). The first
+    three are positional only, so any name (even `action`) can be a detail."""
     session.add(
         AdminEvent(
             actor_id=actor_id, action=action, target=target, details=details or None, created_at=now
