@@ -11,6 +11,8 @@ is only provisional until the pause ends).
   is on, its `site_settings` row's `updated_at` is when the pause began; resuming deletes the
   row (conditionally on that moment, so two admins resuming at once move deadlines once) and
   moves every open petition's deadline on by the pause. Audited in `admin_events`.
+- Both at once: each resume moves the deadline on only for time the other does not cover,
+  so a petition gains exactly the time it could not be signed.
 - Creation: the `creation_paused` runtime setting; nothing to move on resume.
 
 Admins change the site-wide switches through `change_setting`/`reset_setting` here (the
@@ -91,7 +93,11 @@ def resume_signing(
     since, closes_at, state = row
     if since is None:
         raise PauseRefused(PauseRefusal.NOT_PAUSED)
-    paused_for = max(now - since, timedelta(0))
+    # While the whole site is paused too, the site's resume will move this deadline on for
+    # the time since the site paused: count only the time before that here.
+    site_since = _site_paused_since(session)
+    until = min(now, site_since) if site_since is not None else now
+    paused_for = max(until - since, timedelta(0))
     new_deadline = _moved(closes_at, paused_for) if state == PetitionState.OPEN else closes_at
     resumed = session.execute(
         update(Petition)
@@ -117,6 +123,11 @@ def resume_signing(
     if petition is not None:
         session.refresh(petition)
     return new_deadline
+
+
+def _site_paused_since(session: Session) -> datetime | None:
+    row = session.get(SiteSetting, SITE_SIGNING)
+    return row.updated_at if row is not None and row.value else None
 
 
 def _why_not(session: Session, petition_id: int, *, pausing: bool) -> PauseRefusal:
@@ -186,15 +197,20 @@ def resume_site_signing(
     moved = 0
     if paused_for:
         deadlines = session.execute(
-            select(Petition.id, Petition.closes_at).where(
+            select(Petition.id, Petition.closes_at, Petition.signing_paused_at).where(
                 Petition.state == PetitionState.OPEN, Petition.closes_at.is_not(None)
             )
         ).all()
-        for petition_id, closes_at in deadlines:
+        for petition_id, closes_at, own_pause in deadlines:
+            # A petition also paused on its own gets the rest when it resumes: here only the
+            # time before its own pause began.
+            extra = paused_for if own_pause is None else max(own_pause - since, timedelta(0))
+            if not extra:
+                continue
             moved += session.execute(
                 update(Petition)
                 .where(Petition.id == petition_id, Petition.closes_at == closes_at)
-                .values(closes_at=closes_at + paused_for)
+                .values(closes_at=closes_at + extra)
                 .execution_options(synchronize_session=False)
             ).rowcount
     site_settings.audit(

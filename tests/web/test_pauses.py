@@ -230,3 +230,28 @@ def test_pausing_creation_from_the_switches_page(app, client, clock, admin):
     assert client.get("/organiser/petitions/new").status_code == 503
     assert switch(client, "creation", paused=False).status_code == 303
     assert client.get("/organiser/petitions/new").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # (hour, what): the petition could not be signed from hour 0 to the last step.
+        [(0, "site on"), (1, "petition pause"), (3, "site off"), (5, "petition resume")],
+        [(0, "site on"), (1, "petition pause"), (2, "petition resume"), (4, "site off")],
+        [(0, "petition pause"), (1, "site on"), (2, "petition resume"), (3, "site off")],
+        [(0, "petition pause"), (1, "site on"), (4, "site off"), (6, "petition resume")],
+    ],
+)
+def test_overlapping_pauses_move_the_deadline_by_the_time_signing_was_stopped(
+    app, client, clock, admin, petition, steps
+):
+    before, _, _ = deadline(app, petition)
+    start = clock.now
+    for hour, what in steps:
+        clock.now = start + timedelta(hours=hour)
+        if what.startswith("site"):
+            response = switch(client, "signing", paused=what == "site on")
+        else:
+            response = press(client, petition, what.split()[1])
+        assert response.status_code == 303, what
+    assert deadline(app, petition)[0] - before == timedelta(hours=steps[-1][0])
