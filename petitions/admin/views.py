@@ -55,7 +55,13 @@ def _config():
 # --- runtime settings -------------------------------------------------------------------------
 
 
-def _settings_page(*, status: int = 200, failed: str | None = None, form=None):
+def _expired() -> str:
+    return _("This form has expired; please send it again.")
+
+
+def _settings_page(
+    *, status: int = 200, failed: str | None = None, form=None, error: str | None = None
+):
     forms = {key: SettingForm(formdata=None) for key in site_settings.TUNABLES}
     if failed is not None and form is not None:
         forms[failed] = form
@@ -64,8 +70,8 @@ def _settings_page(*, status: int = 200, failed: str | None = None, form=None):
             "admin/settings.html",
             rows=site_settings.overview(db.session, _config()),
             forms=forms,
-            reset_form=ResetForm(formdata=None),
             failed=failed,
+            error=error,
         ),
         status,
     )
@@ -111,7 +117,7 @@ def change_setting(key: str):
 def reset_setting(key: str):
     key = _tunable_or_404(key)
     if not ResetForm().validate_on_submit():
-        return _settings_page(status=422)
+        return _settings_page(status=422, error=_expired())
     pauses.reset_setting(db.session, key, config=_config(), actor_id=current_user.id, now=_now())
     db.session.commit()
     site_settings.forget()
@@ -175,13 +181,13 @@ def switch(switch: str):
 # --- access rules -----------------------------------------------------------------------------
 
 
-def _rules_page(*, status: int = 200, form: RuleForm | None = None):
+def _rules_page(*, status: int = 200, form: RuleForm | None = None, error: str | None = None):
     return (
         render_template(
             "admin/rules.html",
             rules=access_rules.list_rules(db.session),
             form=form or RuleForm(formdata=None),
-            remove_form=RemoveRuleForm(formdata=None),
+            error=error,
             kind_labels=RULE_KIND_LABELS,
             action_labels=RULE_ACTION_LABELS,
         ),
@@ -224,7 +230,7 @@ def add_rule():
 @bp.post("/rules/<int:rule_id>/remove")
 def remove_rule(rule_id: int):
     if not RemoveRuleForm().validate_on_submit():
-        return _rules_page(status=422)
+        return _rules_page(status=422, error=_expired())
     removed = access_rules.remove_rule(db.session, rule_id, actor_id=current_user.id, now=_now())
     db.session.commit()
     access_rules.rules_changed()
