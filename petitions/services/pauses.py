@@ -59,7 +59,9 @@ def _moved(closes_at: datetime | None, paused: timedelta) -> datetime | None:
     return None if closes_at is None else closes_at + paused
 
 
-def pause_signing(session: Session, petition_id: int, *, now: datetime, actor_id: int | None):
+def pause_signing(
+    session: Session, petition_id: int, *, now: datetime, actor_id: int | None
+) -> None:
     """Stop signing on one open petition from `now`; flushes, the caller commits."""
     paused = session.execute(
         update(Petition)
