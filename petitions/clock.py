@@ -1,4 +1,5 @@
-"""The app's clock: what time the public numbers are read at.
+"""The app's clock: what time the public numbers are read at, and when a moderator or an
+admin pauses and resumes signing (the pause's length moves deadlines on).
 
 Production uses the wall clock (UTC). A test installs its own (`app.extensions["clock"]`, a
 callable returning an aware UTC datetime), so answers that depend on the time (a series that

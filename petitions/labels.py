@@ -40,6 +40,17 @@ ACTION_LABELS = {
     EventAction.CLOSED: _l("closed"),
     EventAction.UPDATE_POSTED: _l("update posted by the organiser"),
     EventAction.SIGNATURES_REMOVED: _l("signatures taken out of the total"),
+    EventAction.SIGNING_PAUSED: _l("signing paused"),
+    EventAction.SIGNING_RESUMED: _l("signing resumed (deadline moved on by the pause)"),
+}
+
+#: What the site audit log (admin_events) says for each action; an action another part of the
+#: app logs without a label here is shown by its code.
+ADMIN_ACTION_LABELS = {
+    "setting_changed": _l("setting changed"),
+    "setting_reset": _l("setting back to its default"),
+    "rule_added": _l("rule added"),
+    "rule_removed": _l("rule removed"),
 }
 
 #: Short labels for moderators and the organiser's email.
@@ -87,6 +98,10 @@ def action_label(action: str | None) -> str:
     return _label(ACTION_LABELS, action)
 
 
+def admin_action_label(action: str | None) -> str:
+    return _label(ADMIN_ACTION_LABELS, action)
+
+
 def rejection_reason(reason: str | None) -> str:
     return _label(REASON_LABELS, reason)
 
@@ -98,7 +113,10 @@ def rejection_explanation(reason: str | None) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
-        state_label=state_label, action_label=action_label, format_timedelta=format_timedelta
+        state_label=state_label,
+        action_label=action_label,
+        admin_action_label=admin_action_label,
+        format_timedelta=format_timedelta,
     )
     app.jinja_env.filters.update(
         rejection_reason=rejection_reason, rejection_explanation=rejection_explanation

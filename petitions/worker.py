@@ -8,13 +8,14 @@ import time
 from datetime import timedelta
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError
 
 from . import mailcap, outbox
 from .extensions import db
 from .models import utcnow
+from .services import pauses, retention, site_settings, trending
 from .services.milestones import detect_milestones
 from .services.opendata import record_daily_counts
 from .services.petitions import close_expired
@@ -36,12 +37,20 @@ HOUSEKEEPING_INTERVAL = 60
 
 
 def housekeeping(session, config, *, now) -> None:
-    """Close petitions past their deadline; delete signatures never confirmed in time; queue
-    the signer emails (official responses, updates, closings) a request left to do (bounded,
-    see services/signer_mail.py); email organisers about milestones (services/milestones.py);
-    record the day's public totals once a day (services/opendata.py); forget the mail counts of
-    past days (mailcap.py)."""
-    closed = close_expired(session, now=now, base_url=config["PUBLIC_BASE_URL"])
+    """Close petitions past their deadline (not paused ones); delete signatures never
+    confirmed in time; queue the signer emails (official responses, updates, closings) a
+    request left to do (bounded, see services/signer_mail.py); email organisers about
+    milestones (services/milestones.py); record the day's public totals once a day
+    (services/opendata.py); once an hour, find trending sources (services/trending.py) and
+    forget old request facts (services/retention.py); forget the mail counts of past days
+    (mailcap.py)."""
+    settings = site_settings.load(session, config)
+    closed = close_expired(
+        session,
+        now=now,
+        base_url=config["PUBLIC_BASE_URL"],
+        site_paused=pauses.site_signing_paused(settings),
+    )
     purged = purge_unconfirmed(
         session, older_than=now - timedelta(days=config["UNCONFIRMED_RETENTION_DAYS"])
     )
@@ -58,8 +67,32 @@ def housekeeping(session, config, *, now) -> None:
     record_daily_counts(session, now=now)
     mailcap.purge(session, today=now.date())
     session.commit()
+    hourly(session, config, now=now, settings=settings)
     if closed or purged:
         logger.info("closed petitions %s; purged %d unconfirmed signatures", closed, purged)
+
+
+def hourly(session, config, *, now, settings: site_settings.SiteSettings) -> None:
+    """The hourly work, done once per UTC hour by each worker process (a second worker, or
+    a restart, repeats it harmlessly: both steps are idempotent)."""
+    hour = trending.last_complete_hour(now)
+    done = current_app.extensions if has_app_context() else {}
+    if done.get("worker_hour_done") == hour:
+        return
+    trending.find_trending(session, hour=hour, threshold=int(settings["trending_threshold"]))
+    session.commit()
+    if config.get("TRENDING_WEBHOOK_URL"):
+        trending.notify_webhook(
+            session,
+            url=config["TRENDING_WEBHOOK_URL"],
+            now=now,
+            base_url=config["PUBLIC_BASE_URL"],
+        )
+        session.commit()
+    retention.forget_request_facts(
+        session, now=now, investigation_days=config["INVESTIGATION_DAYS"]
+    )
+    done["worker_hour_done"] = hour
 
 
 def run_forever(app: Flask, stop: threading.Event) -> None:

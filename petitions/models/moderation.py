@@ -29,6 +29,10 @@ class EventAction(enum.StrEnum):
     UPDATE_POSTED = "update_posted"
     #: Confirmed signatures taken out of the total (details: status and how many).
     SIGNATURES_REMOVED = "signatures_removed"
+    #: Signing stopped by a moderator (an attack); the deadline waits.
+    SIGNING_PAUSED = "signing_paused"
+    #: Signing again; details: how long it was paused and the new deadline.
+    SIGNING_RESUMED = "signing_resumed"
 
 
 class PetitionEvent(db.Model):

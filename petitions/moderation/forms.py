@@ -127,3 +127,9 @@ class ResponseForm(_ModerationForm):
         ],
     )
     confirm = _confirm(_l("Yes, publish it and email the signers who asked for updates"))
+
+
+class PauseForm(_ModerationForm):
+    """Pausing or resuming signing on one petition: nothing but the CSRF token."""
+
+    id_prefix = "pause"

@@ -19,16 +19,18 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import clock
 from ..auth import role_required
 from ..extensions import db, login_manager
 from ..labels import state_label
 from ..models import Role, User, utcnow
-from ..services import moderation
+from ..services import moderation, pauses
 from ..services.moderation import ModerationRefused, Refusal
 from .forms import (
     ApproveForm,
     EditForm,
     HideForm,
+    PauseForm,
     RejectForm,
     ResponseForm,
     SendBackForm,
@@ -91,6 +93,7 @@ def _forms(petition, **given):
             background=petition.background,
         ),
         "response_form": ResponseForm(formdata=None),
+        "pause_form": PauseForm(formdata=None),
     }
     forms.update(given)
     return forms
@@ -297,6 +300,51 @@ def response(petition_id: int):
             db.session.rollback()
             logger.exception("response mail for petition %s left to the worker", petition_id)
     return result
+
+
+PAUSE_REFUSALS = {
+    pauses.PauseRefusal.NOT_OPEN: lambda: _("Only open petitions can be paused."),
+    pauses.PauseRefusal.ALREADY_PAUSED: lambda: _("Signing on this petition is already paused."),
+    pauses.PauseRefusal.NOT_PAUSED: lambda: _("Signing on this petition is not paused."),
+}
+
+
+def _pause_step(petition_id: int, step, success: str):
+    petition = _petition_or_404(petition_id)
+    if not PauseForm().validate_on_submit():
+        return _review(
+            petition, status=422, error=_("This form has expired; please send it again.")
+        )
+    try:
+        step(db.session, petition_id, now=clock.now(), actor_id=current_user.id)
+    except pauses.PauseRefused as refused:
+        db.session.rollback()
+        if refused.refusal == pauses.PauseRefusal.NOT_FOUND:
+            abort(404)
+        petition = _petition_or_404(petition_id)
+        db.session.refresh(petition)
+        return _review(petition, status=409, error=PAUSE_REFUSALS[refused.refusal]())
+    db.session.commit()
+    flash(success, "success")
+    return redirect(url_for(".review", petition_id=petition_id), code=303)
+
+
+@bp.post("/petitions/<int:petition_id>/pause")
+def pause_signing(petition_id: int):
+    return _pause_step(
+        petition_id,
+        pauses.pause_signing,
+        _("Signing is paused on this petition; its deadline waits for the pause."),
+    )
+
+
+@bp.post("/petitions/<int:petition_id>/resume")
+def resume_signing(petition_id: int):
+    return _pause_step(
+        petition_id,
+        pauses.resume_signing,
+        _("Signing is open again; the deadline moved on by the time paused."),
+    )
 
 
 @bp.get("/log")

@@ -23,7 +23,7 @@ from ..extensions import db, login_manager
 from ..limits import limit_posts
 from ..models import Petition, PetitionState, utcnow
 from ..models.petition import SPONSOR_STATES
-from ..services import counts, lifecycle, stats
+from ..services import counts, lifecycle, pauses, site_settings, stats
 from ..services.petitions import PetitionError
 from . import dashboard as dashboard_page
 from . import updates
@@ -76,6 +76,8 @@ def my_petitions():
 @bp.route("/petitions/new", methods=["GET", "POST"])
 @limit_posts("rate_new_petition")
 def new_petition():
+    if pauses.creation_paused(site_settings.current()):
+        return render_template("organiser/creation_paused.html"), 503
     form = NewPetitionForm()
     if not form.is_submitted():
         form.creation_key.renew()

@@ -58,3 +58,15 @@ def count_json(petition_id: int):
     # The validator covers what a reader cares about, so an unchanged total revalidates (304).
     response.set_etag(f"{total.petition_id}-{total.state}-{total.signature_count}")
     return response.make_conditional(request)
+
+
+@bp.get("/privacy")
+def privacy():
+    """What the platform keeps about signers, why and for how long (the retention periods are
+    the configured ones, so the page cannot drift from what the worker does)."""
+    config = current_app.config
+    return render_template(
+        "public/privacy.html",
+        unconfirmed_days=config["UNCONFIRMED_RETENTION_DAYS"],
+        investigation_days=config["INVESTIGATION_DAYS"],
+    )

@@ -149,12 +149,21 @@ def close_petition(
         ) from None
 
 
-def close_expired(session: Session, *, now: datetime, base_url: str) -> list[int]:
+def close_expired(
+    session: Session, *, now: datetime, base_url: str, site_paused: bool = False
+) -> list[int]:
     """Close every open petition whose deadline has passed, as of its deadline; flushes.
-    Returns their ids (a petition closed meanwhile by someone else is left to them)."""
+    Returns their ids (a petition closed meanwhile by someone else is left to them).
+
+    A paused petition (or every one, while signing is paused on the whole site) is left
+    open: resuming moves its deadline on by the pause (services/pauses.py)."""
+    if site_paused:
+        return []
     due = session.execute(
         select(Petition.id, Petition.closes_at).where(
-            Petition.state == PetitionState.OPEN, Petition.closes_at <= now
+            Petition.state == PetitionState.OPEN,
+            Petition.closes_at <= now,
+            Petition.signing_paused_at.is_(None),
         )
     ).all()
     closed = []

@@ -18,12 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from limits import parse_many
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import AdminEvent, SiteSetting
+from ..models import AdminEvent, SiteSetting, User
+from ..pagination import Page, bounds
 
 
 class SettingError(ValueError):
@@ -37,7 +39,7 @@ def _rate(value: Any) -> str:
             raise ValueError(text)
     except ValueError:
         raise SettingError(
-            'Write rates as "number/period", several with ";", e.g. "3/minute;20/hour".'
+            _l('Write rates as "number/period", several with ";", e.g. "3/minute;20/hour".')
         ) from None
     return text
 
@@ -46,9 +48,9 @@ def _count(value: Any) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise SettingError("Write a whole number.") from None
+        raise SettingError(_l("Write a whole number.")) from None
     if number < 0:
-        raise SettingError("Write zero or more.")
+        raise SettingError(_l("Write zero or more."))
     return number
 
 
@@ -56,9 +58,9 @@ def _seconds(value: Any) -> float:
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise SettingError("Write a number of seconds.") from None
+        raise SettingError(_l("Write a number of seconds.")) from None
     if not 0 <= number <= 3600:
-        raise SettingError("Write a number of seconds from 0 to 3600.")
+        raise SettingError(_l("Write a number of seconds from 0 to 3600."))
     return number
 
 
@@ -70,14 +72,14 @@ def _flag(value: Any) -> bool:
         return True
     if text in {"0", "false", "no", "off", ""}:
         return False
-    raise SettingError("Write yes or no.")
+    raise SettingError(_l("Write yes or no."))
 
 
 def _choice(*choices: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = str(value).strip().lower()
         if text not in choices:
-            raise SettingError(f"Choose one of: {', '.join(choices)}.")
+            raise SettingError(_l("Choose one of: %(choices)s.", choices=", ".join(choices)))
         return text
 
     return parse
@@ -100,56 +102,68 @@ class Tunable:
 TUNABLES: dict[str, Tunable] = {
     t.key: t
     for t in (
-        Tunable("rate_sign_address", "RATE_SIGN_ADDRESS", _rate, "Signatures per client address"),
-        Tunable("rate_sign_network", "RATE_SIGN_NETWORK", _rate, "Signatures per network"),
         Tunable(
-            "rate_sign_domain", "RATE_SIGN_DOMAIN", _rate, "Signatures per email domain, petition"
+            "rate_sign_address", "RATE_SIGN_ADDRESS", _rate, _l("Signatures per client address")
         ),
-        Tunable("rate_sign_petition", "RATE_SIGN_PETITION", _rate, "Signatures per petition"),
-        Tunable("rate_confirm", "RATE_CONFIRM", _rate, "Confirmation clicks per client address"),
-        Tunable("rate_signup", "RATE_SIGNUP", _rate, "Sign-ups per client address"),
-        Tunable("rate_login_address", "RATE_LOGIN_ADDRESS", _rate, "Logins per client address"),
-        Tunable("rate_login_account", "RATE_LOGIN_ACCOUNT", _rate, "Logins per account"),
-        Tunable("rate_password_reset", "RATE_PASSWORD_RESET", _rate, "Password resets per address"),
-        Tunable("rate_email_change", "RATE_EMAIL_CHANGE", _rate, "Email changes per address"),
-        Tunable("rate_new_petition", "RATE_NEW_PETITION", _rate, "New petitions per address"),
-        Tunable("rate_unsubscribe", "RATE_UNSUBSCRIBE", _rate, "Unsubscribes per address"),
+        Tunable("rate_sign_network", "RATE_SIGN_NETWORK", _rate, _l("Signatures per network")),
+        Tunable(
+            "rate_sign_domain",
+            "RATE_SIGN_DOMAIN",
+            _rate,
+            _l("Signatures per email domain, petition"),
+        ),
+        Tunable("rate_sign_petition", "RATE_SIGN_PETITION", _rate, _l("Signatures per petition")),
+        Tunable(
+            "rate_confirm", "RATE_CONFIRM", _rate, _l("Confirmation clicks per client address")
+        ),
+        Tunable("rate_signup", "RATE_SIGNUP", _rate, _l("Sign-ups per client address")),
+        Tunable("rate_login_address", "RATE_LOGIN_ADDRESS", _rate, _l("Logins per client address")),
+        Tunable("rate_login_account", "RATE_LOGIN_ACCOUNT", _rate, _l("Logins per account")),
+        Tunable(
+            "rate_password_reset", "RATE_PASSWORD_RESET", _rate, _l("Password resets per address")
+        ),
+        Tunable("rate_email_change", "RATE_EMAIL_CHANGE", _rate, _l("Email changes per address")),
+        Tunable("rate_new_petition", "RATE_NEW_PETITION", _rate, _l("New petitions per address")),
+        Tunable("rate_unsubscribe", "RATE_UNSUBSCRIBE", _rate, _l("Unsubscribes per address")),
         Tunable(
             "over_limit_signatures",
             "OVER_LIMIT_SIGNATURES",
             _choice("flag", "refuse"),
-            "Over-limit signatures: flag for review, or refuse with a 429 page",
+            _l("Over-limit signatures: flag for review, or refuse with a 429 page"),
         ),
         Tunable(
             "mail_cap_per_recipient",
             "MAIL_CAP_PER_RECIPIENT",
             _count,
-            "Account and signing emails per address per day",
+            _l("Account and signing emails per address per day"),
         ),
         Tunable(
             "sign_min_seconds",
             "SIGN_MIN_SECONDS",
             _seconds,
-            "Signatures posted sooner after the page are flagged",
+            _l("Signatures posted sooner after the page are flagged"),
         ),
-        Tunable("proof_of_work", "PROOF_OF_WORK", _flag, "Ask browsers for a proof of work"),
+        Tunable("proof_of_work", "PROOF_OF_WORK", _flag, _l("Ask browsers for a proof of work")),
         Tunable(
-            "proof_of_work_bits", "PROOF_OF_WORK_BITS", _count, "Proof of work: zero bits needed"
+            "proof_of_work_bits",
+            "PROOF_OF_WORK_BITS",
+            _count,
+            _l("Proof of work: zero bits needed"),
         ),
         Tunable(
             "trending_threshold",
             "TRENDING_THRESHOLD",
             _count,
-            "Signatures per hour from one source that make it trending",
+            _l("Signatures per hour from one source that make it trending"),
         ),
         Tunable(
             "signing_paused",
             None,
             _flag,
-            "Pause signing on the whole site (deadlines move on by the pause)",
+            _l("Pause signing on the whole site (deadlines move on by the pause)"),
             False,
         ),
-        Tunable("creation_paused", None, _flag, "Pause the creation of petitions", False),
+        Tunable("creation_paused", None, _flag, _l("Pause the creation of petitions"), False),
     )
 }
 
@@ -217,12 +231,14 @@ def audit(
     session: Session,
     action: str,
     target: str,
+    /,
     *,
     actor_id: int | None,
     now: datetime,
     **details: Any,
 ) -> None:
-    """One entry of the site audit log (flushes with the caller's transaction)."""
+    """One entry of the site audit log (flushes with the caller's transaction). The first
+    three are positional only, so any name (even `action`) can be a detail."""
     session.add(
         AdminEvent(
             actor_id=actor_id, action=action, target=target, details=details or None, created_at=now
@@ -244,7 +260,7 @@ def change(
     stores it (the admin's explicit choice survives a change of the environment's default)."""
     tunable = TUNABLES.get(key)
     if tunable is None:
-        raise SettingError(f"There is no setting {key!r}.")
+        raise SettingError(_l("There is no setting %(key)s.", key=key))
     value = tunable.parse(raw)
     row = session.get(SiteSetting, key)
     old = row.value if row is not None else defaults(config)[key]
@@ -273,3 +289,53 @@ def reset(session: Session, key: str, *, config: Mapping, actor_id: int | None, 
     )
     session.delete(row)
     session.flush()
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One runtime setting as the admin page shows it."""
+
+    tunable: Tunable
+    value: Any
+    default: Any
+    #: When an admin set it and who (None: the environment's default is in force).
+    changed_at: datetime | None
+    changed_by: str | None
+
+
+def overview(session: Session, config: Mapping) -> list[SettingRow]:
+    """Every tunable with its value now, its default and who changed it when (one SELECT)."""
+    base = defaults(config)
+    changed = {
+        row.key: (row, name)
+        for row, name in session.execute(
+            select(SiteSetting, User.display_name).outerjoin(
+                User, User.id == SiteSetting.updated_by
+            )
+        )
+    }
+    rows = []
+    for key, tunable in TUNABLES.items():
+        row, name = changed.get(key, (None, None))
+        rows.append(
+            SettingRow(
+                tunable,
+                row.value if row is not None else base[key],
+                base[key],
+                row.updated_at if row is not None else None,
+                name,
+            )
+        )
+    return rows
+
+
+def audit_log(session: Session, *, page: int, per_page: int) -> Page:
+    """The site audit log, newest first, with each actor's name."""
+    query = select(AdminEvent, User.display_name).outerjoin(User, User.id == AdminEvent.actor_id)
+    total, pages, page = bounds(session, query, page=page, per_page=per_page)
+    rows = session.execute(
+        query.order_by(AdminEvent.created_at.desc(), AdminEvent.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return Page([(event, name) for event, name in rows], page, pages, total)

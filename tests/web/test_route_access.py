@@ -17,13 +17,21 @@ from petitions.extensions import db
 from petitions.models import Petition
 from tests.fixtures.actors import csrf_token
 
-PUBLIC, TOKEN, ACCOUNT, OWNER, MODERATOR = "public", "token", "account", "owner", "moderator"
+PUBLIC, TOKEN, ACCOUNT, OWNER, MODERATOR, ADMIN = (
+    "public",
+    "token",
+    "account",
+    "owner",
+    "moderator",
+    "admin",
+)
 
 ACCESS = {
     "static": PUBLIC,
     "public.index": PUBLIC,
     "public.petition": PUBLIC,
     "public.count_json": PUBLIC,
+    "public.privacy": PUBLIC,
     # Open data (petitions/api/): read-only, no personal data, CORS open.
     "api.index": PUBLIC,
     "api.openapi": PUBLIC,
@@ -79,7 +87,23 @@ ACCESS = {
     "moderation.send_back": MODERATOR,
     "moderation.edit": MODERATOR,
     "moderation.response": MODERATOR,
+    "moderation.pause_signing": MODERATOR,
+    "moderation.resume_signing": MODERATOR,
+    # Runtime settings, rules, kill switches, trending sources, the site audit log.
+    "admin.settings": ADMIN,
+    "admin.change_setting": ADMIN,
+    "admin.reset_setting": ADMIN,
+    "admin.switches": ADMIN,
+    "admin.switch": ADMIN,
+    "admin.rules": ADMIN,
+    "admin.add_rule": ADMIN,
+    "admin.remove_rule": ADMIN,
+    "admin.log": ADMIN,
+    "admin.trending_sources": ADMIN,
 }
+
+#: Values for the other arguments of routes (a setting's key, a rule, a switch).
+ROUTE_ARGUMENTS = {"key": "creation_paused", "rule_id": 1, "switch": "creation"}
 
 
 def _rules(app, kind: str):
@@ -113,7 +137,7 @@ def owned_petition(app, make_petition, make_user):
 def _call(app, client, rule, petition_id: int, public_petition: int):
     """GET the route, or POST it with a valid CSRF token when it takes only POST."""
     with app.test_request_context():
-        args = {"petition_id": petition_id} if "petition_id" in rule.arguments else {}
+        args = {name: ROUTE_ARGUMENTS.get(name, petition_id) for name in rule.arguments}
         url = url_for(rule.endpoint, **args)
     if "GET" in rule.methods:
         return client.get(url)
@@ -125,7 +149,7 @@ def _sent_to_login(response) -> bool:
     return response.status_code == 302 and "/account/login" in response.location
 
 
-@pytest.mark.parametrize("kind", [ACCOUNT, OWNER, MODERATOR])
+@pytest.mark.parametrize("kind", [ACCOUNT, OWNER, MODERATOR, ADMIN])
 def test_anonymous_visitors_are_sent_to_log_in(app, client, owned_petition, kind):
     petition_id, _ = owned_petition
     rules = _rules(app, kind)
@@ -179,3 +203,21 @@ def test_moderators_reach_every_moderation_route(
             rule.endpoint,
             response.status_code,
         )
+
+
+@pytest.mark.parametrize("role", ["organiser", "moderator"])
+def test_only_admins_reach_admin_pages(app, client, owned_petition, make_user, login_as, role):
+    petition_id, _ = owned_petition
+    login_as(make_user(email=f"not-admin-{role}@example.kg", role=role))
+    for rule in _rules(app, ADMIN):
+        response = _call(app, client, rule, petition_id, petition_id)
+        assert response.status_code == 403, (rule.endpoint, response.status_code)
+
+
+def test_admins_reach_every_admin_route(app, client, owned_petition, make_user, login_as):
+    petition_id, _ = owned_petition
+    login_as(make_user(email="admin@example.kg", role="admin"))
+    for rule in _rules(app, ADMIN):
+        response = _call(app, client, rule, petition_id, petition_id)
+        # Empty forms get a clear 422, never a refusal of access or a server error.
+        assert response.status_code in (200, 303, 422), (rule.endpoint, response.status_code)
