@@ -3,7 +3,10 @@
 - `signatures.status` may be `held` (confirmed by email, flagged, not counted until a
   moderator validates it); `flag` says why; `removal_category` is the public reason a removed
   signature was removed; `client_ip`, `client_network`, `user_agent_hash`, `submit_ms` are the
-  request's facts kept for investigation (the address truncated after the window).
+  request's facts kept for investigation (the address truncated after the window);
+  `email_domain` (the lower-case ASCII domain, kept when the address is erased) for the
+  per-domain statistics, search and trending; indexes by petition and network, domain and
+  creation time for the investigation pages and the hourly trending pass.
 - `petitions.signing_paused_at`: a moderator's pause (the deadline moves on by the pause).
 - `site_settings` (runtime-tunable settings), `admin_events` (the site audit log),
   `access_rules` (block/allow/review for domains, addresses, IP ranges), `bulk_actions` and
@@ -132,7 +135,10 @@ def upgrade():
         batch_op.add_column(sa.Column('user_agent_hash', sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column('submit_ms', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('removal_category', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('email_domain', sa.String(length=254), nullable=True))
         batch_op.create_index('ix_signatures_petition_network', ['petition_id', 'client_network'], unique=False)
+        batch_op.create_index('ix_signatures_petition_domain', ['petition_id', 'email_domain'], unique=False)
+        batch_op.create_index('ix_signatures_petition_created', ['petition_id', 'created_at'], unique=False)
         batch_op.drop_constraint(batch_op.f('ck_signatures_status_known'), type_='check')
         batch_op.create_check_constraint(
             batch_op.f('ck_signatures_status_known'),
@@ -159,7 +165,10 @@ def downgrade():
             batch_op.f('ck_signatures_status_known'),
             "status IN ('pending', 'confirmed', 'invalidated', 'withdrawn')",
         )
+        batch_op.drop_index('ix_signatures_petition_created')
+        batch_op.drop_index('ix_signatures_petition_domain')
         batch_op.drop_index('ix_signatures_petition_network')
+        batch_op.drop_column('email_domain')
         batch_op.drop_column('removal_category')
         batch_op.drop_column('submit_ms')
         batch_op.drop_column('user_agent_hash')

@@ -70,6 +70,9 @@ class Signature(db.Model):
         Index("ix_signatures_petition_status", "petition_id", "status"),
         # Investigation: one petition's signatures by source network.
         Index("ix_signatures_petition_network", "petition_id", "client_network"),
+        Index("ix_signatures_petition_domain", "petition_id", "email_domain"),
+        # The hourly trending pass and the investigation's time windows.
+        Index("ix_signatures_petition_created", "petition_id", "created_at"),
         # The public breakdowns and time series read confirmed signatures only.
         Index(
             "ix_signatures_confirmed_country",
@@ -139,6 +142,9 @@ class Signature(db.Model):
     #: A keyed hash of the User-Agent header (the same browser signs alike; the text is not
     #: kept).
     user_agent_hash: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: The address's domain, lower-case ASCII (emailaddr.email_domain); kept when the address
+    #: is erased, for per-domain statistics, search and trending.
+    email_domain: Mapped[str | None] = mapped_column(String(254), nullable=True)
     #: Milliseconds from the sign page being served to the form being posted (None: unknown).
     submit_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: For removed signatures: the public RemovalCategory (NULL: removed one by one, "other").
