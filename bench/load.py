@@ -134,6 +134,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="how the summary describes this run",
     )
     parser.add_argument("--skip-signing", action="store_true", help="skip phase 1")
+    parser.add_argument(
+        "--limits",
+        choices=("memory", "redis", "off"),
+        default="memory",
+        help="rate-limit counters in each process's memory (the default), in Redis at "
+        "--redis-url (shared, as on several instances), or limits off (their cost, by difference)",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--pg-host", default=HOST)
     parser.add_argument("--pg-port", type=int, default=5432)
     parser.add_argument("--pg-user", default="postgres")
@@ -487,6 +495,13 @@ def app_environment(args: argparse.Namespace, port: int, dropped=APP_VARIABLES) 
         # every other abuse check runs as in production (and is measured).
         SIGN_MIN_SECONDS="0",
     )
+    limits = getattr(a, "limits", "memory")
+    if limits == "off":
+        env["RATELIMIT_ENABLED"] = "0"
+    elif limits == "redis":
+        env["RATELIMIT_STORAGE_URI"] = a.redis_url
+        # This run's own keys: an earlier run's counters must not flag this one's signers.
+        env["RATELIMIT_KEY_PREFIX"] = f"bench-{secrets.token_hex(4)}"
     return env
 
 
@@ -1030,6 +1045,13 @@ def read_row(label: str, result: dict, usage: dict) -> str:
     )
 
 
+LIMITS_WORDS = {
+    "memory": "on, counters in each process's memory (`memory://`, the default)",
+    "redis": "on, counters in Redis (shared by the processes, as on several instances)",
+    "off": "off (`RATELIMIT_ENABLED=0`), to measure their cost by difference",
+}
+
+
 def markdown(report: dict) -> str:
     args = report["args"]
     m = report["machine"]
@@ -1049,6 +1071,7 @@ def markdown(report: dict) -> str:
         f"| app server | gunicorn.conf.py with `WEB_WORKERS={args.workers} "
         f"WEB_THREADS={args.threads}` (gthread), "
         f"{args.mail_workers} `flask worker` process(es), COUNT_SHARDS default |",
+        f"| rate limits | {LIMITS_WORDS[getattr(args, 'limits', 'memory')]} |",
         "",
     ]
     run: SigningRun | None = report.get("signing")
