@@ -8,13 +8,13 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
-from test_updates import add_signature, own, post_update, run_housekeeping
 
 from petitions import mailcap
 from petitions.extensions import db
 from petitions.models import MailRecipientCount, OutboxMessage, utcnow
 from petitions.worker import housekeeping
-from tests.fixtures.actors import csrf_token
+from tests.fixtures.actors import csrf_token, post_update
+from tests.fixtures.app import run_housekeeping
 from tests.fixtures.threads import run_in_threads
 
 CAP = 5
@@ -113,12 +113,12 @@ def test_a_withheld_message_keeps_no_address_and_says_why(app, cap, client, deli
 
 
 def test_a_petition_update_reaches_a_signer_whose_cap_is_reached(
-    app, client, organiser, make_petition, mailbox, deliver
+    app, client, organiser, make_petition, mailbox, deliver, make_signature
 ):
     """Updates, responses and closings go to signers who asked for them: not capped."""
     app.config["MAIL_CAP_PER_RECIPIENT"] = 1
-    petition_id = own(app, make_petition(), organiser.user_id)
-    add_signature(app, petition_id, "follower@example.kg")
+    petition_id = make_petition(owner_id=organiser.user_id)
+    make_signature(petition_id, "follower@example.kg", wants_updates=True)
     stranger = app.test_client()
     for _ in range(2):
         request_reset(stranger, "follower@example.kg")

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from test_updates import own, run_housekeeping
 
 from petitions.extensions import db
 from petitions.models import PetitionMilestone
 from tests.fixtures.actors import confirm_directly, sign_directly
+from tests.fixtures.app import run_housekeeping
 from tests.fixtures.mail import body_text, links_in
 from tests.fixtures.threads import run_in_threads
 
@@ -46,7 +46,7 @@ def organiser_subjects(mailbox) -> list[str]:
 
 
 def test_each_milestone_is_emailed_once(app, organiser, mailbox, deliver, make_petition):
-    petition_id = own(app, make_petition(goal=4), organiser.user_id)
+    petition_id = make_petition(goal=4, owner_id=organiser.user_id)
     confirm_many(app, petition_id, 0, 2)
     run_housekeeping(app)
     deliver()
@@ -81,7 +81,7 @@ def test_each_milestone_is_emailed_once(app, organiser, mailbox, deliver, make_p
 def test_a_jump_past_several_lines_sends_the_highest_and_the_goal(
     app, organiser, mailbox, deliver, make_petition
 ):
-    petition_id = own(app, make_petition(goal=4), organiser.user_id)
+    petition_id = make_petition(goal=4, owner_id=organiser.user_id)
     confirm_many(app, petition_id, 0, 6)
     run_housekeeping(app)
     deliver()
@@ -105,7 +105,7 @@ def test_milestones_once_when_confirmations_and_workers_race(
     app, organiser, mailbox, deliver, make_petition
 ):
     """Both databases: the primary key of petition_milestones lets one insert win."""
-    petition_id = own(app, make_petition(goal=4), organiser.user_id)
+    petition_id = make_petition(goal=4, owner_id=organiser.user_id)
     signature_ids = [sign_directly(app, petition_id, f"r{n}@example.kg")[1] for n in range(6)]
 
     def confirm(signature_id):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from petitions.extensions import db
-from petitions.models import EventAction, OutboxMessage, PetitionEvent, Signature, utcnow
+from petitions.models import EventAction, OutboxMessage, PetitionEvent, utcnow
 from petitions.services import moderation
 from petitions.services.moderation import ModerationRefused, Refusal
 from petitions.worker import housekeeping
@@ -66,26 +66,6 @@ def events(app, petition_id: int) -> list[PetitionEvent]:
         )
         db.session.expunge_all()
         return found
-
-
-def add_signature(
-    app, petition_id: int, email: str, *, updates: bool, confirmed=True, keep_email=True
-) -> None:
-    with app.app_context():
-        db.session.add(
-            Signature(
-                petition_id=petition_id,
-                email_key=f"key-{email}",
-                email=email if keep_email else None,
-                name=email.split("@")[0].title(),
-                country="KG",
-                wants_updates=updates,
-                status="confirmed" if confirmed else "pending",
-                confirmed_at=utcnow() if confirmed else None,
-            )
-        )
-        db.session.commit()
-        db.session.remove()
 
 
 # --- the queue and the review page ------------------------------------------------------------
@@ -339,13 +319,13 @@ def test_only_published_petitions_can_be_edited(app, client, moderator_id, make_
 
 
 def test_response_is_published_and_emailed_to_opted_in_signers(
-    app, client, mailbox, deliver, moderator_id, make_petition, get_petition
+    app, client, mailbox, deliver, moderator_id, make_petition, make_signature, get_petition
 ):
     petition_id = make_petition(state="closed")
-    add_signature(app, petition_id, "wants@example.kg", updates=True)
-    add_signature(app, petition_id, "quiet@example.kg", updates=False)
-    add_signature(app, petition_id, "pending@example.kg", updates=True, confirmed=False)
-    add_signature(app, petition_id, "erased@example.kg", updates=True, keep_email=False)
+    make_signature(petition_id, "wants@example.kg", wants_updates=True)
+    make_signature(petition_id, "quiet@example.kg")
+    make_signature(petition_id, "pending@example.kg", wants_updates=True, confirmed_at=None)
+    make_signature(petition_id, None, name="Erased", wants_updates=True)
     text = "The Jogorku Kenesh debated the petition on 3 March and voted against the deployment."
     response = post(client, f"{review_url(petition_id)}/response", {"text": text, "confirm": "y"})
     assert response.status_code == 303
@@ -371,13 +351,13 @@ def test_response_is_published_and_emailed_to_opted_in_signers(
 
 
 def test_response_mail_is_queued_in_bounded_batches(
-    app, client, mailbox, deliver, moderator_id, make_petition
+    app, client, mailbox, deliver, moderator_id, make_petition, make_signature
 ):
     app.config.update(RESPONSE_MAIL_BATCH_SIZE=2, RESPONSE_MAIL_MAX_BATCHES=1)
     petition_id = make_petition(state="open")
     addresses = [f"signer{n}@example.kg" for n in range(5)]
     for address in addresses:
-        add_signature(app, petition_id, address, updates=True)
+        make_signature(petition_id, address, wants_updates=True)
     response = post(
         client, f"{review_url(petition_id)}/response", {"text": "Accepted.", "confirm": "y"}
     )
@@ -612,12 +592,12 @@ def test_wrong_state_is_refused_with_a_clear_message(
     assert events(app, petition_id) == []
 
 
-def test_response_mail_queued_by_two_workers_at_once_goes_once(app, make_petition):
+def test_response_mail_queued_by_two_workers_at_once_goes_once(app, make_petition, make_signature):
     """Both databases: batches are claimed by a conditional UPDATE of the progress marker."""
     petition_id = make_petition(state="open")
     addresses = [f"s{n}@example.kg" for n in range(30)]
     for address in addresses:
-        add_signature(app, petition_id, address, updates=True)
+        make_signature(petition_id, address, wants_updates=True)
     with app.app_context():
         moderation.attach_response(
             db.session, petition_id, moderator_id=None, now=utcnow(), text="Done."

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from test_updates import add_signature, own, post_update, run_housekeeping
 
 from petitions.extensions import db
 from petitions.models import Signature, utcnow
 from petitions.services import moderation
+from tests.fixtures.actors import post_update
+from tests.fixtures.app import run_housekeeping
 from tests.fixtures.mail import body_text, links_in
 
 
-def signature_of(app, email_key: str) -> Signature:
+def signature_of(app, name: str) -> Signature:
     with app.app_context():
-        found = db.session.scalars(select(Signature).where(Signature.email_key == email_key)).one()
+        found = db.session.scalars(select(Signature).where(Signature.name == name)).one()
         db.session.expunge_all()
         db.session.remove()
         return found
@@ -31,12 +32,12 @@ def unsubscribe_link(message) -> str:
 
 
 @pytest.fixture
-def updated(app, client, organiser, mailbox, deliver, make_petition):
+def updated(app, client, organiser, mailbox, deliver, make_petition, make_signature):
     """An open petition of the logged-in organiser with one opted-in signer, who has received
     one update; returns (petition id, that email)."""
-    petition_id = own(app, make_petition(), organiser.user_id)
-    add_signature(app, petition_id, "wants@example.kg")
-    add_signature(app, petition_id, "other@example.kg")
+    petition_id = make_petition(owner_id=organiser.user_id)
+    make_signature(petition_id, "wants@example.kg", wants_updates=True)
+    make_signature(petition_id, "other@example.kg", wants_updates=True)
     assert post_update(client, petition_id, "First news", "Something happened.").status_code == 303
     deliver()
     return petition_id, mailbox.last_to("wants@example.kg")
@@ -49,9 +50,9 @@ def test_one_click_post_without_cookies_or_csrf(app, client, mailbox, deliver, u
     response = mail_client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert "You are unsubscribed" in response.get_data(as_text=True)
-    gone = signature_of(app, "key-wants@example.kg")
+    gone = signature_of(app, "Wants")
     assert (gone.wants_updates, gone.email, gone.status) == (False, None, "confirmed")
-    assert signature_of(app, "key-other@example.kg").email == "other@example.kg"
+    assert signature_of(app, "Other").email == "other@example.kg"
 
     again = mail_client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert again.status_code == 200  # idempotent
@@ -71,12 +72,12 @@ def test_the_page_asks_first_then_its_button_unsubscribes(app, updated):
     html = page.get_data(as_text=True)
     assert "Stop emails about this petition" in html and "Do not send troops abroad" in html
     assert '<form method="post">' in html
-    assert signature_of(app, "key-wants@example.kg").wants_updates is True  # GET changes nothing
+    assert signature_of(app, "Wants").wants_updates is True  # GET changes nothing
     assert page.headers["Cache-Control"] == "private, no-store"
 
     done = browser.post(path)
     assert done.status_code == 200
-    assert signature_of(app, "key-wants@example.kg").email is None
+    assert signature_of(app, "Wants").email is None
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -88,12 +89,14 @@ def test_altered_link_is_a_clear_404(app, updated, method):
         response = app.test_client().open(f"/unsubscribe/{bad}", method=method)
         assert response.status_code == 404
         assert "This unsubscribe link is broken or incomplete" in response.get_data(as_text=True)
-    assert signature_of(app, "key-wants@example.kg").wants_updates is True
+    assert signature_of(app, "Wants").wants_updates is True
 
 
-def test_response_and_closing_mail_carry_the_link(app, mailbox, deliver, make_petition):
+def test_response_and_closing_mail_carry_the_link(
+    app, mailbox, deliver, make_petition, make_signature
+):
     petition_id = make_petition()
-    add_signature(app, petition_id, "wants@example.kg")
+    make_signature(petition_id, "wants@example.kg", wants_updates=True)
     with app.app_context():
         moderation.attach_response(
             db.session, petition_id, moderator_id=None, now=utcnow(), text="We agree."
@@ -116,7 +119,7 @@ def test_response_and_closing_mail_carry_the_link(app, mailbox, deliver, make_pe
     assert unsubscribe_link(closing) == path  # one link per signature
 
     assert app.test_client().post(path).status_code == 200
-    assert signature_of(app, "key-wants@example.kg").email is None
+    assert signature_of(app, "Wants").email is None
 
 
 def test_csrf_stays_required_elsewhere(app, make_petition):

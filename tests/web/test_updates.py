@@ -7,70 +7,21 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from petitions import outbox
 from petitions.extensions import db
 from petitions.models import (
     EventAction,
     OutboxMessage,
-    Petition,
     PetitionEvent,
     PetitionUpdate,
-    Signature,
-    utcnow,
 )
 from petitions.models.updates import UPDATE_BODY_MAX, UPDATE_TITLE_MAX
-from petitions.worker import housekeeping
-from tests.fixtures.actors import creation_key, csrf_token
+from tests.fixtures.actors import csrf_token, new_update_path, post_update, update_form
+from tests.fixtures.app import run_housekeeping
 from tests.fixtures.factories import move_deadline_to_past
 from tests.fixtures.mail import body_text, links_in
-
-
-def own(app, petition_id: int, user_id: int) -> int:
-    """Make `user_id` the petition's organiser."""
-    with app.app_context():
-        db.session.execute(
-            update(Petition).where(Petition.id == petition_id).values(owner_id=user_id)
-        )
-        db.session.commit()
-        db.session.remove()
-    return petition_id
-
-
-def add_signature(app, petition_id, email, *, updates=True, confirmed=True, keep_email=True):
-    """A signature straight in the table (the signing flow has tests of its own)."""
-    with app.app_context():
-        db.session.add(
-            Signature(
-                petition_id=petition_id,
-                email_key=f"key-{email}",
-                email=email if keep_email else None,
-                name=email.split("@")[0].title(),
-                country="KG",
-                wants_updates=updates,
-                status="confirmed" if confirmed else "pending",
-                confirmed_at=utcnow() if confirmed else None,
-            )
-        )
-        db.session.commit()
-        db.session.remove()
-
-
-def new_update_path(petition_id: int) -> str:
-    return f"/organiser/petitions/{petition_id}/updates/new"
-
-
-def update_form(client, petition_id: int) -> dict:
-    page = client.get(new_update_path(petition_id))
-    assert page.status_code == 200, page.status_code
-    html = page.get_data(as_text=True)
-    return {"csrf_token": csrf_token(html), "creation_key": creation_key(html)}
-
-
-def post_update(client, petition_id: int, title: str, body: str):
-    data = {**update_form(client, petition_id), "title": title, "body": body}
-    return client.post(new_update_path(petition_id), data=data)
 
 
 def queued(app, kind: str) -> list[str]:
@@ -87,28 +38,22 @@ def queued(app, kind: str) -> list[str]:
             db.session.remove()
 
 
-def run_housekeeping(app) -> None:
-    with app.app_context():
-        housekeeping(db.session, app.config, now=utcnow())
-        db.session.remove()
-
-
 @pytest.fixture
 def own_petition(app, organiser, make_petition):
     def make(**kwargs) -> int:
-        return own(app, make_petition(**kwargs), organiser.user_id)
+        return make_petition(owner_id=organiser.user_id, **kwargs)
 
     return make
 
 
 def test_update_is_shown_and_emailed_to_opted_in_signers(
-    app, client, organiser, signer, mailbox, deliver, own_petition
+    app, client, organiser, signer, mailbox, deliver, own_petition, make_signature
 ):
     petition_id = own_petition()
     signer.sign_and_confirm(petition_id, "wants@example.kg", name="Wants News", wants_updates=True)
     signer.sign_and_confirm(petition_id, "quiet@example.kg", name="Quiet", wants_updates=False)
     signer.sign(petition_id, "pending@example.kg", wants_updates=True)  # never confirmed
-    add_signature(app, petition_id, "erased@example.kg", keep_email=False)
+    make_signature(petition_id, None, name="Erased", wants_updates=True)
     deliver()
     mailbox.clear()
 
@@ -158,9 +103,11 @@ def test_closed_petition_takes_updates_a_draft_does_not(app, client, organiser, 
     assert "Updates are for open and closed petitions" in page.get_data(as_text=True)
 
 
-def test_double_submit_posts_one_update(app, client, organiser, mailbox, deliver, own_petition):
+def test_double_submit_posts_one_update(
+    app, client, organiser, mailbox, deliver, own_petition, make_signature
+):
     petition_id = own_petition()
-    add_signature(app, petition_id, "wants@example.kg")
+    make_signature(petition_id, "wants@example.kg", wants_updates=True)
     data = {**update_form(client, petition_id), "title": "News", "body": "Some news."}
     assert client.post(new_update_path(petition_id), data=data).status_code == 303
     assert client.post(new_update_path(petition_id), data=data).status_code == 303
@@ -210,7 +157,7 @@ def test_update_needs_the_csrf_token(app, client, organiser, own_petition):
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_only_the_owner_may_post_updates(app, client, make_user, login_as, make_petition, method):
     owner = make_user(email="owner@example.kg")
-    petition_id = own(app, make_petition(), owner)
+    petition_id = make_petition(owner_id=owner)
     public = client.get(f"/petitions/{petition_id}").get_data(as_text=True)
     data = {"csrf_token": csrf_token(public), "title": "Hijack", "body": "Not mine."}
     anonymous = client.open(new_update_path(petition_id), method=method, data=data)
@@ -232,13 +179,13 @@ def test_only_the_owner_may_post_updates(app, client, make_user, login_as, make_
 
 
 def test_update_mail_is_batched_and_resumes_after_a_crash_without_duplicates(
-    app, client, organiser, mailbox, deliver, own_petition, monkeypatch
+    app, client, organiser, mailbox, deliver, own_petition, monkeypatch, make_signature
 ):
     app.config.update(RESPONSE_MAIL_BATCH_SIZE=2, RESPONSE_MAIL_MAX_BATCHES=1)
     petition_id = own_petition()
     addresses = [f"signer{n}@example.kg" for n in range(7)]
     for address in addresses:
-        add_signature(app, petition_id, address)
+        make_signature(petition_id, address, wants_updates=True)
     assert post_update(client, petition_id, "News", "Some news.").status_code == 303
     assert len(queued(app, "update")) == 2  # one batch in the request
 
@@ -292,12 +239,12 @@ def test_signers_are_told_once_when_the_organiser_closes(
 
 
 def test_signers_are_told_when_the_deadline_or_an_operator_closes(
-    app, runner, mailbox, deliver, make_petition
+    app, runner, mailbox, deliver, make_petition, make_signature
 ):
     by_deadline = make_petition(title="Deadline petition")
     by_operator = make_petition(title="Operator petition")
-    add_signature(app, by_deadline, "a@example.kg")
-    add_signature(app, by_operator, "b@example.kg")
+    make_signature(by_deadline, "a@example.kg", wants_updates=True)
+    make_signature(by_operator, "b@example.kg", wants_updates=True)
     move_deadline_to_past(app, by_deadline)
     run_housekeeping(app)  # closes it, then queues the email
     result = runner.invoke(args=["petition", "close", str(by_operator)])
@@ -311,7 +258,9 @@ def test_signers_are_told_when_the_deadline_or_an_operator_closes(
     assert re.search(r"Operator petition", b["Subject"])
 
 
-def test_update_mail_queued_by_two_workers_at_once_goes_once(app, client, organiser, own_petition):
+def test_update_mail_queued_by_two_workers_at_once_goes_once(
+    app, client, organiser, own_petition, make_signature
+):
     """Both databases: a batch is claimed by a conditional UPDATE of the update's marker."""
     from petitions.services import signer_mail
     from tests.fixtures.threads import run_in_threads
@@ -320,7 +269,7 @@ def test_update_mail_queued_by_two_workers_at_once_goes_once(app, client, organi
     petition_id = own_petition()
     addresses = [f"s{n}@example.kg" for n in range(30)]
     for address in addresses:
-        add_signature(app, petition_id, address)
+        make_signature(petition_id, address, wants_updates=True)
     assert post_update(client, petition_id, "News", "Some news.").status_code == 303
 
     def worker():
