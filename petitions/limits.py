@@ -163,8 +163,7 @@ def signing_rates_reached(*, petition_id: int, settings: site_settings.SiteSetti
     reached = []
     for name, rates, identifiers in _signing_checks(petition_id, settings):
         if not all(
-            _test(strategy, item, *prefix, "sign", name, *identifiers)
-            for item in parse_many(rates)
+            _test(strategy, item, *prefix, "sign", name, *identifiers) for item in parse_many(rates)
         ):
             reached.append(name)
     return reached

@@ -93,9 +93,10 @@ def current_rules() -> RuleSet:
     runtime settings are) or after access_rules.rules_changed."""
     app = current_app._get_current_object()  # noqa: SLF001 - the cache belongs to the app
     cache = app.extensions.setdefault(CACHE_KEY, _Cache())
-    if cache.rules is None or time.monotonic() - cache.read_at >= app.config[
-        "SITE_SETTINGS_SECONDS"
-    ]:
+    if (
+        cache.rules is None
+        or time.monotonic() - cache.read_at >= app.config["SITE_SETTINGS_SECONDS"]
+    ):
         cache.rules = load_rules(db.session)
         cache.read_at = time.monotonic()
     return cache.rules

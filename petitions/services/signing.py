@@ -19,8 +19,8 @@ from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import links, outbox
-from ..database import dialect_insert
 from ..clientaddr import network_of, parse_address
+from ..database import dialect_insert
 from ..emailaddr import BUILTIN_ALIAS_RULES, AliasRules, email_domain, identity_keys
 from ..models import Petition, Signature, SignatureFlag, SignatureStatus
 from ..models.petition import SPONSOR_STATES
