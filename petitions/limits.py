@@ -28,6 +28,8 @@ tries the storage again with a growing pause and goes back to it when it answers
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable
 from functools import cache
 
@@ -127,14 +129,10 @@ def signing_limits_exceeded(
     if not limiter.enabled:
         return []
     strategy = limiter.limiter
-    checks: list[tuple[str, str, tuple[str, ...]]] = [
-        ("address", settings["rate_sign_address"], (client_key(),)),
-        ("network", settings["rate_sign_network"], (network_key(),)),
-        ("petition", settings["rate_sign_petition"], (str(petition_id),)),
-    ]
+    checks = _signing_checks(petition_id, settings)
     if not any(domain_matches(email_domain, glob) for glob in config["RATE_SIGN_DOMAIN_EXEMPT"]):
         checks.append(("domain", settings["rate_sign_domain"], (str(petition_id), email_domain)))
-    prefix = tuple(filter(None, [current_app.config.get("RATELIMIT_KEY_PREFIX")]))
+    prefix = _prefix()
     exceeded = []
     for name, rates, identifiers in checks:
         over = False
@@ -144,6 +142,83 @@ def signing_limits_exceeded(
         if over:
             exceeded.append(name)
     return exceeded
+
+
+def _signing_checks(petition_id: int, settings: site_settings.SiteSettings):
+    """The per-source and per-petition signing limits: (name, rates, identifiers)."""
+    return [
+        ("address", settings["rate_sign_address"], (client_key(),)),
+        ("network", settings["rate_sign_network"], (network_key(),)),
+        ("petition", settings["rate_sign_petition"], (str(petition_id),)),
+    ]
+
+
+def signing_rates_reached(*, petition_id: int, settings: site_settings.SiteSettings) -> list[str]:
+    """Which of the client's address, network and the petition are at their signing rate now,
+    without counting anything (the proof of work's difficulty rises for them)."""
+    if not limiter.enabled:
+        return []
+    strategy = limiter.limiter
+    prefix = _prefix()
+    reached = []
+    for name, rates, identifiers in _signing_checks(petition_id, settings):
+        if not all(
+            _test(strategy, item, *prefix, "sign", name, *identifiers) for item in parse_many(rates)
+        ):
+            reached.append(name)
+    return reached
+
+
+def signing_retry_after(
+    *, petition_id: int, email_domain: str, exceeded: list[str], settings
+) -> int:
+    """Seconds until every exceeded signing limit's window ends (for the 429's Retry-After)."""
+    strategy = limiter.limiter
+    prefix = _prefix()
+    checks = _signing_checks(petition_id, settings) + [
+        ("domain", settings["rate_sign_domain"], (str(petition_id), email_domain))
+    ]
+    latest = 0.0
+    for name, rates, identifiers in checks:
+        if name not in exceeded:
+            continue
+        for item in parse_many(rates):
+            try:
+                stats = strategy.get_window_stats(item, *prefix, "sign", name, *identifiers)
+            except StorageError:
+                return RETRY_AFTER_UNKNOWN
+            if stats.remaining == 0:
+                latest = max(latest, stats.reset_time)
+    return max(1, math.ceil(latest - time.time())) if latest else RETRY_AFTER_UNKNOWN
+
+
+#: Retry-After when a window cannot be read (the storage went away).
+RETRY_AFTER_UNKNOWN = 60
+
+
+def first_use(token_id: str, seconds: int) -> bool:
+    """Record one use of a single-use token (a proof-of-work challenge) in the limits'
+    storage, kept `seconds`; False if it was used before. Several instances sharing Redis
+    share the record; with the storage unreachable, this process's memory keeps it."""
+    key = "/".join((*_prefix(), "once", token_id))
+    try:
+        uses = limiter.storage.incr(key, seconds)
+    except StorageError as error:
+        logger.warning("rate-limit storage unreachable, recording in memory: %s", error)
+        uses = _memory_fallback().storage.incr(key, seconds)
+    return uses == 1
+
+
+def _prefix() -> tuple[str, ...]:
+    return tuple(filter(None, [current_app.config.get("RATELIMIT_KEY_PREFIX")]))
+
+
+def _test(strategy, item: RateLimitItem, *identifiers: str) -> bool:
+    try:
+        return strategy.test(item, *identifiers)
+    except StorageError as error:
+        logger.warning("rate-limit storage unreachable, testing in memory: %s", error)
+        return _memory_fallback().test(item, *identifiers)
 
 
 @cache

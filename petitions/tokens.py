@@ -111,3 +111,32 @@ def read_unsubscribe_token(token: str, secret: str) -> tuple[int, str] | None:
     if parsed is None or isinstance(payload[0], bool):
         return None
     return parsed
+
+
+SERVED_SALT = "sign-form-served"
+
+
+def make_served_token(petition_id: int, now_ms: int, secret: str) -> str:
+    """The sign form's hidden "served at": the petition and the moment (ms) the page was made,
+    signed, so the time a form took to come back cannot be claimed by whoever posts it."""
+    return URLSafeSerializer(secret, salt=SERVED_SALT).dumps([petition_id, now_ms])
+
+
+def read_served_token(token: str | None, secret: str, petition_id: int) -> int | None:
+    """When the form was served (ms), or None for a missing, altered or other petition's
+    token; never raises."""
+    if not token or not isinstance(token, str):
+        return None
+    try:
+        payload = URLSafeSerializer(secret, salt=SERVED_SALT).loads(token)
+    except (BadSignature, UnicodeError, ValueError):
+        return None
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or payload[0] != petition_id
+        or isinstance(payload[1], bool)
+        or not isinstance(payload[1], int)
+    ):
+        return None
+    return payload[1]

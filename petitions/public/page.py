@@ -11,8 +11,9 @@ from .. import figures
 from ..extensions import db
 from ..models import Petition, utcnow
 from ..models.petition import COUNTED_STATES
-from ..services import updates
+from ..services import pauses, site_settings, updates
 from ..services.public_numbers import current_total, derived, petition_stats, series_points
+from ..signing import screen
 from ..signing.forms import SignForm
 
 
@@ -28,10 +29,17 @@ def render_petition(petition: Petition, form: SignForm | None = None, status: in
     """
     now = utcnow()
     accepting = petition.accepts_signatures(now)
+    paused = False
     blank_fields = None
-    if form is None and accepting:
-        form = SignForm()
-        blank_fields = _blank_sign_fields()
+    if accepting or petition.signing_paused_at is not None:
+        settings = site_settings.current()
+        paused = pauses.signing_paused_on(petition, settings)
+        accepting = accepting and not paused
+        if accepting:
+            if form is None:
+                form = SignForm()
+                blank_fields = _blank_sign_fields()
+            screen.prepare(form, petition.id, settings=settings, config=current_app.config)
     counted = petition.state in COUNTED_STATES
     total = current_total(petition.id) if counted else None
     return (
@@ -43,6 +51,7 @@ def render_petition(petition: Petition, form: SignForm | None = None, status: in
             form=form,
             blank_fields=blank_fields,
             accepting=accepting,
+            paused=paused,
             figures=_figures_html(petition) if counted else None,
         ),
         status,

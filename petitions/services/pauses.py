@@ -32,6 +32,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ..models import EventAction, Petition, PetitionState, SiteSetting
+from ..models.petition import SPONSOR_STATES
 from . import site_settings
 from .transitions import log_event
 
@@ -233,6 +234,15 @@ def resume_site_signing(
 
 def site_signing_paused(settings: site_settings.SiteSettings) -> bool:
     return bool(settings[SITE_SIGNING])
+
+
+def signing_paused_on(petition: Petition, settings: site_settings.SiteSettings) -> bool:
+    """Whether a petition that would take signatures now does not because of a pause (its
+    own, or the whole site's): the pages say so, and that its deadline moves on."""
+    if petition.state == PetitionState.OPEN and petition.signing_paused_at is not None:
+        return True
+    signable = petition.state == PetitionState.OPEN or petition.state in SPONSOR_STATES
+    return signable and site_signing_paused(settings)
 
 
 def creation_paused(settings: site_settings.SiteSettings) -> bool:

@@ -8,6 +8,8 @@ or "you already signed"), so the site never tells a third party whether someone 
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,9 +19,10 @@ from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import links, outbox
+from ..clientaddr import network_of, parse_address
 from ..database import dialect_insert
-from ..emailaddr import BUILTIN_ALIAS_RULES, AliasRules, identity_keys
-from ..models import Petition, Signature, SignatureStatus
+from ..emailaddr import BUILTIN_ALIAS_RULES, AliasRules, email_domain, identity_keys
+from ..models import Petition, Signature, SignatureFlag, SignatureStatus
 from ..models.petition import SPONSOR_STATES
 from ..tokens import ConfirmationClaim, TokenState
 from . import counts, lifecycle
@@ -77,6 +80,52 @@ class Signer:
     share_email: bool = False
     #: The language they signed in; their emails are written in it.
     locale: str = "en"
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What the request that signs looked like, kept on the new signature for fraud
+    investigation (the privacy page says what and for how long; services/retention.py
+    truncates the address later)."""
+
+    #: The client's IP address (clientaddr.py made request.remote_addr trustworthy).
+    client_ip: str | None = None
+    #: Its network, e.g. "203.0.113.0/24" (clientaddr.network_of).
+    client_network: str | None = None
+    #: A keyed hash of the User-Agent, 16 hex characters (`user_agent_hash`).
+    user_agent_hash: str | None = None
+    #: Milliseconds from the form being served to it being posted; None: unknown.
+    submit_ms: int | None = None
+    #: The address's domain (emailaddr.email_domain).
+    email_domain: str | None = None
+
+    @classmethod
+    def observe(
+        cls,
+        *,
+        remote_addr: str | None,
+        user_agent: str | None,
+        email: str,
+        submit_ms: int | None,
+        hash_key: str,
+    ) -> RequestFacts:
+        address = parse_address(remote_addr)
+        return cls(
+            client_ip=str(address) if address else None,
+            client_network=network_of(address) if address else None,
+            user_agent_hash=user_agent_hash(user_agent, hash_key),
+            submit_ms=submit_ms,
+            email_domain=email_domain(email),
+        )
+
+
+def user_agent_hash(user_agent: str | None, hash_key: str) -> str | None:
+    """The same browser gives the same 16 hex characters; the text is not kept (HMAC-SHA256
+    with SIGNER_HASH_KEY, so the value cannot be looked up in a table of known agents)."""
+    if not user_agent:
+        return None
+    message = b"user-agent:" + user_agent.encode("utf-8", "replace")
+    return hmac.new(hash_key.encode(), message, hashlib.sha256).hexdigest()[:16]
 
 
 #: The signer clicked their link: counted, or held for review (which they are not told).
@@ -222,6 +271,8 @@ def sign_petition(
     now: datetime,
     policy: SigningPolicy,
     as_sponsor: bool = False,
+    facts: RequestFacts | None = None,
+    flag: SignatureFlag | None = None,
 ) -> SignOutcome:
     """Record a pending signature (or answer a repeat) and queue its email; commits.
 
@@ -240,7 +291,12 @@ def sign_petition(
 
     `as_sponsor`: signed through the organiser's sponsor link (see may_sign); the signature is
     flagged as a sponsor's and otherwise treated like any other.
+
+    `facts` (the request) and `flag` (services/screening.py's verdict) are stored on a new
+    row only; a repeat keeps what its first request left (the INSERT does nothing).
     """
+    if facts is None:
+        facts = RequestFacts(email_domain=email_domain(signer.email))
     if not may_sign(petition, now, as_sponsor=as_sponsor):
         raise PetitionNotOpen(petition.id)
     key, *earlier_keys = identity_keys(signer.email, policy.hash_key, policy.alias_rules)
@@ -279,6 +335,12 @@ def sign_petition(
             confirmation_sends=0,
             last_confirmation_sent_at=None,
             already_signed_notices=0,
+            flag=flag,
+            client_ip=facts.client_ip,
+            client_network=facts.client_network,
+            user_agent_hash=facts.user_agent_hash,
+            submit_ms=facts.submit_ms,
+            email_domain=facts.email_domain,
         )
         .on_conflict_do_nothing(index_elements=[Signature.petition_id, Signature.email_key])
     )

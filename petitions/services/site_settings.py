@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
 from limits import parse_many
 from sqlalchemy import select
@@ -209,6 +209,8 @@ class _Cache:
 def current() -> SiteSettings:
     """This instance's view of the runtime settings, read again every SITE_SETTINGS_SECONDS
     (in a request or app context; services that decide take the settings as an argument)."""
+    if has_request_context() and "site_settings" in g:
+        return g.site_settings  # one request sees one version (and reads it once at most)
     app = current_app._get_current_object()  # noqa: SLF001 - the cache belongs to the app
     cache = app.extensions.setdefault("site_settings", _Cache())
     if (
@@ -217,6 +219,8 @@ def current() -> SiteSettings:
     ):
         cache.settings = load(db.session, app.config)
         cache.read_at = time.monotonic()
+    if has_request_context():
+        g.site_settings = cache.settings
     return cache.settings
 
 
@@ -225,6 +229,8 @@ def forget() -> None:
     cache = current_app.extensions.get("site_settings")
     if cache is not None:
         cache.settings = None
+    if has_request_context():
+        g.pop("site_settings", None)
 
 
 def audit(

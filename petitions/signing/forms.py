@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import html_params
 
@@ -101,10 +101,24 @@ class SignForm(WebForm):
         _l("Share my email address with the petition's organiser (optional).")
     )
     show_name = BooleanField(_l("Show my name as a signer to the petition's organiser (optional)."))
+    #: A trap for scripts that fill every input: hidden from sight by CSS (`.hp`) and from
+    #: screen readers (aria-hidden on its wrapper), out of the tab order; filled, the signature
+    #: is accepted as any other and held for review (services/screening.py).
+    website = StringField(
+        _l("Leave this field empty"),
+        render_kw={"tabindex": "-1", "autocomplete": "off"},
+    )
+    #: tokens.make_served_token: when the page was made (the time to submit).
+    served = HiddenField()
+    #: proofofwork.issue, when the proof of work is on; pow.js fills `proof_nonce`.
+    proof_challenge = HiddenField()
+    proof_nonce = HiddenField()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.normalised_email: str | None = None
+        #: The proof of work's difficulty, for pow.js (signing/screen.prepare).
+        self.proof_bits = 0
 
     def validate_country(self, field) -> None:
         if field.data and not is_country(field.data):
@@ -116,6 +130,10 @@ class SignForm(WebForm):
 
     def validate_email(self, field) -> None:
         self.normalised_email = checked_email(field.data or "")
+
+    @property
+    def honeypot_filled(self) -> bool:
+        return bool((self.website.data or "").strip())
 
     def signer(self) -> Signer:
         return Signer(

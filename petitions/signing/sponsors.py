@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 
+from ..errors import too_many_requests
 from ..extensions import db
+from ..limits import signing_retry_after
 from ..models import Petition, PetitionState, utcnow
 from ..models.petition import SPONSOR_STATES
-from ..services import counts
+from ..services import counts, pauses, site_settings
 from ..services.petitions import MAX_PETITION_ID
+from ..services.screening import Refusal
 from ..services.signing import PetitionNotOpen, SigningPolicy, sign_petition
-from ..signing.forms import SignForm
 from ..tokens import read_sponsor_token
+from . import screen
+from .forms import SignForm
+from .views import paused_page
 
 bp = Blueprint("sponsors", __name__)
 
@@ -43,14 +48,22 @@ def _petition(petition_id: int, token: str) -> Petition:
 
 
 def _page(petition: Petition, token: str, form: SignForm, status: int = 200):
+    settings = site_settings.current()
+    paused = pauses.signing_paused_on(petition, settings)
     return render_template(
         "signing/sponsor.html",
         petition=petition,
         token=token,
-        form=form,
+        form=None if paused else _prepared(form, petition.id, settings),
+        paused=paused,
         total=counts.count_for(db.session, petition.id),
         sponsors_required=current_app.config["SPONSORS_REQUIRED"],
     ), status
+
+
+def _prepared(form: SignForm, petition_id: int, settings) -> SignForm:
+    screen.prepare(form, petition_id, settings=settings, config=current_app.config)
+    return form
 
 
 @bp.route("/petitions/<int:petition_id>/sponsor/<token>", methods=["GET", "POST"])
@@ -63,7 +76,24 @@ def sponsor(petition_id: int, token: str):
     form = SignForm()
     if not form.is_submitted():
         return _page(petition, token, form)
+    settings = site_settings.current()
+    if pauses.signing_paused_on(petition, settings):
+        return paused_page(petition, settings)
     if not form.validate():
+        return _page(petition, token, form, 422)
+    config = current_app.config
+    verdict, facts = screen.screen_post(form, petition.id, settings=settings, config=config)
+    if verdict.refusal is Refusal.OVER_LIMIT:
+        return too_many_requests(
+            signing_retry_after(
+                petition_id=petition.id,
+                email_domain=facts.email_domain or "",
+                exceeded=list(verdict.exceeded),
+                settings=settings,
+            )
+        )
+    if verdict.refused:
+        screen.refuse(form, verdict)
         return _page(petition, token, form, 422)
     try:
         sign_petition(
@@ -73,6 +103,8 @@ def sponsor(petition_id: int, token: str):
             now=utcnow(),
             policy=SigningPolicy.from_config(current_app.config),
             as_sponsor=True,
+            facts=facts,
+            flag=verdict.flag,
         )
     except PetitionNotOpen:
         return render_template("signing/sponsor_closed.html", petition=petition), 409

@@ -12,11 +12,13 @@ from flask import (
     url_for,
 )
 
+from ..errors import too_many_requests
 from ..extensions import db
-from ..limits import limit_posts
+from ..limits import limit_posts, signing_retry_after
 from ..models import PetitionState, utcnow
 from ..public.page import render_petition
-from ..services import petitions
+from ..services import pauses, petitions, site_settings
+from ..services.screening import Refusal
 from ..services.signing import (
     ConfirmOutcome,
     PetitionNotOpen,
@@ -28,6 +30,7 @@ from ..services.signing import (
     signature_for_claim,
 )
 from ..tokens import TokenState, read_confirmation_token
+from . import screen
 from .forms import ConfirmForm, ResendForm, SignForm
 
 bp = Blueprint("signing", __name__)
@@ -49,18 +52,57 @@ def sign(petition_id: int):
     petition = petitions.public_petition(db.session, petition_id)
     if petition is None:
         abort(404)
+    settings = site_settings.current()
+    if pauses.signing_paused_on(petition, settings):
+        return paused_page(petition, settings)
     if not petition.accepts_signatures(utcnow()):
         return render_template("signing/not_open.html", petition=petition), 409
     form = SignForm()
     if not form.validate_on_submit():
         return render_petition(petition, form=form, status=422)
+    config = current_app.config
+    verdict, facts = screen.screen_post(form, petition_id, settings=settings, config=config)
+    if verdict.refusal is Refusal.OVER_LIMIT:
+        return too_many_requests(
+            signing_retry_after(
+                petition_id=petition_id,
+                email_domain=facts.email_domain or "",
+                exceeded=list(verdict.exceeded),
+                settings=settings,
+            )
+        )
+    if verdict.refused:
+        screen.refuse(form, verdict)
+        return render_petition(petition, form=form, status=422)
     try:
-        sign_petition(db.session, petition, form.signer(), now=utcnow(), policy=_policy())
+        sign_petition(
+            db.session,
+            petition,
+            form.signer(),
+            now=utcnow(),
+            policy=_policy(),
+            facts=facts,
+            flag=verdict.flag,
+        )
     except PetitionNotOpen:
         return render_template("signing/not_open.html", petition=petition), 409
     # petition_id, not petition.id: sign_petition committed, and reading the expired petition
     # would cost a query for a number the URL already has.
     return redirect(url_for("signing.check_email", petition_id=petition_id), code=303)
+
+
+def paused_page(petition, settings: site_settings.SiteSettings | None, *, private: bool = False):
+    """Signing is stopped for a while (a moderator's pause of this petition, or the site's):
+    say so, and that the deadline waits, rather than "not open". `settings` None: only the
+    petition's own pause is known (pages that do not read the runtime settings)."""
+    site = settings is not None and pauses.site_signing_paused(settings)
+    if private:
+        return _private_page("signing/paused.html", 409, petition=petition, site=site)
+    return render_template("signing/paused.html", petition=petition, site=site), 409
+
+
+def own_pause(petition) -> bool:
+    return petition.state == PetitionState.OPEN and petition.signing_paused_at is not None
 
 
 @bp.get("/petitions/<int:petition_id>/signed")
@@ -100,20 +142,31 @@ def confirm(token: str):
     if claim.state is TokenState.EXPIRED and not signature.is_confirmed:
         if not may_confirm(signature, utcnow()):
             # A new link could not be used either; say so instead of offering one.
-            return _private_page("signing/not_open.html", 409, petition=petition)
+            return _cannot_confirm(petition)
         return _private_page(
             "signing/token_expired.html", 410, petition=petition, token=token, form=ResendForm()
         )
     form = ConfirmForm()
     if form.validate_on_submit():
+        # Confirmations wait too while signing is paused (the count stops moving during an
+        # attack); the link still works afterwards, within its age.
+        settings = site_settings.current()
+        if not signature.is_confirmed and pauses.signing_paused_on(petition, settings):
+            return paused_page(petition, settings, private=True)
         outcome = confirm_signature(db.session, signature.id, now=utcnow(), policy=_policy())
         template, status = CONFIRM_PAGES[outcome]
         return _private_page(template, status, petition=petition)
     if signature.is_confirmed:
         return _private_page("signing/already_confirmed.html", petition=petition)
     if not may_confirm(signature, utcnow()):
-        return _private_page("signing/not_open.html", 409, petition=petition)
+        return _cannot_confirm(petition)
     return _private_page("signing/confirm.html", petition=petition, form=form)
+
+
+def _cannot_confirm(petition):
+    if own_pause(petition):
+        return paused_page(petition, None, private=True)
+    return _private_page("signing/not_open.html", 409, petition=petition)
 
 
 @bp.post("/confirm/<token>/resend")
@@ -127,7 +180,7 @@ def resend(token: str):
     if signature.is_confirmed:
         return _private_page("signing/already_confirmed.html", petition=petition)
     if not may_confirm(signature, utcnow()):
-        return _private_page("signing/not_open.html", 409, petition=petition)
+        return _cannot_confirm(petition)
     if not resend_confirmation(db.session, signature, now=utcnow(), policy=_policy()):
         # The per-signature mail limit is reached; don't claim that a mail is on its way.
         return _private_page("signing/resend_limit.html", 429, petition=petition)
