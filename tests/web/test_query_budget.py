@@ -56,9 +56,13 @@ SNAPSHOT = 8
 #: The same requests when the memos are off (the tests' config), as each process pays them
 #: once per COUNT_MEMO_SECONDS or STATS_MEMO_SECONDS. Signing and confirming use no memo.
 COLD = {
-    # As warm, plus the total (petition state and shards, one query) and a snapshot.
-    "GET petition page": WARM["GET petition page"] + 1 + SNAPSHOT,
-    "POST sign": SIGN_POST,
+    # As warm, plus the total (petition state and shards, one query), a snapshot, and the
+    # runtime settings (is signing paused?), which the tests' SITE_SETTINGS_SECONDS of 0 reads
+    # on every request and production once per 5 s per process.
+    "GET petition page": WARM["GET petition page"] + 1 + SNAPSHOT + 1,
+    # As warm, plus the runtime settings and the access rules (services/screening.py), both
+    # kept for SITE_SETTINGS_SECONDS in production.
+    "POST sign": SIGN_POST + 2,
     "GET confirmation page": WARM["GET confirmation page"],
     # The runtime settings, for the rate of confirmations (petitions/limits.py): the tests'
     # SITE_SETTINGS_SECONDS is 0, production reads them once per 5 s per process.
