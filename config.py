@@ -750,7 +750,8 @@ SETTINGS: tuple[Setting, ...] = (
         30,
         (
             "Days after a petition closes that signers' client addresses are kept for fraud "
-            "investigation; then each is truncated to its network."
+            "investigation; then each is truncated to its network. Also the days a bulk "
+            "invalidation keeps the removed signers' email addresses, so that it can be undone."
         ),
     ),
     Setting(

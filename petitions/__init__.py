@@ -93,6 +93,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .admin.views import bp as admin_bp
     from .api.views import bp as api_bp
     from .auth.views import bp as auth_bp
+    from .moderation.investigation import bp as investigation_bp
     from .moderation.views import bp as moderation_bp
     from .organiser.export import bp as export_bp
     from .organiser.views import bp as organiser_bp
@@ -111,6 +112,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sponsors_bp)
     app.register_blueprint(export_bp)
     app.register_blueprint(moderation_bp)
+    app.register_blueprint(investigation_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(unsubscribe_bp)

@@ -8,6 +8,7 @@ from flask_babel import (
     format_date,
     format_datetime,
     format_decimal,
+    format_percent,
     get_locale,
     get_translations,
     ngettext,
@@ -105,5 +106,6 @@ def init_app(app: Flask) -> None:
         format_date=format_date,
         format_datetime=format_datetime,
         format_decimal=format_decimal,
+        format_percent=format_percent,
         signature_words=signature_words,
     )

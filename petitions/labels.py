@@ -12,7 +12,16 @@ from flask import Flask
 from flask_babel import format_timedelta
 from flask_babel import lazy_gettext as _l
 
-from .models import EventAction, PetitionState, RejectionReason
+from .models import (
+    BulkKind,
+    BulkState,
+    EventAction,
+    PetitionState,
+    RejectionReason,
+    RemovalCategory,
+    SignatureFlag,
+    SignatureStatus,
+)
 
 #: Lower case, so they read well in a sentence ("it is now open for signatures"); templates
 #: that show one as a heading capitalise it.
@@ -42,6 +51,45 @@ ACTION_LABELS = {
     EventAction.SIGNATURES_REMOVED: _l("signatures taken out of the total"),
     EventAction.SIGNING_PAUSED: _l("signing paused"),
     EventAction.SIGNING_RESUMED: _l("signing resumed (deadline moved on by the pause)"),
+    EventAction.BULK_STARTED: _l("bulk action on signatures started"),
+    EventAction.BULK_FINISHED: _l("bulk action on signatures finished"),
+    EventAction.BULK_CANCELLED: _l("bulk action on signatures cancelled"),
+}
+
+#: What moderators read for the kinds and states of bulk actions and for signature flags.
+BULK_KIND_LABELS = {
+    BulkKind.INVALIDATE: _l("invalidate"),
+    BulkKind.VALIDATE: _l("validate held signatures"),
+    BulkKind.UNDO: _l("undo"),
+}
+BULK_STATE_LABELS = {
+    BulkState.RUNNING: _l("running"),
+    BulkState.DONE: _l("done"),
+    BulkState.CANCELLED: _l("cancelled"),
+    BulkState.UNDONE: _l("undone"),
+}
+FLAG_LABELS = {
+    SignatureFlag.RATE: _l("over a signing rate"),
+    SignatureFlag.HONEYPOT: _l("filled the hidden field"),
+    SignatureFlag.TOO_FAST: _l("sent too fast"),
+    SignatureFlag.NO_PROOF: _l("no proof of work"),
+    SignatureFlag.LISTED: _l("from a source listed for review"),
+}
+#: The public reason categories of removed signatures (petition page, API docs, CSVs).
+REMOVAL_CATEGORY_LABELS = {
+    RemovalCategory.AUTOMATED: _l("automated signing"),
+    RemovalCategory.DUPLICATES: _l("duplicate signatures of one person"),
+    RemovalCategory.DISPOSABLE: _l("disposable email addresses"),
+    RemovalCategory.FRAUD: _l("fraudulent signatures"),
+    RemovalCategory.SIGNER_REQUEST: _l("withdrawn at the signer's request"),
+    RemovalCategory.OTHER: _l("other reasons"),
+}
+SIGNATURE_STATUS_LABELS = {
+    SignatureStatus.PENDING: _l("pending (not confirmed)"),
+    SignatureStatus.CONFIRMED: _l("counted"),
+    SignatureStatus.HELD: _l("held for review"),
+    SignatureStatus.INVALIDATED: _l("invalidated"),
+    SignatureStatus.WITHDRAWN: _l("withdrawn"),
 }
 
 #: What the site audit log (admin_events) says for each action; an action another part of the
@@ -102,6 +150,26 @@ def admin_action_label(action: str | None) -> str:
     return _label(ADMIN_ACTION_LABELS, action)
 
 
+def bulk_kind_label(kind: str | None) -> str:
+    return _label(BULK_KIND_LABELS, kind)
+
+
+def bulk_state_label(state: str | None) -> str:
+    return _label(BULK_STATE_LABELS, state)
+
+
+def flag_label(flag: str | None) -> str:
+    return _label(FLAG_LABELS, flag)
+
+
+def removal_category_label(category: str | None) -> str:
+    return _label(REMOVAL_CATEGORY_LABELS, category or RemovalCategory.OTHER)
+
+
+def signature_status_label(status: str | None) -> str:
+    return _label(SIGNATURE_STATUS_LABELS, status)
+
+
 def rejection_reason(reason: str | None) -> str:
     return _label(REASON_LABELS, reason)
 
@@ -116,6 +184,11 @@ def init_app(app: Flask) -> None:
         state_label=state_label,
         action_label=action_label,
         admin_action_label=admin_action_label,
+        bulk_kind_label=bulk_kind_label,
+        bulk_state_label=bulk_state_label,
+        flag_label=flag_label,
+        signature_status_label=signature_status_label,
+        removal_category_label=removal_category_label,
         format_timedelta=format_timedelta,
     )
     app.jinja_env.filters.update(

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from . import mailcap, outbox
 from .extensions import db
 from .models import utcnow
-from .services import pauses, retention, site_settings, trending
+from .services import bulk, pauses, retention, site_settings, trending
 from .services.milestones import detect_milestones
 from .services.opendata import record_daily_counts
 from .services.petitions import close_expired
@@ -92,11 +92,15 @@ def hourly(session, config, *, now, settings: site_settings.SiteSettings) -> Non
     retention.forget_request_facts(
         session, now=now, investigation_days=config["INVESTIGATION_DAYS"]
     )
+    retention.forget_removed_addresses(
+        session, now=now, investigation_days=config["INVESTIGATION_DAYS"]
+    )
     done["worker_hour_done"] = hour
 
 
 def run_forever(app: Flask, stop: threading.Event) -> None:
-    """Deliver due mail, and now and then do the housekeeping, until `stop` is set.
+    """Deliver due mail, work through running bulk actions on signatures (a few batches a
+    round, services/bulk.py), and now and then do the housekeeping, until `stop` is set.
 
     Survives the database or the mail server going away: it logs, waits and tries again.
     """
@@ -108,6 +112,9 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
             with app.app_context():
                 report = outbox.deliver_batch(db.session, app.config)
                 handled = report.handled
+                handled += bulk.run_next(
+                    db.session, now=utcnow(), shards=app.config["COUNT_SHARDS"]
+                )
                 if time.monotonic() >= next_housekeeping:
                     housekeeping(db.session, app.config, now=utcnow())
                     next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL
@@ -135,7 +142,9 @@ def start_in_process(app: Flask) -> threading.Thread:
 
 @click.command("worker")
 @with_appcontext
-@click.option("--once", is_flag=True, help="Deliver everything due, then exit.")
+@click.option(
+    "--once", is_flag=True, help="Deliver everything due and finish bulk actions, then exit."
+)
 def worker_command(once: bool) -> None:
     """Deliver queued mail (run one or more of these next to the web processes)."""
     app = current_app._get_current_object()
@@ -146,6 +155,11 @@ def worker_command(once: bool) -> None:
             f"sent {report.sent}, retrying {report.retried}, failed {report.failed}, "
             f"withheld {report.withheld}"
         )
+        batches = 0
+        while ran := bulk.run_next(db.session, now=utcnow(), shards=app.config["COUNT_SHARDS"]):
+            batches += ran
+        if batches:
+            click.echo(f"ran {batches} batch(es) of bulk actions")
         return
     click.echo("outbox worker running; Ctrl-C stops it")
     stop = threading.Event()

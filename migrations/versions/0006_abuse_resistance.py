@@ -102,6 +102,7 @@ def upgrade():
     )
     with op.batch_alter_table('bulk_actions', schema=None) as batch_op:
         batch_op.create_index('ix_bulk_actions_state', ['state'], unique=False)
+        batch_op.create_index('uq_bulk_actions_one_running', ['petition_id'], unique=True, postgresql_where=sa.text("state = 'running'"), sqlite_where=sa.text("state = 'running'"))
 
     op.create_table('trending_sources',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -182,6 +183,7 @@ def downgrade():
     op.drop_table('bulk_action_items')
     op.drop_table('trending_sources')
     with op.batch_alter_table('bulk_actions', schema=None) as batch_op:
+        batch_op.drop_index('uq_bulk_actions_one_running', postgresql_where=sa.text("state = 'running'"), sqlite_where=sa.text("state = 'running'"))
         batch_op.drop_index('ix_bulk_actions_state')
 
     op.drop_table('bulk_actions')

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -171,6 +172,14 @@ class BulkAction(db.Model):
         CheckConstraint("(kind = 'undo') = (undo_of IS NOT NULL)", name="undo_names_action"),
         CheckConstraint("processed >= 0 AND changed >= 0", name="progress_not_negative"),
         Index("ix_bulk_actions_state", "state"),
+        # One running action per petition: two would undo each other's work midway.
+        Index(
+            "uq_bulk_actions_one_running",
+            "petition_id",
+            unique=True,
+            postgresql_where=text("state = 'running'"),
+            sqlite_where=text("state = 'running'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

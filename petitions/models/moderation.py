@@ -33,6 +33,13 @@ class EventAction(enum.StrEnum):
     SIGNING_PAUSED = "signing_paused"
     #: Signing again; details: how long it was paused and the new deadline.
     SIGNING_RESUMED = "signing_resumed"
+    #: A moderator started a bulk action on signatures (details: the action, its kind,
+    #: criteria, category and how many matched).
+    BULK_STARTED = "bulk_started"
+    #: A bulk action went through every match (details: how many it changed).
+    BULK_FINISHED = "bulk_finished"
+    #: A moderator stopped a bulk action; what it did so far stays done.
+    BULK_CANCELLED = "bulk_cancelled"
 
 
 class PetitionEvent(db.Model):

@@ -8,8 +8,14 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from ..forms import TOO_LONG, LineField, ParagraphsField, WebForm
-from ..labels import REASON_LABELS
-from ..models import RejectionReason
+from ..labels import (
+    BULK_KIND_LABELS,
+    FLAG_LABELS,
+    REASON_LABELS,
+    REMOVAL_CATEGORY_LABELS,
+    SIGNATURE_STATUS_LABELS,
+)
+from ..models import BulkKind, RejectionReason, RemovalCategory
 from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..services.moderation import NOTE_MAX, RESPONSE_MAX
 
@@ -133,3 +139,93 @@ class PauseForm(_ModerationForm):
     """Pausing or resuming signing on one petition: nothing but the CSRF token."""
 
     id_prefix = "pause"
+
+
+def _choices(blank, labels: dict) -> list[SelectChoice]:
+    return [SelectChoice("", blank)] + [SelectChoice(str(c), label) for c, label in labels.items()]
+
+
+class SearchForm(WebForm):
+    """The investigation's search: read from the query string (a GET: bookmarkable, no CSRF,
+    it changes nothing). services/investigation.SignatureQuery.parse checks the values."""
+
+    class Meta:
+        csrf = False
+
+    address = LineField(
+        _l("Client address or range"),
+        description=_l("An IP address, or a range such as 203.0.113.0/24"),
+    )
+    domain = LineField(
+        _l("Email domain"), description=_l("example.com (with its subdomains), or *.xyz")
+    )
+    since = LineField(
+        _l("Signed from (UTC)"),
+        render_kw={"type": "datetime-local"},
+    )
+    until = LineField(_l("Signed before (UTC)"), render_kw={"type": "datetime-local"})
+    name = LineField(_l("Name"), description=_l("* for any characters, ? for one"))
+    flag = SelectField(
+        _l("Flag"),
+        choices=[
+            SelectChoice("", _l("Any or none")),
+            SelectChoice("any", _l("Flagged (any reason)")),
+            SelectChoice("none", _l("Not flagged")),
+        ]
+        + [SelectChoice(str(flag), label) for flag, label in FLAG_LABELS.items()],
+        validate_choice=False,
+    )
+    status = SelectField(
+        _l("Status"),
+        choices=_choices(_l("Any"), SIGNATURE_STATUS_LABELS),
+        validate_choice=False,
+    )
+    country = LineField(_l("Country code"), render_kw={"size": 2, "maxlength": 2})
+
+
+class BulkForm(_ModerationForm):
+    """A bulk action on the signatures the search in the query string matches: first the
+    preview (how many), then the same form again with the box ticked."""
+
+    id_prefix = "bulk"
+
+    kind = SelectField(
+        _l("Action"),
+        choices=[
+            SelectChoice(str(BulkKind.INVALIDATE), BULK_KIND_LABELS[BulkKind.INVALIDATE]),
+            SelectChoice(str(BulkKind.VALIDATE), BULK_KIND_LABELS[BulkKind.VALIDATE]),
+        ],
+        validators=[InputRequired(_l("Please choose an action."))],
+    )
+    category = SelectField(
+        _l("Public reason (for invalidation)"),
+        choices=_choices(
+            _l("Choose a reason"),
+            {
+                c: label
+                for c, label in REMOVAL_CATEGORY_LABELS.items()
+                if c != RemovalCategory.SIGNER_REQUEST
+            },
+        ),
+        validate_choice=False,
+    )
+    note = ParagraphsField(
+        _l("Note for moderators (never public)"),
+        validators=[Length(max=NOTE_MAX, message=TOO_LONG)],
+    )
+    confirm = BooleanField(_l("Yes, do this to every signature that matches"))
+
+    def validate_category(self, field) -> None:
+        if self.kind.data != BulkKind.INVALIDATE:
+            field.data = ""
+            return
+        if field.data not in {str(c) for c in RemovalCategory} or (
+            field.data == RemovalCategory.SIGNER_REQUEST
+        ):
+            raise ValidationError(_l("Please choose the public reason from the list."))
+
+
+class BulkStepForm(_ModerationForm):
+    """Cancelling or undoing a bulk action: nothing but the CSRF token."""
+
+    id_prefix = "bulk-step"

@@ -20,12 +20,12 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import clock
-from ..auth import role_required
-from ..extensions import db, login_manager
+from ..extensions import db
 from ..labels import state_label
-from ..models import Role, User, utcnow
+from ..models import User, utcnow
 from ..services import moderation, pauses
 from ..services.moderation import ModerationRefused, Refusal
+from . import moderators_only
 from .forms import (
     ApproveForm,
     EditForm,
@@ -43,20 +43,7 @@ bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 EVENTS_PER_PAGE = 50
 
 
-@bp.before_request
-def _moderators_only():
-    """Every page here is for moderators and admins: anonymous visitors are sent to log in
-    (401 while no login page is registered), organisers get 403."""
-    if not current_user.is_authenticated and login_manager.login_view not in (
-        current_app.view_functions
-    ):
-        abort(401)
-    return _check_role()
-
-
-@role_required(Role.MODERATOR)
-def _check_role():
-    return None
+bp.before_request(moderators_only)
 
 
 def _refusal_message(refused: ModerationRefused) -> str:

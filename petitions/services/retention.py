@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Petition, PetitionState, Signature
+from ..models import REMOVED_STATUSES, Petition, PetitionState, Signature
 
 logger = logging.getLogger(__name__)
 
@@ -61,4 +61,44 @@ def forget_request_facts(
         session.commit()
     if changed:
         logger.info("forgot the client addresses of %d signatures", changed)
+    return changed
+
+
+def forget_removed_addresses(
+    session: Session,
+    *,
+    now: datetime,
+    investigation_days: int,
+    batch_size: int = 1000,
+    max_batches: int = 100,
+) -> int:
+    """Erase the addresses of signatures removed more than `investigation_days` ago (a bulk
+    invalidation keeps them so that an undo gives them back, services/removal.py); commits
+    each batch. Returns how many signatures changed."""
+    removed_before = now - timedelta(days=investigation_days)
+    changed = 0
+    for _ in range(max_batches):
+        ids = list(
+            session.scalars(
+                select(Signature.id)
+                .where(
+                    Signature.status.in_(REMOVED_STATUSES),
+                    Signature.removed_at < removed_before,
+                    Signature.email.is_not(None),
+                )
+                .order_by(Signature.id)
+                .limit(batch_size)
+            )
+        )
+        if not ids:
+            break
+        changed += session.execute(
+            update(Signature)
+            .where(Signature.id.in_(ids))
+            .values(email=None, wants_updates=False, share_email=False)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+    if changed:
+        logger.info("erased the addresses of %d removed signatures", changed)
     return changed
