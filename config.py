@@ -672,7 +672,10 @@ SETTINGS: tuple[Setting, ...] = (
         "RATE_LOGIN_ADDRESS",
         "str",
         "10/minute;100/hour",
-        ("Login attempts from one client address (each costs an argon2 hash)."),
+        (
+            "Password checks from one client address: logins, password changes, account "
+            "deletions (each costs an argon2 hash)."
+        ),
     ),
     Setting(
         "RATE_LOGIN_ACCOUNT",

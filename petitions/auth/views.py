@@ -223,7 +223,10 @@ NOT_YOUR_PASSWORD = _l("This is not your current password.")
 
 @bp.post("/settings/password")
 @login_required
+@limit_posts("rate_login_address")
 def change_password():
+    """Checks the current password (an argon2 hash each time): limited like logins, so a
+    stolen session cannot guess it, nor make the site hash for ever."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         if _password_ok(form.current_password.data):
@@ -284,7 +287,9 @@ def change_email(token: str):
 
 @bp.post("/settings/delete")
 @login_required
+@limit_posts("rate_login_address")
 def delete_account():
+    """Checks the password like `change_password`, and is limited the same way."""
     form = DeleteAccountForm()
     if form.validate_on_submit():
         if _password_ok(form.password.data):

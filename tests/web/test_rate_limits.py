@@ -65,6 +65,8 @@ ENDPOINTS = [
     ("confirm", "/confirm/not-a-token/resend", False),
     ("email_change", "/account/email/not-a-token", False),
     ("email_change", "/account/settings/email", True),
+    ("login_address", "/account/settings/password", True),
+    ("login_address", "/account/settings/delete", True),
     ("new_petition", "/organiser/petitions/new", True),
     ("unsubscribe", "/unsubscribe/not-a-token", False),
 ]
