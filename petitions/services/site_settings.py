@@ -23,6 +23,7 @@ from limits import parse_many
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..database import dialect_insert
 from ..extensions import db
 from ..models import AdminEvent, SiteSetting, User
 from ..pagination import Page, bounds
@@ -270,10 +271,19 @@ def change(
     value = tunable.parse(raw)
     row = session.get(SiteSetting, key)
     old = row.value if row is not None else defaults(config)[key]
-    if row is None:
-        session.add(SiteSetting(key=key, value=value, updated_at=now, updated_by=actor_id))
-    else:
-        row.value, row.updated_at, row.updated_by = value, now, actor_id
+    # An upsert: two admins setting a key for the first time at once both succeed (the later
+    # commit wins), where an INSERT would give one of them a primary-key error.
+    statement = dialect_insert(session)(SiteSetting).values(
+        key=key, value=value, updated_at=now, updated_by=actor_id
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SiteSetting.key],
+            set_={"value": value, "updated_at": now, "updated_by": actor_id},
+        )
+    )
+    if row is not None:
+        session.expire(row)
     audit(session, "setting_changed", key, actor_id=actor_id, now=now, old=old, new=value)
     session.flush()
     return value

@@ -4,6 +4,7 @@ audited with its old and new value; a bad value is refused with a message and no
 from __future__ import annotations
 
 import html
+import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -131,3 +132,50 @@ def test_a_moderator_cannot_change_settings(app, client, make_user, login_as):
 
 def test_admins_see_the_admin_link(client, admin):
     assert 'href="/admin/"' in client.get("/").get_data(as_text=True)
+
+
+def test_two_admins_setting_a_key_for_the_first_time_at_once_both_succeed(app, make_user):
+    """The first change of a key inserts its row: a second admin's change made before the first
+    commits waits for it and then wins, instead of failing on the primary key."""
+    from petitions.models import utcnow
+    from petitions.services import site_settings
+
+    first, second = (make_user(email=f"admin{n}@example.kg", role="admin") for n in range(2))
+    errors: list[BaseException] = []
+
+    def change(actor_id: int, value: str) -> None:
+        site_settings.change(
+            db.session,
+            "rate_sign_address",
+            value,
+            config=app.config,
+            actor_id=actor_id,
+            now=utcnow(),
+        )
+
+    def later() -> None:
+        with app.app_context():
+            try:
+                change(second, "4/minute")
+                db.session.commit()
+            except BaseException as error:  # noqa: BLE001 - reported by the test
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    with app.app_context():
+        change(first, "3/minute")
+        thread = threading.Thread(target=later)
+        thread.start()
+        thread.join(timeout=0.5)
+        db.session.commit()
+        db.session.remove()
+    thread.join(timeout=30)
+
+    assert errors == []
+    with app.app_context():
+        stored = db.session.scalar(
+            select(SiteSetting.value).where(SiteSetting.key == "rate_sign_address")
+        )
+        db.session.remove()
+    assert stored == "4/minute"
