@@ -193,10 +193,22 @@ def test_organisers_cannot_investigate(client, make_user, login_as, petition):
     assert client.get(f"/moderation/petitions/{petition}/signatures").status_code == 403
 
 
-def test_the_page_never_shows_signers_addresses(client, moderator, petition, make_signature):
+def test_the_page_never_shows_signers_email_addresses(client, moderator, petition, make_signature):
     make_signature(petition, email="secret.person@example.kg", email_domain="example.kg")
 
     html = page(client, petition, since="")
 
     assert "secret.person" not in html
     assert "example.kg" in html
+
+
+def test_a_signature_is_listed_with_its_network_not_its_address(
+    client, moderator, petition, make_signature
+):
+    mine = make_signature(petition, client_ip="203.0.113.77", client_network="203.0.113.0/24")
+
+    html = page(client, petition, since="")
+    row = row_of(html, "data-signature", str(mine))
+
+    assert "203.0.113.0/24" in row
+    assert "203.0.113.77" not in row
