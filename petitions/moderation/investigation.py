@@ -39,11 +39,11 @@ def _petition_or_404(petition_id: int):
     return petition
 
 
-def _search() -> tuple[SearchForm, SignatureQuery | None]:
-    """The search of the query string (the last 24 hours when there is none); None and the
-    form's errors when it cannot be used."""
+def _search(*, first_visit: bool = True) -> tuple[SearchForm, SignatureQuery | None]:
+    """The search of the query string (on a first visit, with none: the last 24 hours); None
+    and the form's errors when it cannot be used."""
     args = request.args
-    if not any(key in args for key in SearchForm()._fields):
+    if first_visit and not any(key in args for key in SearchForm()._fields):
         default = investigation.default_window(clock.now())
         return SearchForm(formdata=None, data=default.args()), default
     form = SearchForm(formdata=args)
@@ -98,7 +98,7 @@ def _bulk_request(petition_id: int):
     instead (the form or the search cannot be used)."""
     petition = _petition_or_404(petition_id)
     form = BulkForm()
-    _, query = _search()
+    _, query = _search(first_visit=False)
     if query is None:
         return (
             petition,

@@ -146,11 +146,14 @@ class SignatureQuery:
         return cls(**values)
 
     def args(self) -> dict[str, str]:
-        """As a query string (links from the statistics to the listing)."""
+        """As a query string (links from the statistics to the listing, bulk forms). It always
+        names `since`, empty for no start, so that a search of every signature is not taken
+        for a first visit (which opens on the last day)."""
         values = self.criteria()
         for key in ("since", "until"):
             if key in values:
                 values[key] = getattr(self, key).strftime("%Y-%m-%dT%H:%M")
+        values.setdefault("since", "")
         return values
 
     @property

@@ -478,3 +478,12 @@ def test_the_review_page_links_to_the_investigation(client, moderator, attacked)
     html = client.get(f"/moderation/petitions/{attacked}").get_data(as_text=True)
 
     assert f'href="/moderation/petitions/{attacked}/signatures"' in html
+
+
+def test_a_bulk_action_without_a_search_never_falls_back_to_the_last_day(
+    app, client, moderator, attacked
+):
+    response = start(client, attacked, query="", kind="invalidate", category="automated")
+
+    assert response.status_code == 409
+    assert "Narrow the search first" in response.get_data(as_text=True)

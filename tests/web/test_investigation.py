@@ -212,3 +212,16 @@ def test_a_signature_is_listed_with_its_network_not_its_address(
 
     assert "203.0.113.0/24" in row
     assert "203.0.113.77" not in row
+
+
+def test_the_next_page_of_every_signature_keeps_searching_every_signature(
+    client, moderator, petition, make_signature
+):
+    old = make_signature(petition, created_at=datetime.now(UTC) - timedelta(days=3))
+    make_signature(petition, count=50)
+
+    first = page(client, petition, since="")
+    next_link = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    second = client.get(next_link).get_data(as_text=True)
+
+    assert old in listed_ids(second)
