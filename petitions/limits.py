@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from functools import cache
@@ -209,6 +210,33 @@ def first_use(token_id: str, seconds: int) -> bool:
     return uses == 1
 
 
+class LockedMemoryStorage(MemoryStorage):
+    """limits' memory storage, safe under a threaded server (gunicorn's gthread workers).
+
+    limits 5.8.0's MemoryStorage starts its expiry timer without a lock: two threads counting
+    at the moment the previous timer ended both create one, and one of them starts the other's
+    timer a second time, a RuntimeError ("threads can only be started once") and a 500 on the
+    sign POST (seen in bench/load.py with 64 clients). Fixed upstream (alisaifee/limits#352);
+    until a release has it, `memory://` means this storage here (`init_app`). Its `incr` also
+    loses a count when threads make a key's lock at once; one lock for the whole storage
+    (held for microseconds) makes both exact.
+    """
+
+    STORAGE_SCHEME = ["petitions-memory"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock = threading.RLock()
+
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        with self._lock:
+            MemoryStorage._MemoryStorage__schedule_expiry(self)  # noqa: SLF001
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        with self._lock:
+            return super().incr(key, expiry, amount)
+
+
 def _prefix() -> tuple[str, ...]:
     return tuple(filter(None, [current_app.config.get("RATELIMIT_KEY_PREFIX")]))
 
@@ -223,7 +251,7 @@ def _test(strategy, item: RateLimitItem, *identifiers: str) -> bool:
 
 @cache
 def _memory_fallback() -> FixedWindowRateLimiter:
-    return FixedWindowRateLimiter(MemoryStorage())
+    return FixedWindowRateLimiter(LockedMemoryStorage())
 
 
 def _hit(strategy, item: RateLimitItem, *identifiers: str) -> bool:
@@ -258,4 +286,11 @@ def init_app(app: Flask) -> None:
     limiter._key_prefix = ""  # noqa: SLF001
     limiter._storage_options = {}  # noqa: SLF001
     limiter._storage_dead = False  # noqa: SLF001
+    if app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"].replace(
+            "memory://", "petitions-memory://", 1
+        )
     limiter.init_app(app)
+    if limiter._fallback_limiter is not None:  # noqa: SLF001 - its storage is a plain one
+        limiter._fallback_storage = LockedMemoryStorage()  # noqa: SLF001
+        limiter._fallback_limiter = type(limiter._fallback_limiter)(limiter._fallback_storage)  # noqa: SLF001
