@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 from flask import url_for
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from petitions.extensions import db
-from petitions.models import Petition
+from petitions.models import BulkAction, Petition
 from tests.fixtures.actors import csrf_token
 
 PUBLIC, TOKEN, ACCOUNT, OWNER, MODERATOR, ADMIN = (
@@ -89,6 +89,12 @@ ACCESS = {
     "moderation.response": MODERATOR,
     "moderation.pause_signing": MODERATOR,
     "moderation.resume_signing": MODERATOR,
+    "investigation.investigate": MODERATOR,
+    "investigation.bulk_preview": MODERATOR,
+    "investigation.bulk_start": MODERATOR,
+    "investigation.action": MODERATOR,
+    "investigation.cancel": MODERATOR,
+    "investigation.undo": MODERATOR,
     # Runtime settings, rules, kill switches, trending sources, the site audit log.
     "admin.settings": ADMIN,
     "admin.change_setting": ADMIN,
@@ -130,6 +136,12 @@ def owned_petition(app, make_petition, make_user):
         db.session.execute(
             update(Petition).where(Petition.id == petition_id).values(owner_id=owner)
         )
+        # A finished bulk action on it, for the routes of one (`action_id`).
+        db.session.add(
+            BulkAction(
+                petition_id=petition_id, kind="validate", criteria={"flag": "any"}, state="done"
+            )
+        )
         db.session.commit()
     return petition_id, owner
 
@@ -138,6 +150,10 @@ def _call(app, client, rule, petition_id: int, public_petition: int):
     """GET the route, or POST it with a valid CSRF token when it takes only POST."""
     with app.test_request_context():
         args = {name: ROUTE_ARGUMENTS.get(name, petition_id) for name in rule.arguments}
+        if "action_id" in args:
+            args["action_id"] = db.session.scalar(
+                select(BulkAction.id).where(BulkAction.petition_id == petition_id)
+            )
         url = url_for(rule.endpoint, **args)
     if "GET" in rule.methods:
         return client.get(url)
