@@ -108,6 +108,10 @@ class PublicFigures:
     #: (ISO 3166-2 code or None, subdivision name or None, country name, signatures).
     regions: list[tuple[str | None, str | None, str, int]]
     computed_at: datetime
+    #: Signatures taken out: (UTC day, RemovalCategory, how many), newest first.
+    removals: list[tuple[date, str, int]] = ()
+    #: Confirmed but held for review, not counted yet.
+    held: int = 0
 
 
 def public_figures(stats: PetitionStats, per_day: list[tuple[date, int]]) -> PublicFigures:
@@ -120,4 +124,6 @@ def public_figures(stats: PetitionStats, per_day: list[tuple[date, int]]) -> Pub
         countries=country_rows([(c.code, c.count) for c in stats.countries]),
         regions=[(r.code, r.name, country_label(r.country), r.count) for r in stats.regions],
         computed_at=stats.computed_at,
+        removals=[(r.day, r.category, r.count) for r in stats.removals],
+        held=stats.held,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..models import RemovalCategory
 from ..services.opendata import INTERVALS, PER_PAGE_MAX, PUBLIC_STATES, QUERY_MAX, SORTS
 
 VERSION = "1.0.0"
@@ -63,6 +64,14 @@ SUMMARY_PROPERTIES: dict[str, Any] = {
 
 SCHEMAS: dict[str, Any] = {
     "PetitionSummary": _object(SUMMARY_PROPERTIES),
+    "Removal": _object(
+        {
+            "date": {"type": "string", "format": "date"},
+            "category": {"type": "string", "enum": [str(c) for c in RemovalCategory]},
+            "count": COUNT,
+        },
+        "Signatures removed on one UTC day for one public reason.",
+    ),
     "PetitionDetail": _object(
         {
             **SUMMARY_PROPERTIES,
@@ -80,6 +89,19 @@ SCHEMAS: dict[str, Any] = {
                     ),
                     {"type": "null"},
                 ]
+            },
+            "signatures_held": {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "description": (
+                    "Signatures confirmed by email but held for a moderator's review (flagged "
+                    "when signing): not in signature_count until validated."
+                ),
+            },
+            "removals": {
+                "type": "array",
+                "items": _ref("Removal"),
+                "description": "Signatures taken out, by UTC day and category, newest first.",
             },
             "signatures_by_country": {"type": "array", "items": _ref("CountryCount")},
             "signatures_by_region": {"type": "array", "items": _ref("RegionCount")},

@@ -57,6 +57,11 @@ def petition_detail(
             "signatures_removed": (
                 {**stats.removed, "total": stats.removed_total} if counted else None
             ),
+            "signatures_held": stats.held if counted else None,
+            "removals": [
+                {"date": r.day.isoformat(), "category": r.category, "count": r.count}
+                for r in (stats.removals if counted else [])
+            ],
             "signatures_by_country": [
                 {"code": c.code, "name": c.name, "count": c.count}
                 for c in (stats.countries if counted else [])

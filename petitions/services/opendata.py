@@ -41,6 +41,7 @@ from ..models import (
     Petition,
     PetitionMilestone,
     PetitionState,
+    RemovalCategory,
     Signature,
     SignatureStatus,
     utcnow,
@@ -93,6 +94,16 @@ class Milestone:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """Signatures taken out of the count on one UTC day for one public reason category."""
+
+    day: date
+    #: A RemovalCategory ("other" for one removed one by one without a category).
+    category: str
+    count: int
+
+
+@dataclass(frozen=True)
 class PetitionStats:
     petition_id: int
     state: str
@@ -108,6 +119,10 @@ class PetitionStats:
     last_signature_at: datetime | None
     last_removed_at: datetime | None
     computed_at: datetime = field(compare=False)
+    #: Removals by day and category, newest day first (what the page and API disclose).
+    removals: list[Removal] = field(default_factory=list)
+    #: Confirmed by their signers but held for a moderator's review: not counted yet.
+    held: int = 0
 
     @property
     def removed_total(self) -> int:
@@ -141,6 +156,16 @@ def _hour_bucket(session: Session):
     if dialect == "sqlite":
         return func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), Signature.confirmed_at)
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
+
+
+def _day_bucket(session: Session):
+    """SQL for the UTC day (as its midnight) of `Signature.removed_at`."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return func.date_trunc(
+            literal_column("'day'"), func.timezone(literal_column("'UTC'"), Signature.removed_at)
+        )
+    return func.strftime(literal_column("'%Y-%m-%d 00:00:00'"), Signature.removed_at)
 
 
 def _hour_start(value: datetime | str) -> datetime:
@@ -214,13 +239,40 @@ def petition_stats(
         ).one()
         removed = dict.fromkeys((s.value for s in REMOVED_STATUSES), 0)
         last_removed = None
-        for status, count, latest in snap.execute(
-            select(Signature.status, func.count(), func.max(Signature.removed_at))
-            .where(Signature.petition_id == petition_id, Signature.status.in_(REMOVED_STATUSES))
-            .group_by(Signature.status)
+        held = 0
+        by_day: dict[tuple[date, str], int] = {}
+        day = _day_bucket(snap).label("day")
+        for status, category, start, count, latest in snap.execute(
+            select(
+                Signature.status,
+                Signature.removal_category,
+                day,
+                func.count(),
+                func.max(Signature.removed_at),
+            )
+            .where(
+                Signature.petition_id == petition_id,
+                Signature.status.in_((*REMOVED_STATUSES, SignatureStatus.HELD)),
+            )
+            .group_by(Signature.status, Signature.removal_category, day)
         ):
-            removed[status] = int(count)
+            if status == SignatureStatus.HELD:
+                held += int(count)
+                continue
+            removed[status] = removed[status] + int(count)
             last_removed = max(filter(None, (last_removed, latest)), default=None)
+            if category is None:
+                category = (
+                    RemovalCategory.SIGNER_REQUEST
+                    if status == SignatureStatus.WITHDRAWN
+                    else RemovalCategory.OTHER
+                )
+            key = (_hour_start(start).date(), str(category))
+            by_day[key] = by_day.get(key, 0) + int(count)
+        removals = [
+            Removal(d, c, n)
+            for (d, c), n in sorted(by_day.items(), key=lambda i: (-i[0][0].toordinal(), i[0][1]))
+        ]
         milestones = [
             Milestone(kind, threshold, at)
             for kind, threshold, at in snap.execute(
@@ -246,6 +298,8 @@ def petition_stats(
             last_signature_at=last,
             last_removed_at=last_removed,
             computed_at=now or utcnow(),
+            removals=removals,
+            held=held,
         )
 
 
