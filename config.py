@@ -761,7 +761,20 @@ SETTINGS: tuple[Setting, ...] = (
         "TRENDING_THRESHOLD",
         "int",
         100,
-        ("Signatures of one petition from one network or domain in an hour that make it trending."),
+        (
+            "Signatures of one petition from one network in an hour that make it a trending "
+            "source (0: none)."
+        ),
+    ),
+    Setting(
+        "TRENDING_DOMAIN_THRESHOLD",
+        "int",
+        100,
+        (
+            "Signatures of one petition from one email domain in an hour that make it a "
+            "trending source (0: none). Domains of `RATE_SIGN_DOMAIN_EXEMPT` and domains "
+            "with an ALLOW rule never trend."
+        ),
     ),
     Setting(
         "TRENDING_WEBHOOK_URL",

@@ -62,6 +62,8 @@ BULK_KIND_LABELS = {
     BulkKind.VALIDATE: _l("validate held signatures"),
     BulkKind.UNDO: _l("undo"),
 }
+#: The kinds of trending source (TrendingSource.kind).
+TRENDING_KIND_LABELS = {"network": _l("network"), "domain": _l("email domain")}
 BULK_STATE_LABELS = {
     BulkState.RUNNING: _l("running"),
     BulkState.DONE: _l("done"),
@@ -158,6 +160,10 @@ def bulk_state_label(state: str | None) -> str:
     return _label(BULK_STATE_LABELS, state)
 
 
+def trending_kind_label(kind: str | None) -> str:
+    return _label(TRENDING_KIND_LABELS, kind)
+
+
 def flag_label(flag: str | None) -> str:
     return _label(FLAG_LABELS, flag)
 
@@ -187,6 +193,7 @@ def init_app(app: Flask) -> None:
         bulk_kind_label=bulk_kind_label,
         bulk_state_label=bulk_state_label,
         flag_label=flag_label,
+        trending_kind_label=trending_kind_label,
         signature_status_label=signature_status_label,
         removal_category_label=removal_category_label,
         format_timedelta=format_timedelta,

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from . import mailcap, outbox
 from .extensions import db
 from .models import utcnow
-from .services import bulk, pauses, retention, site_settings, trending
+from .services import access_rules, bulk, pauses, retention, site_settings, trending
 from .services.milestones import detect_milestones
 from .services.opendata import record_daily_counts
 from .services.petitions import close_expired
@@ -79,7 +79,16 @@ def hourly(session, config, *, now, settings: site_settings.SiteSettings) -> Non
     done = current_app.extensions if has_app_context() else {}
     if done.get("worker_hour_done") == hour:
         return
-    trending.find_trending(session, hour=hour, threshold=int(settings["trending_threshold"]))
+    trending.find_trending(
+        session,
+        hour=hour,
+        threshold=int(settings["trending_threshold"]),
+        domain_threshold=int(settings["trending_domain_threshold"]),
+        exempt_domains=[
+            *config["RATE_SIGN_DOMAIN_EXEMPT"],
+            *access_rules.allowed_domains(session),
+        ],
+    )
     session.commit()
     if config.get("TRENDING_WEBHOOK_URL"):
         trending.notify_webhook(

@@ -257,6 +257,8 @@ def trending_sources():
     return render_template(
         "admin/trending.html",
         sources=page,
+        searches={source.id: trending.source_query(source).args() for source, _ in page.items},
         threshold=site_settings.current()["trending_threshold"],
+        domain_threshold=site_settings.current()["trending_domain_threshold"],
         webhook=bool(_config().get("TRENDING_WEBHOOK_URL")),
     )

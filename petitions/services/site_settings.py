@@ -155,7 +155,16 @@ TUNABLES: dict[str, Tunable] = {
             "trending_threshold",
             "TRENDING_THRESHOLD",
             _count,
-            _l("Signatures per hour from one source that make it trending"),
+            _l("Signatures of one petition per hour from one network that make it trending"),
+        ),
+        Tunable(
+            "trending_domain_threshold",
+            "TRENDING_DOMAIN_THRESHOLD",
+            _count,
+            _l(
+                "Signatures of one petition per hour from one email domain that make it "
+                "trending (0: off; big providers and allowed domains never trend)"
+            ),
         ),
         Tunable(
             "signing_paused",

@@ -1,13 +1,14 @@
-"""Trending sources: one network that signed one petition at least `trending_threshold`
-times in one UTC hour, so moderators notice a campaign (or a script) while it runs.
+"""Trending sources: one network (at least `trending_threshold` signatures) or one email
+domain (at least `trending_domain_threshold`) that signed one petition in one UTC hour, so
+moderators notice a campaign (or a script) while it runs.
 
 The worker looks at each complete hour once (`find_trending`, idempotent: the table's unique
 constraint on hour, petition and source means a second pass, or a second worker, adds
 nothing), then tells the webhook (`notify_webhook`) about each source not yet told.
 
-Only networks for now: signatures keep no email domain column (its keyed hash would be
-needed to group by domain without keeping addresses); when one is added, group by it the
-same way with `kind="domain"`.
+Big mail providers (RATE_SIGN_DOMAIN_EXEMPT) and domains an admin allowed (an ALLOW rule) are
+never domain sources: thousands of gmail.com signers an hour are a popular petition, not a
+campaign, and the network grouping still sees a script behind them.
 
 Every signature created in the hour counts, confirmed or not: a script that never confirms
 is as much a source as one that does.
@@ -19,14 +20,17 @@ import json
 import logging
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..emailaddr import domain_matches
 from ..models import Petition, Signature, TrendingSource
 from ..pagination import Page, bounds
+from .investigation import SignatureQuery
 
 logger = logging.getLogger(__name__)
 
@@ -41,25 +45,49 @@ def last_complete_hour(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
 
 
-def find_trending(session: Session, *, hour: datetime, threshold: int) -> list[TrendingSource]:
-    """Record the sources of the hour starting at `hour` with at least `threshold`
-    signatures on one petition; returns the rows added (none for an hour already done).
-    Commits each row on its own savepoint, so a row another worker added is skipped."""
+def _grouped(session: Session, column, *, hour: datetime, threshold: int) -> list[tuple]:
+    """(petition id, source, signatures) of the hour's sources of one kind over `threshold`."""
     if threshold <= 0:
         return []
-    end = hour + timedelta(hours=1)
     signatures = func.count(Signature.id)
-    found = session.execute(
-        select(Signature.petition_id, Signature.client_network, signatures)
+    return session.execute(
+        select(Signature.petition_id, column, signatures)
         .where(
             Signature.created_at >= hour,
-            Signature.created_at < end,
-            Signature.client_network.is_not(None),
+            Signature.created_at < hour + timedelta(hours=1),
+            column.is_not(None),
         )
-        .group_by(Signature.petition_id, Signature.client_network)
+        .group_by(Signature.petition_id, column)
         .having(signatures >= threshold)
-        .order_by(Signature.petition_id, Signature.client_network)
+        .order_by(Signature.petition_id, column)
     ).all()
+
+
+def find_trending(
+    session: Session,
+    *,
+    hour: datetime,
+    threshold: int,
+    domain_threshold: int = 0,
+    exempt_domains: Sequence[str] = (),
+) -> list[TrendingSource]:
+    """Record the sources of the hour starting at `hour`: networks with at least `threshold`
+    signatures on one petition, email domains with at least `domain_threshold` (0: none)
+    unless one of the `exempt_domains` patterns (globs as in access rules) covers them.
+    Returns the rows added (none for an hour already done). Each row is added on its own
+    savepoint, so a row another worker added is skipped; the caller commits."""
+    found = [
+        ("network", petition_id, value, count)
+        for petition_id, value, count in _grouped(
+            session, Signature.client_network, hour=hour, threshold=threshold
+        )
+    ] + [
+        ("domain", petition_id, value, count)
+        for petition_id, value, count in _grouped(
+            session, Signature.email_domain, hour=hour, threshold=domain_threshold
+        )
+        if not any(domain_matches(value, pattern) for pattern in exempt_domains)
+    ]
     known = set(
         session.execute(
             select(TrendingSource.petition_id, TrendingSource.kind, TrendingSource.value).where(
@@ -68,11 +96,11 @@ def find_trending(session: Session, *, hour: datetime, threshold: int) -> list[T
         ).all()
     )
     added = []
-    for petition_id, network, count in found:
-        if (petition_id, "network", network) in known:
+    for kind, petition_id, value, count in found:
+        if (petition_id, kind, value) in known:
             continue
         row = TrendingSource(
-            hour=hour, petition_id=petition_id, kind="network", value=network, signatures=count
+            hour=hour, petition_id=petition_id, kind=kind, value=value, signatures=count
         )
         try:
             with session.begin_nested():
@@ -84,7 +112,9 @@ def find_trending(session: Session, *, hour: datetime, threshold: int) -> list[T
         logger.warning(
             "trending sources in the hour from %s: %s",
             hour.isoformat(),
-            ", ".join(f"petition {r.petition_id} {r.value} ({r.signatures})" for r in added),
+            ", ".join(
+                f"petition {r.petition_id} {r.kind} {r.value} ({r.signatures})" for r in added
+            ),
         )
     return added
 
@@ -132,6 +162,16 @@ def notify_webhook(session: Session, *, url: str, now: datetime, base_url: str) 
             told += 1
     session.flush()
     return told
+
+
+def source_query(source: TrendingSource) -> SignatureQuery:
+    """The investigation search for a source's signatures in its hour."""
+    return SignatureQuery(
+        address=source.value if source.kind == "network" else None,
+        domain=source.value if source.kind == "domain" else None,
+        since=source.hour,
+        until=source.hour + timedelta(hours=1),
+    )
 
 
 def recent_sources(session: Session, *, page: int, per_page: int) -> Page:

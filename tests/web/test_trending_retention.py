@@ -8,7 +8,9 @@ so that 120 of them from one network in one past hour cost nothing to set up.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,15 +28,18 @@ NOW = datetime(2026, 11, 3, 10, 17, tzinfo=UTC)
 LAST_HOUR = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 
 
-def add_signatures(app, petition_id: int, count: int, *, network: str, at: datetime, start=0):
-    """`count` confirmed signatures from addresses of `network` (a /24), made at `at`."""
+def add_signatures(
+    app, petition_id: int, count: int, *, network: str, at: datetime, start=0, domain=None
+):
+    """`count` confirmed signatures from addresses of `network` (a /24), made at `at`, with
+    addresses at `domain` (none recorded when not given)."""
     prefix = network.rsplit(".", 1)[0]
     with app.app_context():
         for n in range(start, start + count):
             db.session.add(
                 Signature(
                     petition_id=petition_id,
-                    email_key=f"key-{petition_id}-{network}-{n}",
+                    email_key=f"key-{petition_id}-{network}-{domain}-{n}",
                     name=f"Signer {n}",
                     country="KG",
                     status="confirmed",
@@ -44,6 +49,7 @@ def add_signatures(app, petition_id: int, count: int, *, network: str, at: datet
                     client_network=network,
                     user_agent_hash="ab12cd34ef56ab12",
                     submit_ms=4000,
+                    email_domain=domain,
                 )
             )
         db.session.commit()
@@ -208,6 +214,94 @@ def test_the_threshold_is_a_runtime_setting(trending_app, app, make_petition, we
         db.session.remove()
     run_worker(app)
     assert [s[3:] for s in sources(app)] == [("203.0.113.0/24", 40)]
+
+
+def spread_over_networks(app, petition_id: int, count: int, *, domain: str) -> None:
+    """`count` signatures at `domain` from 20 networks, none of them trending on its own."""
+    for n in range(20):
+        add_signatures(
+            app,
+            petition_id,
+            count // 20,
+            network=f"10.{n}.0.0/24",
+            at=LAST_HOUR,
+            start=n * 100,
+            domain=domain,
+        )
+
+
+def test_one_email_domain_over_its_threshold_is_a_trending_source(
+    trending_app, app, make_petition, webhook, make_user, login_as, client
+):
+    petition = make_petition(title="Keep the Osh bazaar")
+    spread_over_networks(app, petition, 120, domain="spam-farm.example")
+    spread_over_networks(app, petition, 60, domain="small.example")
+
+    run_worker(app)
+    assert sources(app) == [(LAST_HOUR, petition, "domain", "spam-farm.example", 120)]
+    assert [(b["kind"], b["value"]) for b in webhook.bodies] == [("domain", "spam-farm.example")]
+
+    login_as(make_user(email="admin@example.kg", role="admin"))
+    page = client.get("/admin/trending").get_data(as_text=True)
+    assert "email domain" in page and "spam-farm.example" in page
+
+
+def test_big_providers_and_allowed_domains_never_trend(trending_app, app, make_petition):
+    from petitions.services import access_rules
+
+    petition = make_petition()
+    spread_over_networks(app, petition, 200, domain="gmail.com")
+    spread_over_networks(app, petition, 200, domain="students.university.example")
+    with app.app_context():
+        access_rules.add_rule(
+            db.session,
+            kind="domain",
+            action="allow",
+            pattern="*.university.example",
+            note="the students' union",
+            actor_id=None,
+            now=NOW,
+        )
+        db.session.commit()
+        db.session.remove()
+    run_worker(app)
+    assert sources(app) == []
+
+
+def test_the_domain_threshold_is_a_runtime_setting_of_its_own(trending_app, app, make_petition):
+    from petitions.services import site_settings
+
+    petition = make_petition()
+    spread_over_networks(app, petition, 40, domain="small.example")
+    with app.app_context():
+        site_settings.change(
+            db.session,
+            "trending_domain_threshold",
+            "40",
+            config=app.config,
+            actor_id=None,
+            now=NOW,
+        )
+        db.session.commit()
+        db.session.remove()
+    run_worker(app)
+    assert [s[2:] for s in sources(app)] == [("domain", "small.example", 40)]
+
+
+def test_a_trending_source_links_to_its_signatures_in_that_hour(
+    trending_app, app, make_petition, make_user, login_as, client
+):
+    petition = make_petition()
+    add_signatures(app, petition, 120, network="203.0.113.0/24", at=LAST_HOUR)
+    add_signatures(
+        app, petition, 5, network="203.0.113.0/24", at=LAST_HOUR - timedelta(hours=2), start=500
+    )
+    run_worker(app)
+    login_as(make_user(email="admin@example.kg", role="admin"))
+    page = client.get("/admin/trending").get_data(as_text=True)
+    link = re.search(r'href="([^"]*/moderation/petitions/\d+/signatures\?[^"]*)"', page).group(1)
+    listing = client.get(html.unescape(link)).get_data(as_text=True)
+    assert "120 signatures match" in listing
 
 
 # --- retention ----------------------------------------------------------------------------------
