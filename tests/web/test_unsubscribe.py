@@ -85,7 +85,9 @@ def test_altered_link_is_a_clear_404(app, updated, method):
     _, mail = updated
     path = unsubscribe_link(mail)
     token = path.rsplit("/", 1)[1]
-    for bad in (token[:-2], token[:-1] + ("A" if token[-1] != "A" else "B"), "nonsense"):
+    # A character inside the signature: the last one's low bits may be base64 padding.
+    altered = token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:]
+    for bad in (token[:-2], altered, "nonsense"):
         response = app.test_client().open(f"/unsubscribe/{bad}", method=method)
         assert response.status_code == 404
         assert "This unsubscribe link is broken or incomplete" in response.get_data(as_text=True)
