@@ -193,6 +193,7 @@ EXPECTED_CHECKS = {
     "daily_counts": {
         "ck_daily_counts_count_not_negative",
         "ck_daily_counts_removed_not_negative",
+        "ck_daily_counts_held_not_negative",
         "ck_daily_counts_state_public",
     },
 }

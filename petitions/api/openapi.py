@@ -146,6 +146,7 @@ SCHEMAS: dict[str, Any] = {
                         "timeseries_csv",
                         "countries_csv",
                         "regions_csv",
+                        "removals_csv",
                         "count",
                     )
                 }
@@ -398,8 +399,8 @@ def document(base_url: str) -> dict[str, Any]:
             {
                 "200": _csv(
                     "Columns: id, url, title, target, state, signature_count, "
-                    "signatures_removed, goal, created_at, opened_at, closes_at, closed_at, "
-                    "response_at.",
+                    "signatures_removed, signatures_held, goal, created_at, opened_at, "
+                    "closes_at, closed_at, response_at (numbers empty for rejected petitions).",
                     headers={"Cache-Control": {"schema": {"type": "string"}}},
                 ),
                 "400": _problem("A parameter is invalid."),
@@ -463,6 +464,20 @@ def document(base_url: str) -> dict[str, Any]:
             [PETITION_ID],
             "getRegionsCsv",
         ),
+        "/petitions/{petition_id}/removals.csv": _get(
+            "Signatures removed from the count, by UTC day and reason category, as CSV",
+            {
+                "200": _csv(
+                    "Columns: date, category, signatures. Newest day first, as the "
+                    "petition's `removals`; category is a RemovalCategory.",
+                    WITH_LAST_MODIFIED,
+                ),
+                "304": NOT_MODIFIED,
+                "404": _problem("No such public petition, or it never opened."),
+            },
+            [PETITION_ID],
+            "getRemovalsCsv",
+        ),
         "/snapshots": _get(
             "Days with a snapshot of every public total",
             {"200": _json("SnapshotList", "Newest first."), "304": NOT_MODIFIED},
@@ -473,7 +488,8 @@ def document(base_url: str) -> dict[str, Any]:
             {
                 "200": _csv(
                     "Columns: day, petition_id, title, state, signature_count, "
-                    "signatures_removed, recorded_at.",
+                    "signatures_removed, signatures_held, recorded_at. signatures_held is "
+                    "empty in the snapshots recorded before it was kept.",
                     WITH_LAST_MODIFIED,
                 ),
                 "304": NOT_MODIFIED,

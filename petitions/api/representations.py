@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from ..http import timestamp
 from ..models import Petition
-from ..services.opendata import PetitionStats, SeriesPoint
+from ..services.opendata import Disclosed, PetitionStats, SeriesPoint
 
 #: `url_for`-like: (endpoint, **values) -> absolute URL.
 UrlFor = Callable[..., str]
@@ -90,6 +90,7 @@ def petition_detail(
                 "timeseries_csv": url_for("api.timeseries_csv", petition_id=petition.id),
                 "countries_csv": url_for("api.countries_csv", petition_id=petition.id),
                 "regions_csv": url_for("api.regions_csv", petition_id=petition.id),
+                "removals_csv": url_for("api.removals_csv", petition_id=petition.id),
                 "count": url_for("public.count_json", petition_id=petition.id),
             },
         }
@@ -120,6 +121,7 @@ PETITION_CSV_HEADER = [
     "state",
     "signature_count",
     "signatures_removed",
+    "signatures_held",
     "goal",
     "created_at",
     "opened_at",
@@ -134,16 +136,22 @@ def _cell(value) -> str:
 
 
 def petition_csv_row(
-    petition: Petition, signature_count: int | None, removed: int, url_for: UrlFor
+    petition: Petition, signature_count: int | None, disclosed: Disclosed, url_for: UrlFor
 ) -> list[str]:
-    summary = petition_summary(petition, signature_count, url_for)
-    values = {**summary, "signatures_removed": removed if signature_count is not None else None}
+    """Rejected petitions (no count) have empty numbers, as their JSON has nulls."""
+    counted = signature_count is not None
+    values = {
+        **petition_summary(petition, signature_count, url_for),
+        "signatures_removed": disclosed.removed if counted else None,
+        "signatures_held": disclosed.held if counted else None,
+    }
     return [_cell(values[column]) for column in PETITION_CSV_HEADER]
 
 
 COUNTRY_CSV_HEADER = ["country_code", "country_name", "signatures"]
 REGION_CSV_HEADER = ["country_code", "region_code", "region_name", "signatures"]
 SERIES_CSV_HEADER = ["start", "signatures", "cumulative"]
+REMOVALS_CSV_HEADER = ["date", "category", "signatures"]
 SNAPSHOT_CSV_HEADER = [
     "day",
     "petition_id",
@@ -151,6 +159,7 @@ SNAPSHOT_CSV_HEADER = [
     "state",
     "signature_count",
     "signatures_removed",
+    "signatures_held",
     "recorded_at",
 ]
 
@@ -161,6 +170,11 @@ def country_rows(stats: PetitionStats) -> list[list[str]]:
 
 def region_rows(stats: PetitionStats) -> list[list[str]]:
     return [[r.country, _cell(r.code), _cell(r.name), str(r.count)] for r in stats.regions]
+
+
+def removal_rows(stats: PetitionStats) -> list[list[str]]:
+    """Removals by UTC day and reason category, newest first (as the JSON's `removals`)."""
+    return [[r.day.isoformat(), r.category, str(r.count)] for r in stats.removals]
 
 
 def series_rows(points: list[SeriesPoint]) -> list[list[str]]:
@@ -175,5 +189,6 @@ def snapshot_row(day: date, row, title: str) -> list[str]:
         row.state,
         str(row.signature_count),
         str(row.signatures_removed),
+        _cell(row.signatures_held),
         timestamp(row.recorded_at) or "",
     ]

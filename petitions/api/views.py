@@ -200,8 +200,8 @@ def petitions_csv():
     def batches():
         for batch in opendata.all_public(session, query):
             yield [
-                [spreadsheet_safe(cell) for cell in rep.petition_csv_row(p, total, removed, _url)]
-                for p, total, removed in batch
+                [spreadsheet_safe(cell) for cell in rep.petition_csv_row(p, total, shown, _url)]
+                for p, total, shown in batch
             ]
 
     response = Response(
@@ -284,6 +284,11 @@ def countries_csv(petition_id: int):
 @bp.get("/petitions/<int:petition_id>/regions.csv")
 def regions_csv(petition_id: int):
     return _breakdown_csv(petition_id, "regions", rep.REGION_CSV_HEADER, rep.region_rows)
+
+
+@bp.get("/petitions/<int:petition_id>/removals.csv")
+def removals_csv(petition_id: int):
+    return _breakdown_csv(petition_id, "removals", rep.REMOVALS_CSV_HEADER, rep.removal_rows)
 
 
 @bp.get("/snapshots")

@@ -23,6 +23,7 @@ class DailyCount(db.Model):
     __table_args__ = (
         CheckConstraint("signature_count >= 0", name="count_not_negative"),
         CheckConstraint("signatures_removed >= 0", name="removed_not_negative"),
+        CheckConstraint("signatures_held >= 0", name="held_not_negative"),
         CheckConstraint(one_of("state", COUNTED_STATES), name="state_public"),
     )
 
@@ -37,6 +38,8 @@ class DailyCount(db.Model):
     signature_count: Mapped[int] = mapped_column(BigInteger)
     #: Signatures invalidated or withdrawn by then.
     signatures_removed: Mapped[int] = mapped_column(Integer, default=0)
+    #: Signatures held for a moderator's review then (NULL: recorded before this was kept).
+    signatures_held: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: When the worker took the snapshot (the first housekeeping round of the day).
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import case, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
@@ -521,27 +522,41 @@ def list_public(session: Session, query: PetitionQuery, *, page: int, per_page: 
     return Listing([Listed(p, totals[p.id]) for p in petitions], page, per_page, total)
 
 
-def removed_counts(session: Session, petition_ids: Sequence[int]) -> dict[int, int]:
-    """Signatures invalidated or withdrawn, per petition (0 for none)."""
-    found = dict.fromkeys(petition_ids, 0)
-    if petition_ids:
-        found.update(
-            session.execute(
-                select(Signature.petition_id, func.count())
-                .where(
-                    Signature.petition_id.in_(petition_ids),
-                    Signature.status.in_(REMOVED_STATUSES),
-                )
-                .group_by(Signature.petition_id)
-            ).all()
+class Disclosed(NamedTuple):
+    """What a petition's public numbers say beside its count: signatures removed (invalidated
+    or withdrawn) and signatures held for review."""
+
+    removed: int = 0
+    held: int = 0
+
+
+def disclosed_counts(session: Session, petition_ids: Sequence[int]) -> dict[int, Disclosed]:
+    """Removed and held signatures per petition (zeros for none), in one grouped query."""
+    found = dict.fromkeys(petition_ids, Disclosed())
+    if not petition_ids:
+        return found
+    removed: dict[int, int] = {}
+    held: dict[int, int] = {}
+    for petition_id, status, count in session.execute(
+        select(Signature.petition_id, Signature.status, func.count())
+        .where(
+            Signature.petition_id.in_(petition_ids),
+            Signature.status.in_((*REMOVED_STATUSES, SignatureStatus.HELD)),
         )
+        .group_by(Signature.petition_id, Signature.status)
+    ):
+        into = held if status == SignatureStatus.HELD else removed
+        into[petition_id] = into.get(petition_id, 0) + int(count)
+    for petition_id in petition_ids:
+        found[petition_id] = Disclosed(removed.get(petition_id, 0), held.get(petition_id, 0))
     return found
 
 
 def all_public(
     session: Session, query: PetitionQuery, *, batch_size: int = BATCH_SIZE
-) -> Iterator[list[tuple[Petition, int | None, int]]]:
-    """Every public petition matching `query`, by id, in batches of (petition, total, removed).
+) -> Iterator[list[tuple[Petition, int | None, Disclosed]]]:
+    """Every public petition matching `query`, by id, in batches of (petition, total,
+    removed and held).
 
     Keyset pagination (`id > last`), so each batch is a short query of its own: memory stays
     one batch whatever the number of petitions, and no transaction stays open while the
@@ -558,8 +573,8 @@ def all_public(
         if not petitions:
             return
         totals = _totals(session, petitions)
-        removed = removed_counts(session, [p.id for p in petitions])
-        batch = [(p, totals[p.id], removed[p.id]) for p in petitions]
+        disclosed = disclosed_counts(session, [p.id for p in petitions])
+        batch = [(p, totals[p.id], disclosed[p.id]) for p in petitions]
         last_id = petitions[-1].id
         # Forget the rows and end the (read-only) transaction before the batch is sent: a
         # slow client then holds no connection, and no snapshot that keeps VACUUM waiting.
@@ -588,7 +603,7 @@ def record_daily_counts(session: Session, *, now: datetime) -> int:
         batch = petitions[start : start + BATCH_SIZE]
         ids = [petition_id for petition_id, _ in batch]
         totals = counts.counts_for(session, ids)
-        removed = removed_counts(session, ids)
+        disclosed = disclosed_counts(session, ids)
         insert = dialect_insert(session)(DailyCount)
         result = session.execute(
             insert.values(
@@ -598,7 +613,8 @@ def record_daily_counts(session: Session, *, now: datetime) -> int:
                         "petition_id": petition_id,
                         "state": state,
                         "signature_count": totals[petition_id],
-                        "signatures_removed": removed[petition_id],
+                        "signatures_removed": disclosed[petition_id].removed,
+                        "signatures_held": disclosed[petition_id].held,
                         "recorded_at": now,
                     }
                     for petition_id, state in batch
@@ -646,6 +662,7 @@ __all__ = [
     "PUBLIC_STATES",
     "SORTS",
     "CountryCount",
+    "Disclosed",
     "Listed",
     "Listing",
     "Milestone",
@@ -655,11 +672,11 @@ __all__ = [
     "RegionCount",
     "SeriesPoint",
     "all_public",
+    "disclosed_counts",
     "last_modified",
     "list_public",
     "petition_stats",
     "record_daily_counts",
-    "removed_counts",
     "series",
     "series_end",
     "snapshot_days",

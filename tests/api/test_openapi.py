@@ -184,6 +184,7 @@ def test_csv_downloads_are_documented_as_csv_with_their_columns(client, document
         "/petitions/{petition_id}/timeseries.csv": f"{API}/petitions/{petition_id}/timeseries.csv",
         "/petitions/{petition_id}/countries.csv": f"{API}/petitions/{petition_id}/countries.csv",
         "/petitions/{petition_id}/regions.csv": f"{API}/petitions/{petition_id}/regions.csv",
+        "/petitions/{petition_id}/removals.csv": f"{API}/petitions/{petition_id}/removals.csv",
         "/snapshots/{day}.csv": f"{API}/snapshots/{today}.csv",
     }
     csv_paths = {

@@ -4,6 +4,8 @@ count, and nothing says whose they were."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 
 import pytest
@@ -56,6 +58,50 @@ def test_held_and_removed_signatures_are_not_in_the_count(client, cleaned):
 
     assert (detail["signature_count"], detail["signatures_held"]) == (5, 3)
     assert detail["signatures_removed"] == {"invalidated": 6, "withdrawn": 1, "total": 7}
+
+
+def csv_rows(response) -> list[dict[str, str]]:
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True).removeprefix("\ufeff"))))
+
+
+def test_the_removals_csv_lists_what_the_api_lists(client, cleaned):
+    rows = csv_rows(client.get(f"/api/v1/petitions/{cleaned}/removals.csv"))
+
+    assert rows == [
+        {"date": "2026-03-05", "category": "duplicates", "signatures": "2"},
+        {"date": "2026-03-05", "category": "signer_request", "signatures": "1"},
+        {"date": "2026-03-03", "category": "automated", "signatures": "4"},
+    ]
+
+
+def test_the_page_links_to_the_removals_csv(client, cleaned):
+    html = client.get(f"/petitions/{cleaned}").get_data(as_text=True)
+
+    assert f'href="/api/v1/petitions/{cleaned}/removals.csv"' in html
+
+
+def test_the_petitions_csv_says_how_many_were_removed_and_are_held(client, cleaned):
+    (row,) = csv_rows(client.get("/api/v1/petitions.csv"))
+
+    assert (row["signature_count"], row["signatures_removed"], row["signatures_held"]) == (
+        "5",
+        "7",
+        "3",
+    )
+
+
+def test_the_daily_snapshot_records_the_held_signatures(client, runner, cleaned):
+    assert runner.invoke(args=["opendata", "snapshot"]).exit_code == 0
+    (day,) = client.get("/api/v1/snapshots").get_json()["data"]
+
+    (row,) = csv_rows(client.get(day["csv"]))
+
+    assert (row["signature_count"], row["signatures_removed"], row["signatures_held"]) == (
+        "5",
+        "7",
+        "3",
+    )
 
 
 def test_the_openapi_document_describes_the_new_fields():

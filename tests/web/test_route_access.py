@@ -42,6 +42,7 @@ ACCESS = {
     "api.timeseries_csv": PUBLIC,
     "api.countries_csv": PUBLIC,
     "api.regions_csv": PUBLIC,
+    "api.removals_csv": PUBLIC,
     "api.snapshots": PUBLIC,
     "api.snapshot_csv": PUBLIC,
     "live.count_stream": PUBLIC,
