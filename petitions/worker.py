@@ -20,7 +20,7 @@ from .services.milestones import detect_milestones
 from .services.opendata import record_daily_counts
 from .services.petitions import close_expired
 from .services.signer_mail import queue_signer_mail
-from .services.signing import purge_unconfirmed
+from .services.signing import SigningPolicy, purge_unconfirmed
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
     Survives the database or the mail server going away: it logs, waits and tries again.
     """
     poll = app.config["OUTBOX_POLL_SECONDS"]
+    policy = SigningPolicy.from_config(app.config)
     next_housekeeping = 0.0
     while not stop.is_set():
         handled = 0
@@ -121,9 +122,7 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
             with app.app_context():
                 report = outbox.deliver_batch(db.session, app.config)
                 handled = report.handled
-                handled += bulk.run_next(
-                    db.session, now=utcnow(), shards=app.config["COUNT_SHARDS"]
-                )
+                handled += bulk.run_next(db.session, now=utcnow(), policy=policy)
                 if time.monotonic() >= next_housekeeping:
                     housekeeping(db.session, app.config, now=utcnow())
                     next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL
@@ -165,7 +164,8 @@ def worker_command(once: bool) -> None:
             f"withheld {report.withheld}"
         )
         batches = 0
-        while ran := bulk.run_next(db.session, now=utcnow(), shards=app.config["COUNT_SHARDS"]):
+        policy = SigningPolicy.from_config(app.config)
+        while ran := bulk.run_next(db.session, now=utcnow(), policy=policy):
             batches += ran
         if batches:
             click.echo(f"ran {batches} batch(es) of bulk actions")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -43,8 +44,9 @@ from ..models import (
     Signature,
     SignatureStatus,
 )
-from . import removal
+from . import lifecycle, removal
 from .investigation import SignatureQuery, conditions
+from .signing import SigningPolicy
 from .transitions import log_event
 
 logger = logging.getLogger(__name__)
@@ -247,23 +249,30 @@ def run_batch(
     session: Session,
     *,
     now: datetime,
-    shards: int,
+    policy: SigningPolicy,
     batch_size: int = BATCH_SIZE,
     action_id: int | None = None,
 ) -> BatchReport | None:
     """Do one batch of the oldest running action (or of `action_id`); commits. None when
-    nothing runs."""
+    nothing runs.
+
+    A batch that counts signatures of a petition still gathering sponsors (held sponsors
+    validated, or an invalidation undone) may send it to moderation, as a sponsor's own
+    confirmation does (lifecycle.enter_moderation_if_sponsored, same transaction)."""
     action = _claim(session, action_id)
     if action is None:
         session.rollback()
         return None
     if action.kind == BulkKind.UNDO:
-        processed, changed, last = _undo_batch(
-            session, action, now=now, shards=shards, size=batch_size
-        )
+        batch = _undo_batch(session, action, now=now, shards=policy.count_shards, size=batch_size)
     else:
-        processed, changed, last = _forward_batch(
-            session, action, now=now, shards=shards, size=batch_size
+        batch = _forward_batch(
+            session, action, now=now, shards=policy.count_shards, size=batch_size
+        )
+    processed, changed, last = batch.processed, batch.changed, batch.last
+    if batch.counted:
+        lifecycle.enter_moderation_if_sponsored(
+            session, action.petition_id, now=now, policy=policy.lifecycle
         )
     finished = processed < batch_size
     values: dict = {
@@ -306,9 +315,18 @@ def run_batch(
     return BatchReport(action.id, processed, changed, finished)
 
 
+class _Batch(NamedTuple):
+    processed: int
+    changed: int
+    #: The last signature id looked at (where the next batch resumes).
+    last: int
+    #: Whether it moved any signature into the count.
+    counted: bool = False
+
+
 def _forward_batch(
     session: Session, action: BulkAction, *, now: datetime, shards: int, size: int
-) -> tuple[int, int, int]:
+) -> _Batch:
     kind = BulkKind(action.kind)
     query = SignatureQuery.from_criteria(action.criteria)
     ids = list(
@@ -323,7 +341,7 @@ def _forward_batch(
         )
     )
     if not ids:
-        return 0, 0, action.last_signature_id
+        return _Batch(0, 0, action.last_signature_id)
     changed = removal.change_status(
         session,
         action.petition_id,
@@ -343,12 +361,17 @@ def _forward_batch(
         )
         for item in changed
     )
-    return len(ids), len(changed), ids[-1]
+    return _Batch(
+        len(ids),
+        len(changed),
+        ids[-1],
+        counted=bool(changed) and TARGETS[kind] == SignatureStatus.CONFIRMED,
+    )
 
 
 def _undo_batch(
     session: Session, action: BulkAction, *, now: datetime, shards: int, size: int
-) -> tuple[int, int, int]:
+) -> _Batch:
     original = session.get(BulkAction, action.undo_of)
     items = session.execute(
         select(
@@ -362,9 +385,10 @@ def _undo_batch(
         .limit(size)
     ).all()
     if not items:
-        return 0, 0, action.last_signature_id
+        return _Batch(0, 0, action.last_signature_id)
     given = TARGETS[BulkKind(original.kind)]
     changed = 0
+    counted = False
     by_prior: dict[str, list] = {}
     for item in items:
         by_prior.setdefault(item.prior_status, []).append(item)
@@ -380,14 +404,15 @@ def _undo_batch(
             restore_categories={item.signature_id: item.prior_category for item in group},
         )
         changed += len(moved)
-    return len(items), changed, items[-1].signature_id
+        counted = counted or (bool(moved) and prior == SignatureStatus.CONFIRMED)
+    return _Batch(len(items), changed, items[-1].signature_id, counted)
 
 
-def run_next(session: Session, *, now: datetime, shards: int, batches: int = 10) -> int:
+def run_next(session: Session, *, now: datetime, policy: SigningPolicy, batches: int = 10) -> int:
     """The worker's share: up to `batches` batches of running actions; returns how many ran."""
     ran = 0
     for _ in range(batches):
-        if run_batch(session, now=now, shards=shards) is None:
+        if run_batch(session, now=now, policy=policy) is None:
             break
         ran += 1
     return ran

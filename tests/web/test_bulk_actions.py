@@ -23,6 +23,7 @@ from petitions.models import (
 )
 from petitions.services import bulk, counts, retention
 from petitions.services.removal import change_status
+from petitions.services.signing import SigningPolicy
 from tests.fixtures.actors import confirm_directly, csrf_token
 from tests.fixtures.database import scalar_sql
 from tests.fixtures.threads import run_in_threads
@@ -75,7 +76,10 @@ def started_action(response) -> int:
 def run_all(app, *, batch_size: int = 500) -> None:
     with app.app_context():
         while bulk.run_batch(
-            db.session, now=utcnow(), shards=app.config["COUNT_SHARDS"], batch_size=batch_size
+            db.session,
+            now=utcnow(),
+            policy=SigningPolicy.from_config(app.config),
+            batch_size=batch_size,
         ):
             pass
         db.session.remove()
@@ -85,7 +89,10 @@ def run_one(app, *, batch_size: int):
     with app.app_context():
         try:
             return bulk.run_batch(
-                db.session, now=utcnow(), shards=app.config["COUNT_SHARDS"], batch_size=batch_size
+                db.session,
+                now=utcnow(),
+                policy=SigningPolicy.from_config(app.config),
+                batch_size=batch_size,
             )
         finally:
             db.session.remove()
@@ -487,3 +494,21 @@ def test_a_bulk_action_without_a_search_never_falls_back_to_the_last_day(
 
     assert response.status_code == 409
     assert "Narrow the search first" in response.get_data(as_text=True)
+
+
+def test_validating_held_sponsors_sends_the_petition_to_moderation(
+    app, client, moderator, make_queued_petition, make_signature
+):
+    petition = make_queued_petition(sponsors=app.config["SPONSORS_REQUIRED"] - 2)
+    with app.app_context():
+        db.session.get(Petition, petition).state = "sponsoring"
+        db.session.commit()
+        db.session.remove()
+    make_signature(petition, None, count=2, is_sponsor=True, status="held", flag="no_proof")
+
+    started_action(start(client, petition, query="since=&flag=no_proof", kind="validate"))
+    run_all(app)
+
+    with app.app_context():
+        assert db.session.get(Petition, petition).state == "moderation"
+        db.session.remove()
