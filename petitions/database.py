@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -19,6 +21,25 @@ def dialect_insert(session: Session):
     if dialect == "sqlite":
         return sqlite.insert
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
+
+
+def utc_trunc(session: Session, unit: str, column):
+    """SQL for the start of the UTC `unit` ("hour" or "day") of a timestamp column, for
+    grouping; read the values back with `bucket_start`."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc(
+            literal_column(f"'{unit}'"), func.timezone(literal_column("'UTC'"), column)
+        )
+    pattern = {"hour": "%Y-%m-%d %H:00:00", "day": "%Y-%m-%d 00:00:00"}[unit]
+    return func.strftime(literal_column(f"'{pattern}'"), column)
+
+
+def bucket_start(value: datetime | str) -> datetime:
+    """A `utc_trunc` value as aware UTC: SQLite's strftime() gives text, PostgreSQL's
+    date_trunc() a naive UTC timestamp."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -24,11 +24,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, func, literal_column, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..clientaddr import IPV4_NETWORK_PREFIX, IPV6_NETWORK_PREFIX
 from ..countries import is_country
+from ..database import bucket_start, utc_trunc
 from ..emailaddr import email_domain
 from ..models import Signature, SignatureFlag, SignatureStatus
 from ..pagination import Page, bounds
@@ -286,19 +287,6 @@ def _fold(session: Session, column):
     return func.casefold(column) if _is_sqlite(session) else func.lower(column)
 
 
-def hour_of(session: Session, column):
-    """SQL for the start of the UTC hour of a timestamp column."""
-    if _is_sqlite(session):
-        return func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), column)
-    return func.date_trunc(literal_column("'hour'"), func.timezone(literal_column("'UTC'"), column))
-
-
-def _as_hour(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 @dataclass(frozen=True)
 class Hour:
     start: datetime
@@ -355,7 +343,7 @@ def overview(session: Session, petition_id: int, query: SignatureQuery) -> Overv
             .group_by(Signature.flag)
         )
     }
-    hour = hour_of(session, Signature.created_at).label("hour")
+    hour = utc_trunc(session, "hour", Signature.created_at).label("hour")
     confirmed = func.count(Signature.confirmed_at)
     rows = session.execute(
         select(hour, func.count(), flagged, confirmed)
@@ -364,7 +352,7 @@ def overview(session: Session, petition_id: int, query: SignatureQuery) -> Overv
         .order_by(hour.desc())
         .limit(MAX_HOURS + 1)
     ).all()
-    hours = [Hour(_as_hour(start), int(n), int(f), int(c)) for start, n, f, c in rows]
+    hours = [Hour(bucket_start(start), int(n), int(f), int(c)) for start, n, f, c in rows]
 
     def top(column) -> list[Source]:
         count = func.count().label("signatures")

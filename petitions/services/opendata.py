@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import case, exists, func, literal_column, or_, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..countries import country_name
-from ..database import dialect_insert
+from ..database import bucket_start, dialect_insert, utc_trunc
 from ..models import (
     REMOVED_STATUSES,
     DailyCount,
@@ -147,36 +147,6 @@ def snapshot_session(session: Session) -> Iterator[Session]:
             yield snapshot
 
 
-def _hour_bucket(session: Session):
-    """SQL for the start of the UTC hour of `Signature.confirmed_at` (see stats._utc_day)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return func.date_trunc(
-            literal_column("'hour'"), func.timezone(literal_column("'UTC'"), Signature.confirmed_at)
-        )
-    if dialect == "sqlite":
-        return func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), Signature.confirmed_at)
-    raise RuntimeError(f"unsupported database dialect {dialect!r}")
-
-
-def _day_bucket(session: Session):
-    """SQL for the UTC day (as its midnight) of `Signature.removed_at`."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return func.date_trunc(
-            literal_column("'day'"), func.timezone(literal_column("'UTC'"), Signature.removed_at)
-        )
-    return func.strftime(literal_column("'%Y-%m-%d 00:00:00'"), Signature.removed_at)
-
-
-def _hour_start(value: datetime | str) -> datetime:
-    """An hour bucket as aware UTC: SQLite's strftime() gives text, PostgreSQL's date_trunc()
-    a naive UTC timestamp (typed columns come back aware through models.types.UTCDateTime)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _confirmed(petition_id: int):
     return (Signature.petition_id == petition_id, Signature.status == SignatureStatus.CONFIRMED)
 
@@ -223,9 +193,9 @@ def petition_stats(
                 .order_by(signatures.desc(), Signature.country)
             )
         ]
-        hour = _hour_bucket(snap).label("hour")
+        hour = utc_trunc(snap, "hour", Signature.confirmed_at).label("hour")
         per_hour = [
-            (_hour_start(start), int(count))
+            (bucket_start(start), int(count))
             for start, count in snap.execute(
                 select(hour, func.count())
                 .where(*_confirmed(petition_id))
@@ -242,7 +212,7 @@ def petition_stats(
         last_removed = None
         held = 0
         by_day: dict[tuple[date, str], int] = {}
-        day = _day_bucket(snap).label("day")
+        day = utc_trunc(snap, "day", Signature.removed_at).label("day")
         for status, category, start, count, latest in snap.execute(
             select(
                 Signature.status,
@@ -268,7 +238,7 @@ def petition_stats(
                     if status == SignatureStatus.WITHDRAWN
                     else RemovalCategory.OTHER
                 )
-            key = (_hour_start(start).date(), str(category))
+            key = (bucket_start(start).date(), str(category))
             by_day[key] = by_day.get(key, 0) + int(count)
         removals = [
             Removal(d, c, n)
