@@ -8,7 +8,15 @@ PYTEST_ARGS ?=
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-sqlite test-postgres lint worker bench bench-timing bench-opendata chromium clean
+.PHONY: run test test-sqlite test-postgres lint worker bench bench-timing bench-opendata chromium clean translations language
+
+## The message catalogs (petitions/translations/<lang>/LC_MESSAGES/messages.po); the compiled
+## .mo files are built from them by `make run` and `make test`, never committed.
+CATALOGS := petitions/translations
+POT := $(CATALOGS)/messages.pot
+PO_FILES := $(wildcard $(CATALOGS)/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +24,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+## Extract every message from the code and templates, update each catalog, compile them.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --sort-output \
+	  --project petitions --copyright-holder "the petitions authors" -o $(POT) .
+	$(BIN)/pybabel update -i $(POT) -d $(CATALOGS) --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile --statistics -d $(CATALOGS)
+
+## A new language: make language CODE=uz (then translate its messages.po; see README).
+language: $(STAMP)
+	@test -n "$(CODE)" || { echo "usage: make language CODE=<code>"; exit 2; }
+	$(BIN)/pybabel init -i $(POT) -d $(CATALOGS) -l $(CODE)
+
 ## Run the app on SQLite (instance/petitions.sqlite3) at http://127.0.0.1:5000, mail to the log.
-run: $(STAMP)
+run: $(STAMP) $(MO_FILES)
 	$(FLASK) db upgrade
 	$(FLASK) seed
 	$(FLASK) serve --host 127.0.0.1 --port 5000
@@ -34,16 +57,16 @@ chromium:
 	fi
 
 ## The whole suite, on SQLite unless TEST_DATABASE_URL names a PostgreSQL database.
-test: $(STAMP) chromium
+test: $(STAMP) chromium $(MO_FILES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The suite against the local PostgreSQL (127.0.0.1:5432, database test).
-test-postgres: $(STAMP) chromium
+test-postgres: $(STAMP) chromium $(MO_FILES)
 	TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-worker: $(STAMP)
+worker: $(STAMP) $(MO_FILES)
 	$(FLASK) worker
 
 lint: $(STAMP)
