@@ -835,7 +835,8 @@ class Config:
     PREFERRED_URL_SCHEME = "http"
 
     BABEL_DEFAULT_LOCALE = "en"
-    LANGUAGES = ("en",)
+    #: None: every language with a catalog (petitions/translations), the default first.
+    LANGUAGES = None
 
     MAX_CONTENT_LENGTH = 256 * 1024
 

@@ -66,6 +66,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         http,
         i18n,
         labels,
+        languages,
         limits,
         passwords,
         security,
@@ -81,6 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     passwords.init_app(app)
     auth.init_app(app)
     database.init_app(app)
+    languages.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
     emails.init_app(app)

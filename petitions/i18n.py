@@ -3,7 +3,7 @@ templates' `_()` and `ngettext()`."""
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context
 from flask_babel import (
     format_date,
     format_datetime,
@@ -17,14 +17,13 @@ from jinja2 import pass_context
 from markupsafe import Markup
 
 from .extensions import babel
+from .languages import request_language
 
 
 def select_locale() -> str:
     """The reader's language; the default outside a request (CLI, worker, services in tests)."""
     if has_request_context():
-        found = request.accept_languages.best_match(current_app.config["LANGUAGES"])
-        if found:
-            return found
+        return request_language()
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 

@@ -43,6 +43,7 @@ ACCESS = {
     "api.countries_csv": PUBLIC,
     "api.regions_csv": PUBLIC,
     "api.removals_csv": PUBLIC,
+    "languages.choose": PUBLIC,
     "api.snapshots": PUBLIC,
     "api.snapshot_csv": PUBLIC,
     "live.count_stream": PUBLIC,
