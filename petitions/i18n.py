@@ -1,5 +1,6 @@
-"""Locale selection (Flask-Babel): the reader's Accept-Language among LANGUAGES; and the
-templates' `_()` and `ngettext()`."""
+"""Locale selection (Flask-Babel): the request's language as petitions/languages.py decides
+it (the URL's prefix, else the reader's choice or browser); and the templates' `_()` and
+`ngettext()`."""
 
 from __future__ import annotations
 
