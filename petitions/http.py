@@ -15,9 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, current_app, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
+
+from .text import bad_character
 
 #: Paths whose answers are the same for everyone and anyone's page may fetch: the API, the live
 #: total and its stream, the embeddable widget and the feed (public data, no cookies involved).
@@ -130,3 +133,20 @@ def add_cors_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.session_interface = PublicDataSessionInterface()
     app.after_request(add_cors_headers)
+
+
+def safe_next(target: object) -> str | None:
+    """`target` if it is a path on this site, else None (no open redirect).
+
+    Refused: absolute and scheme-relative URLs (`//evil`, `/\\evil`, which browsers treat as
+    another host), anything with a scheme or host, control characters, and anything that is
+    not a string.
+    """
+    if not isinstance(target, str) or not target or len(target) > 2000 or bad_character(target):
+        return None
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target:
+        return None
+    return target

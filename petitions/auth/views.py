@@ -6,8 +6,6 @@ page here is private (`Cache-Control: no-store`): some carry tokens, the others 
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     current_app,
@@ -23,11 +21,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..extensions import db
+from ..http import safe_next
 from ..limits import account_key, limit_posts
 from ..models import utcnow
 from ..services import accounts
 from ..services.accounts import AccountExists, AccountPolicy, TokenProblem, TokenPurpose
-from ..text import bad_character
 from . import log_in, log_out
 from .forms import (
     ButtonForm,
@@ -52,23 +50,6 @@ def _no_store(response):
     """Account pages hold personal data or tokens: never cached by browsers or proxies."""
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def safe_next(target: object) -> str | None:
-    """`target` if it is a path on this site, else None (no open redirect).
-
-    Refused: absolute and scheme-relative URLs (`//evil`, `/\\evil`, which browsers treat as
-    another host), anything with a scheme or host, control characters, and anything that is
-    not a string.
-    """
-    if not isinstance(target, str) or not target or len(target) > 2000 or bad_character(target):
-        return None
-    if not target.startswith("/") or target.startswith(("//", "/\\")):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or "\\" in target:
-        return None
-    return target
 
 
 def _invalid_link(kind: str, status: int = 404):
