@@ -26,13 +26,17 @@ from babel import Locale
 from flask import Flask, current_app, redirect, request
 from werkzeug.wrappers import Response
 
+from .http import safe_next
+
 #: Where the catalogs are (one folder per language: `<code>/LC_MESSAGES/messages.po`).
 CATALOGS = Path(__file__).resolve().parent / "translations"
 #: The choice a reader made with the switcher.
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
-#: Where LanguagePrefix leaves the code of a prefixed request.
+#: Where LanguagePrefix leaves the code of a prefixed request, and the SCRIPT_NAME from
+#: before the prefix (the site's own root, when it is mounted under a path).
 ENVIRON_KEY = "petitions.language"
+ROOT_KEY = "petitions.script_root"
 #: Each language's name in itself, as the switcher shows it (Babel's, capitalised, otherwise).
 OWN_NAMES = {
     "en": "English",
@@ -87,6 +91,7 @@ class LanguagePrefix:
         self.others = frozenset(others) - {default}
 
     def __call__(self, environ, start_response):
+        environ[ROOT_KEY] = environ.get("SCRIPT_NAME", "")
         path = environ.get("PATH_INFO", "") or "/"
         segments = path.split("/", 2)
         code = segments[1] if len(segments) > 1 else ""
@@ -145,7 +150,7 @@ def alternates() -> list[Alternate]:
     """This page in every offered language (the switcher and the `hreflang` links)."""
     here = _current_path()
     now = request_language()
-    root = request.environ.get("petitions.script_root", "")
+    root = request.environ.get(ROOT_KEY, "")
     return [
         Alternate(
             code=code,
@@ -160,17 +165,14 @@ def alternates() -> list[Alternate]:
 
 def _to_own_language() -> Response | None:
     """A plain page asked for by a reader of another language goes to its URL there."""
-    if request.method not in ("GET", "HEAD") or prefixed_language() or _neutral():
+    if request.method not in ("GET", "HEAD") or request.endpoint is None:
         return None
-    if request.endpoint is None:
+    if prefixed_language() or _neutral():
         return None
     wanted = negotiated()
     if wanted == current_app.config["BABEL_DEFAULT_LOCALE"]:
         return None
-    response = redirect(
-        request.environ.get("petitions.script_root", "") + path_in(wanted, _current_path()), 302
-    )
-    return response
+    return redirect(request.environ.get(ROOT_KEY, "") + path_in(wanted, _current_path()), 302)
 
 
 def _vary(response: Response) -> Response:
@@ -183,9 +185,7 @@ def _vary(response: Response) -> Response:
 def choose(code: str):
     """The switcher: remember the reader's choice and show them the page in it."""
     config = current_app.config
-    target = request.args.get("next", "/")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
+    target = safe_next(request.args.get("next")) or "/"
     if code not in config["LANGUAGES"]:
         return redirect(request.script_root + target, 303)
     response = redirect(request.script_root + path_in(code, target), 303)
@@ -204,22 +204,8 @@ def choose(code: str):
 def init_app(app: Flask) -> None:
     default = app.config["BABEL_DEFAULT_LOCALE"]
     app.config["LANGUAGES"] = offered(default, app.config.get("LANGUAGES"))
-    app.wsgi_app = _RootKeeper(
-        LanguagePrefix(app.wsgi_app, default=default, others=app.config["LANGUAGES"])
-    )
+    app.wsgi_app = LanguagePrefix(app.wsgi_app, default=default, others=app.config["LANGUAGES"])
     app.add_url_rule("/language/<code>", "languages.choose", choose)
     app.before_request(_to_own_language)
     app.after_request(_vary)
     app.jinja_env.globals.update(language_alternates=alternates)
-
-
-class _RootKeeper:
-    """Keeps the SCRIPT_NAME from before the language prefix (the site's own root, when it
-    is mounted under a path), for links that leave the current language."""
-
-    def __init__(self, app: Callable) -> None:
-        self.app = app
-
-    def __call__(self, environ, start_response):
-        environ["petitions.script_root"] = environ.get("SCRIPT_NAME", "")
-        return self.app(environ, start_response)
