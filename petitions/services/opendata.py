@@ -502,24 +502,20 @@ class Disclosed(NamedTuple):
 
 def disclosed_counts(session: Session, petition_ids: Sequence[int]) -> dict[int, Disclosed]:
     """Removed and held signatures per petition (zeros for none), in one grouped query."""
-    found = dict.fromkeys(petition_ids, Disclosed())
-    if not petition_ids:
-        return found
     removed: dict[int, int] = {}
     held: dict[int, int] = {}
-    for petition_id, status, count in session.execute(
-        select(Signature.petition_id, Signature.status, func.count())
-        .where(
-            Signature.petition_id.in_(petition_ids),
-            Signature.status.in_((*REMOVED_STATUSES, SignatureStatus.HELD)),
-        )
-        .group_by(Signature.petition_id, Signature.status)
-    ):
-        into = held if status == SignatureStatus.HELD else removed
-        into[petition_id] = into.get(petition_id, 0) + int(count)
-    for petition_id in petition_ids:
-        found[petition_id] = Disclosed(removed.get(petition_id, 0), held.get(petition_id, 0))
-    return found
+    if petition_ids:
+        for petition_id, status, count in session.execute(
+            select(Signature.petition_id, Signature.status, func.count())
+            .where(
+                Signature.petition_id.in_(petition_ids),
+                Signature.status.in_((*REMOVED_STATUSES, SignatureStatus.HELD)),
+            )
+            .group_by(Signature.petition_id, Signature.status)
+        ):
+            into = held if status == SignatureStatus.HELD else removed
+            into[petition_id] = into.get(petition_id, 0) + int(count)
+    return {i: Disclosed(removed.get(i, 0), held.get(i, 0)) for i in petition_ids}
 
 
 def all_public(
