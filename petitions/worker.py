@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from . import mailcap, outbox
 from .extensions import db
 from .models import utcnow
-from .services import access_rules, bulk, pauses, retention, site_settings, trending
+from .services import bulk, pauses, retention, screening, site_settings, trending
 from .services.milestones import detect_milestones
 from .services.opendata import record_daily_counts
 from .services.petitions import close_expired
@@ -86,7 +86,7 @@ def hourly(session, config, *, now, settings: site_settings.SiteSettings) -> Non
         domain_threshold=int(settings["trending_domain_threshold"]),
         exempt_domains=[
             *config["RATE_SIGN_DOMAIN_EXEMPT"],
-            *access_rules.allowed_domains(session),
+            *screening.load_rules(session).allowed_domains(),
         ],
     )
     session.commit()

@@ -160,17 +160,6 @@ def list_rules(session: Session) -> list[AccessRule]:
     return list(session.scalars(select(AccessRule).order_by(AccessRule.kind, AccessRule.pattern)))
 
 
-def allowed_domains(session: Session) -> list[str]:
-    """The patterns of the domains admins allowed (ALLOW rules), globs included."""
-    return list(
-        session.scalars(
-            select(AccessRule.pattern).where(
-                AccessRule.kind == RuleKind.DOMAIN, AccessRule.action == RuleAction.ALLOW
-            )
-        )
-    )
-
-
 def rules_changed() -> None:
     """This instance reads the rules (and the settings) again at their next use; the others
     within SITE_SETTINGS_SECONDS."""

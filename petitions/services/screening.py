@@ -64,6 +64,10 @@ class RuleSet:
     #: (network, action).
     networks: tuple[tuple[IPNetwork, str], ...] = ()
 
+    def allowed_domains(self) -> list[str]:
+        """The domain patterns admins allowed (globs included)."""
+        return [pattern for pattern, action in self.domains if action == RuleAction.ALLOW]
+
 
 def load_rules(session: Session) -> RuleSet:
     """Every rule, in one SELECT."""
