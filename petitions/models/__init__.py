@@ -18,7 +18,14 @@ from .abuse import (
 from .moderation import EventAction, PetitionEvent
 from .opendata import DailyCount
 from .outbox import OutboxMessage
-from .petition import CountShard, Petition, PetitionState, RejectionReason
+from .petition import (
+    CountShard,
+    Petition,
+    PetitionState,
+    PetitionTranslation,
+    RejectionReason,
+    TranslationState,
+)
 from .signature import REMOVED_STATUSES, Signature, SignatureStatus
 from .types import utcnow
 from .updates import MilestoneKind, PetitionMilestone, PetitionUpdate
@@ -53,7 +60,9 @@ __all__ = [
     "OutboxMessage",
     "Petition",
     "PetitionState",
+    "PetitionTranslation",
     "Signature",
+    "TranslationState",
     "SignatureStatus",
     "utcnow",
 ]

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     and_,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
@@ -68,6 +69,8 @@ TITLE_MAX = 150
 ACTION_MAX = 1000
 BACKGROUND_MAX = 5000
 ADDRESSEE_MAX = 200
+LANGUAGE_MAX = 16
+TIME_ZONE_MAX = 64
 
 
 class Petition(db.Model):
@@ -154,6 +157,17 @@ class Petition(db.Model):
     #: Signing paused by a moderator since then (an attack); resuming moves the deadline on by
     #: the time paused. NULL: not paused.
     signing_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The language the organiser wrote the title, action and background in (a catalog code
+    #: such as "ky"); translations into others are PetitionTranslation rows.
+    language: Mapped[str] = mapped_column(String(LANGUAGE_MAX), default="en", server_default="en")
+    #: The IANA time zone its dates are shown in (e.g. "Asia/Bishkek"); open data stays UTC.
+    time_zone: Mapped[str] = mapped_column(
+        String(TIME_ZONE_MAX), default="UTC", server_default="UTC"
+    )
+
+    translations: Mapped[list[PetitionTranslation]] = relationship(
+        back_populates="petition", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     def accepts_signatures(self, now: datetime) -> bool:
         """Open, not paused, and its deadline (if any) not yet reached."""
@@ -180,6 +194,58 @@ class Petition(db.Model):
 
     def __repr__(self) -> str:
         return f"<Petition {self.id} {self.state} {self.title[:30]!r}>"
+
+
+class TranslationState(enum.StrEnum):
+    #: Written by the organiser; a moderator has not looked at it yet. Not public.
+    PENDING = "pending"
+    #: Reviewed like the original: shown to readers of its language, in the API and search.
+    APPROVED = "approved"
+    #: Refused by a moderator (with a note to the organiser); never shown.
+    REJECTED = "rejected"
+
+
+class PetitionTranslation(db.Model):
+    """The title, action and background of a petition in another language than its own.
+
+    Each one is reviewed by a moderator like the original; an approved translation that its
+    organiser changes goes back to pending.
+    """
+
+    __tablename__ = "petition_translations"
+    __table_args__ = (
+        CheckConstraint(one_of("state", TranslationState), name="state_known"),
+        CheckConstraint("length(title) > 0", name="title_not_empty"),
+        CheckConstraint("length(action) > 0", name="action_not_empty"),
+        CheckConstraint("length(language) >= 2", name="language_not_empty"),
+        CheckConstraint("state = 'pending' OR reviewed_at IS NOT NULL", name="reviewed_has_date"),
+        UniqueConstraint("petition_id", "language", name="uq_petition_translations_language"),
+        Index("ix_petition_translations_queue", "state", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    #: A catalog code other than the petition's own language.
+    language: Mapped[str] = mapped_column(String(LANGUAGE_MAX))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    action: Mapped[str] = mapped_column(Text)
+    background: Mapped[str] = mapped_column(Text, default="")
+    #: A TranslationState.
+    state: Mapped[str] = mapped_column(String(16), default=TranslationState.PENDING)
+    #: When the organiser last wrote or changed it (the moderators' queue is ordered by it).
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When and by whom it was last approved or rejected.
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reviewed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    #: What the moderator wrote to the organiser when rejecting it.
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    petition: Mapped[Petition] = relationship(back_populates="translations")
+
+    def __repr__(self) -> str:
+        return f"<PetitionTranslation {self.petition_id}/{self.language} {self.state}>"
 
 
 class CountShard(db.Model):
