@@ -5,8 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, PasswordField
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
 
 from ..forms import TOO_LONG, CleanText, LineField, TextOnly, WebForm, checked_email
 from ..models.signature import EMAIL_MAX
@@ -169,6 +169,18 @@ class ChangeEmailForm(_ValidatedEmail, WebForm):
         description=_l("We send a link to the new address; the change happens when you open it."),
     )
     password = current_password_field()
+
+
+class MailLanguageForm(WebForm):
+    """The language of the account's emails; the choices are the site's languages, each named
+    in itself (set by the view from LANGUAGES)."""
+
+    locale = SelectField(
+        _l("Language of your emails"),
+        description=_l("Links in them open the site in this language."),
+        validators=[InputRequired(_l("Please choose a language."))],
+        validate_choice=True,
+    )
 
 
 class DeleteAccountForm(WebForm):

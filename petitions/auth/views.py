@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..http import safe_next
+from ..languages import own_name
 from ..limits import account_key, limit_posts
 from ..models import utcnow
 from ..services import accounts
@@ -33,6 +34,7 @@ from .forms import (
     ChangePasswordForm,
     DeleteAccountForm,
     LoginForm,
+    MailLanguageForm,
     ResetPasswordForm,
     ResetRequestForm,
     SignupForm,
@@ -183,8 +185,19 @@ def _password_ok(password: str) -> bool:
     )
 
 
+def _language_form(*, submitted: bool = False) -> MailLanguageForm:
+    form = (
+        MailLanguageForm()
+        if submitted
+        else MailLanguageForm(formdata=None, locale=current_user.locale)
+    )
+    form.locale.choices = [(code, own_name(code)) for code in current_app.config["LANGUAGES"]]
+    return form
+
+
 def _settings_page(status: int = 200, **forms):
     context = {
+        "language_form": _language_form(),
         "password_form": ChangePasswordForm(formdata=None),
         "email_form": ChangeEmailForm(formdata=None),
         "delete_form": DeleteAccountForm(formdata=None),
@@ -200,6 +213,23 @@ def settings():
 
 
 NOT_YOUR_PASSWORD = _l("This is not your current password.")
+
+
+@bp.post("/settings/language")
+@login_required
+def change_language():
+    """The language of the account's emails (the pages follow the switcher, not this)."""
+    form = _language_form(submitted=True)
+    if form.validate_on_submit():
+        accounts.set_locale(
+            db.session,
+            current_user._get_current_object(),
+            form.locale.data,
+            offered=current_app.config["LANGUAGES"],
+        )
+        flash(_("Your emails will be in %(language)s.", language=own_name(form.locale.data)))
+        return redirect(url_for("auth.settings"), code=303)
+    return _settings_page(422, language_form=form)
 
 
 @bp.post("/settings/password")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -368,6 +368,15 @@ def request_password_reset(session: Session, email: str, *, policy: AccountPolic
                 "hours": _hours(policy),
             },
         )
+    session.commit()
+
+
+def set_locale(session: Session, user: User, locale: str, *, offered: Sequence[str]) -> None:
+    """The language the account's emails are written in from now on (and their links open
+    the site in). Only a language the site offers; commits."""
+    if locale not in offered:
+        raise ValueError(f"not an offered language: {locale!r}")
+    user.locale = locale
     session.commit()
 
 

@@ -16,8 +16,8 @@ from argon2 import PasswordHasher
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
-from petitions.auth.views import safe_next
 from petitions.extensions import db
+from petitions.http import safe_next
 from petitions.models import Petition, User, utcnow
 from petitions.passwords import PASSWORD_MAX, PASSWORD_MIN, needs_rehash
 from petitions.services.accounts import TokenPurpose

@@ -68,6 +68,7 @@ ACCESS = {
     "auth.logout": PUBLIC,  # harmless when logged out: it just goes home
     "auth.settings": ACCOUNT,
     "auth.change_email_request": ACCOUNT,
+    "auth.change_language": ACCOUNT,
     "auth.change_password": ACCOUNT,
     "auth.delete_account": ACCOUNT,
     "organiser.my_petitions": ACCOUNT,
