@@ -13,6 +13,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from petitions import create_app
+from petitions.database import exists_on
 from petitions.extensions import db
 from petitions.models import CountShard, Petition, Signature, utcnow
 from tests.fixtures.database import private_postgres_database
@@ -31,7 +32,9 @@ APP_TABLES = {
 def schema_differences(app) -> list:
     """What `flask db check` compares, as a list to show when it is not empty."""
     with app.app_context(), db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": exists_on(conn.dialect.name)}
+        )
         return compare_metadata(context, db.metadata)
 
 

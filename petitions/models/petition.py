@@ -24,6 +24,17 @@ from .types import UTCDateTime, one_of, utcnow
 from .user import User
 
 
+def search_index(name: str) -> Index:
+    """A trigram index on `search_text`, so `search_text LIKE '%word%'` is indexed: PostgreSQL
+    only (the pg_trgm extension); SQLite scans (migration 0009, services/search.py)."""
+    return Index(
+        name,
+        "search_text",
+        postgresql_using="gin",
+        postgresql_ops={"search_text": "gin_trgm_ops"},
+    ).ddl_if(dialect="postgresql")
+
+
 class PetitionState(enum.StrEnum):
     #: Being written by its organiser; editable, previewable, not public.
     DRAFT = "draft"
@@ -99,6 +110,7 @@ class Petition(db.Model):
         Index("ix_petitions_state_opened_at", "state", "opened_at"),
         Index("ix_petitions_owner_id", "owner_id"),
         Index("ix_petitions_moderation_queue", "state", "moderation_requested_at"),
+        search_index("ix_petitions_search_text"),
     )
 
     #: Public, stable identifier: the petition lives at /petitions/<id>.
@@ -165,6 +177,10 @@ class Petition(db.Model):
         String(TIME_ZONE_MAX), default="UTC", server_default="UTC"
     )
 
+    #: Title, action and background folded for search (services/search.py keeps it right);
+    #: deferred: only search reads it.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
+
     translations: Mapped[list[PetitionTranslation]] = relationship(
         back_populates="petition", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -221,6 +237,7 @@ class PetitionTranslation(db.Model):
         CheckConstraint("state = 'pending' OR reviewed_at IS NOT NULL", name="reviewed_has_date"),
         UniqueConstraint("petition_id", "language", name="uq_petition_translations_language"),
         Index("ix_petition_translations_queue", "state", "submitted_at"),
+        search_index("ix_petition_translations_search_text"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -241,6 +258,9 @@ class PetitionTranslation(db.Model):
     )
     #: What the moderator wrote to the organiser when rejecting it.
     review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Title, action and background folded for search (services/search.py keeps it right);
+    #: deferred: only search reads it.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
 
     petition: Mapped[Petition] = relationship(back_populates="translations")
 
