@@ -5,7 +5,8 @@
   the ORM from now on; filled here for the rows already there, in batches.
 - On PostgreSQL: the `pg_trgm` extension (a trusted extension since PostgreSQL 13, so the
   database owner may create it) and a GIN trigram index on each column, which serves
-  `search_text LIKE '%word%'`. SQLite has no such index and scans.
+  `search_text LIKE '%word%'` (on translations, the approved ones: the only ones searched).
+  SQLite has no such index and scans.
   (Plain columns only: no batch operation, which would rebuild `petitions` on SQLite.)
 
 Revision ID: 0009
@@ -25,6 +26,8 @@ depends_on = None
 
 TABLES = ('petitions', 'petition_translations')
 BATCH = 500
+#: Search reads approved translations only, so only they are indexed.
+APPROVED = sa.text("state = 'approved'")
 
 
 def upgrade():
@@ -35,7 +38,7 @@ def upgrade():
         backfill(bind, table)
     if bind.dialect.name == 'postgresql':
         op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
-        for table in TABLES:
+        for table, where in (('petitions', None), ('petition_translations', APPROVED)):
             op.create_index(
                 f'ix_{table}_search_text',
                 table,
@@ -43,6 +46,7 @@ def upgrade():
                 unique=False,
                 postgresql_using='gin',
                 postgresql_ops={'search_text': 'gin_trgm_ops'},
+                postgresql_where=where,
             )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -24,14 +25,16 @@ from .types import UTCDateTime, one_of, utcnow
 from .user import User
 
 
-def search_index(name: str) -> Index:
+def search_index(name: str, where: str | None = None) -> Index:
     """A trigram index on `search_text`, so `search_text LIKE '%word%'` is indexed: PostgreSQL
-    only (the pg_trgm extension); SQLite scans (migration 0009, services/search.py)."""
+    only (the pg_trgm extension); SQLite scans (migration 0009, services/search.py). `where`:
+    only the rows search reads."""
     return Index(
         name,
         "search_text",
         postgresql_using="gin",
         postgresql_ops={"search_text": "gin_trgm_ops"},
+        postgresql_where=text(where) if where else None,
     ).ddl_if(dialect="postgresql")
 
 
@@ -237,7 +240,7 @@ class PetitionTranslation(db.Model):
         CheckConstraint("state = 'pending' OR reviewed_at IS NOT NULL", name="reviewed_has_date"),
         UniqueConstraint("petition_id", "language", name="uq_petition_translations_language"),
         Index("ix_petition_translations_queue", "state", "submitted_at"),
-        search_index("ix_petition_translations_search_text"),
+        search_index("ix_petition_translations_search_text", where="state = 'approved'"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

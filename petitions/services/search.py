@@ -30,7 +30,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import and_, case, event, func, not_, or_, select
+from sqlalchemy import Select, and_, case, event, func, not_, or_, select
 from sqlalchemy.orm import Session, attributes
 from sqlalchemy.sql.elements import BindParameter
 
@@ -178,6 +178,18 @@ class SearchRequest:
         )
 
 
+def listed(request: SearchRequest) -> Select:
+    """The public petitions `request` asks for, in no order."""
+    conditions = [Petition.state.in_(PUBLIC_STATES)]
+    words = query_words(request.query)
+    if words:
+        conditions.append(matching(words))
+    by_state = state_condition(request.state)
+    if by_state is not None:
+        conditions.append(by_state)
+    return select(Petition).where(*conditions)
+
+
 def search(
     session: Session, request: SearchRequest, *, per_page: int
 ) -> Page[tuple[Petition, int]]:
@@ -188,14 +200,7 @@ def search(
     first (by opening, or creation for a rejected one), or closing soon (open petitions by
     their deadline, then the rest, newest first).
     """
-    conditions = [Petition.state.in_(PUBLIC_STATES)]
-    words = query_words(request.query)
-    if words:
-        conditions.append(matching(words))
-    by_state = state_condition(request.state)
-    if by_state is not None:
-        conditions.append(by_state)
-    base = select(Petition).where(*conditions)
+    base = listed(request)
     total, pages, page = bounds(session, base, page=request.page, per_page=per_page)
     newest = (func.coalesce(Petition.opened_at, Petition.created_at).desc(), Petition.id.desc())
     if request.sort == "newest":

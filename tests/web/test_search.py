@@ -9,10 +9,12 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from petitions.extensions import db
-from petitions.models import Petition, utcnow
+from petitions.models import Petition, PetitionTranslation, utcnow
+from petitions.services import search as search_service
+from tests.fixtures.database import ON_POSTGRES
 
 
 def set_fields(app, petition_id: int, **values) -> None:
@@ -431,3 +433,59 @@ def test_an_answered_petition_shows_its_response(client, answered):
     page = client.get(f"/petitions/{answered('Clean air')}").get_data(as_text=True)
     assert "Official response" in page and "We will do it." in page
     assert "awaiting an official response" not in page
+
+
+# --- the index (PostgreSQL) -------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_POSTGRES, reason="the trigram indexes exist on PostgreSQL only")
+def test_the_query_can_use_the_trigram_indexes(app):
+    """On a few thousand petitions, each with an approved translation, and with sequential
+    scans priced out, the planner answers a word from both trigram indexes."""
+    now = utcnow()
+    with app.app_context():
+        petition_ids = db.session.scalars(
+            insert(Petition).returning(Petition.id),
+            [
+                {
+                    "title": f"Petition {n} about street {n * 7}",
+                    "action": f"Repair street {n * 7}.",
+                    "addressee": "Bishkek city council",
+                    "state": "open",
+                    "created_at": now,
+                    "opened_at": now,
+                }
+                for n in range(3000)
+            ],
+        ).all()
+        db.session.execute(
+            insert(PetitionTranslation),
+            [
+                {
+                    "petition_id": petition_id,
+                    "language": "ky",
+                    "title": f"Петиция {n}: көчө {n * 7}",
+                    "action": f"Көчөнү оңдоо {n * 7}.",
+                    "state": "approved",
+                    "submitted_at": now,
+                    "reviewed_at": now,
+                }
+                for n, petition_id in enumerate(petition_ids)
+            ],
+        )
+        db.session.commit()
+        connection = db.session.connection()
+        for table in ("petitions", "petition_translations"):
+            # As VACUUM would: the new rows go from the GIN index's pending list into the index.
+            connection.exec_driver_sql(f"SELECT gin_clean_pending_list('ix_{table}_search_text')")
+            connection.exec_driver_sql(f"ANALYZE {table}")
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        statement = search_service.listed(search_service.SearchRequest(query="бишкек"))
+        compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+        with connection.connection.cursor() as cursor:  # psycopg's own: no placeholders
+            cursor.execute(f"EXPLAIN {str(compiled).replace('%%', '%')}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        db.session.rollback()
+    assert "Bitmap Index Scan on ix_petitions_search_text" in plan, plan
+    assert "Bitmap Index Scan on ix_petition_translations_search_text" in plan, plan
