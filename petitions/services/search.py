@@ -16,8 +16,9 @@ databases agree on every letter, and the indexes cover exactly what the query co
 The column is written by the ORM, never by hand: `init_app()` registers listeners that fold
 the text whenever a Petition or PetitionTranslation is inserted or updated, whether through the
 unit of work (`session.add`, attribute changes) or an ORM statement (`session.execute(
-update(Petition).values(title=...))`). A statement that sets only some of the three texts is
-refused: the folded text needs all three, and a stale one would hide a petition from search.
+update(Petition).values(...))`). A statement that sets all three texts gets their folded text
+added; one that sets only some (or SQL expressions) marks the rows it changes as stale and
+they are folded from the database right after it, in the same transaction.
 
 Only public petitions are ever listed (`PUBLIC_STATES`), and the text of a petition withheld
 for its rejection reason (`Petition.text_withheld()`) is never matched: only the decision is
@@ -30,7 +31,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import Select, and_, case, event, func, not_, or_, select
+from sqlalchemy import Select, and_, bindparam, case, event, func, not_, or_, select
 from sqlalchemy.orm import Session, attributes
 from sqlalchemy.sql.elements import BindParameter
 
@@ -222,9 +223,9 @@ def search(
 # --- keeping search_text right -----------------------------------------------------------------
 
 
-class SearchTextError(RuntimeError):
-    """A statement changes some of a petition's texts but not all: its folded text cannot be
-    computed from the statement alone (set all three, or change the object instead)."""
+#: The `search_text` of a row whose texts changed in a way the statement alone does not tell
+#: (some of the three, or SQL expressions): never a real one, since a title is never empty.
+STALE = ""
 
 
 def _fold_object(mapper, connection, target) -> None:
@@ -241,47 +242,79 @@ def _plain_value(value):
     return value.effective_value if isinstance(value, BindParameter) else value
 
 
-def _with_search_text(values: dict, what: str, *, partial_allowed: bool) -> str | None:
-    """The folded text for a row written with `values`; None if they set no text."""
+def _folded(values: dict, *, insert: bool) -> str | None:
+    """The `search_text` for a row written with `values`: None if they set no text (or set
+    search_text themselves), STALE if the values alone cannot tell it."""
     given = [name for name in TEXT_COLUMNS if name in values]
     if not given or "search_text" in values:
         return None
-    if len(given) != len(TEXT_COLUMNS) and not partial_allowed:
-        raise SearchTextError(f"A statement sets {given} of {what}: set all of {TEXT_COLUMNS}.")
     texts = [values.get(name) for name in TEXT_COLUMNS]
-    if not all(text is None or isinstance(text, str) for text in texts):
-        raise SearchTextError(f"The texts of {what} must be plain values to be folded.")
+    if (len(given) < len(TEXT_COLUMNS) and not insert) or not all(
+        text is None or isinstance(text, str) for text in texts
+    ):
+        return STALE
     return search_text_of(*texts)
 
 
-def _fold_statement(execute_state) -> None:
+def refold_stale(session: Session, model) -> int:
+    """Fold the texts of every `model` row marked STALE; returns how many there were."""
+    table = model.__table__
+    rows = session.execute(
+        select(table.c.id, table.c.title, table.c.action, table.c.background).where(
+            table.c.search_text == STALE
+        )
+    ).all()
+    if rows:
+        session.execute(
+            table.update()
+            .where(table.c.id == bindparam("row_id"))
+            .values(search_text=bindparam("folded")),
+            [
+                {"row_id": r.id, "folded": search_text_of(r.title, r.action, r.background)}
+                for r in rows
+            ],
+        )
+    return len(rows)
+
+
+def _fold_statement(execute_state):
     """do_orm_execute: an ORM INSERT or UPDATE of petitions or translations that sets their
-    texts also sets their folded text (an INSERT may leave the background to its default)."""
+    texts also sets their folded text. When the statement alone cannot tell it (an UPDATE of
+    the title only, say), the rows it changes are marked STALE and folded right after it."""
     if not (execute_state.is_insert or execute_state.is_update):
-        return
+        return None
     mapper = execute_state.bind_mapper
     if mapper is None or mapper.class_ not in (Petition, PetitionTranslation):
-        return
-    what = mapper.class_.__name__
+        return None
     statement = execute_state.statement
-    partial = execute_state.is_insert
-    if getattr(statement, "_multi_values", None):
-        raise SearchTextError(f"Multi-row VALUES for {what}: pass a list of parameters instead.")
+    insert = execute_state.is_insert
     if isinstance(execute_state.parameters, list | tuple):
-        rows = []
+        rows, stale = [], False
         for row in execute_state.parameters:
-            folded = _with_search_text(row, what, partial_allowed=partial)
+            folded = _folded(row, insert=insert)
+            stale = stale or folded == STALE
             rows.append(row if folded is None else {**row, "search_text": folded})
         execute_state.parameters = rows
-        return
-    values = {
-        getattr(key, "key", key): _plain_value(value)
-        for key, value in (getattr(statement, "_values", None) or {}).items()
-    }
-    values.update(execute_state.parameters or {})
-    folded = _with_search_text(values, what, partial_allowed=partial)
-    if folded is not None:
-        execute_state.statement = statement.values(search_text=folded)
+    else:
+        values = {
+            getattr(key, "key", key): _plain_value(value)
+            for key, value in (getattr(statement, "_values", None) or {}).items()
+        }
+        values.update(execute_state.parameters or {})
+        folded = _folded(values, insert=insert)
+        stale = folded == STALE or bool(getattr(statement, "_multi_values", None))
+        if folded is not None:
+            statement = statement.values(search_text=folded)
+    if not stale:
+        execute_state.statement = statement
+        return None
+    result = execute_state.invoke_statement(statement=statement)
+    if getattr(statement, "_returning", ()):  # read its rows before the next statement runs
+        frozen = result.freeze()
+        refold_stale(execute_state.session, mapper.class_)
+        return frozen()
+    refold_stale(execute_state.session, mapper.class_)
+    return result
 
 
 def init_app(app: Flask) -> None:
@@ -300,7 +333,7 @@ __all__ = [
     "SORTS",
     "STATES",
     "SearchRequest",
-    "SearchTextError",
+    "refold_stale",
     "WORDS_MAX",
     "fold",
     "init_app",
