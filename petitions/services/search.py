@@ -69,8 +69,9 @@ def fold(text: str) -> str:
     NFKC (compatibility forms: ligatures, full-width letters, Arabic presentation forms),
     then case folding (Ё -> ё, ß -> ss, İ -> i̇). Combining marks come off Latin and Arabic
     letters (café -> cafe, Arabic vowel signs) but stay on Cyrillic ones, where they make other
-    letters (й is not и, ў is not у); only ё is read as е, as Russian writes it. Every run of
-    whitespace or control characters becomes one space.
+    letters (й is not и, ў is not у); only ё is read as е, as Russian writes it. Invisible
+    format characters (soft hyphen, zero-width joiners) go; every run of whitespace or control
+    characters becomes one space.
     """
     text = unicodedata.normalize("NFKC", text).casefold()
     kept = []
@@ -81,7 +82,10 @@ def fold(text: str) -> str:
                 kept.append(char)
             continue
         keep_marks = _is_cyrillic(char)
-        kept.append(" " if unicodedata.category(char)[0] == "C" else char)
+        category = unicodedata.category(char)
+        if category == "Cf":
+            continue  # soft hyphens, zero-width joiners: inside a word, not between words
+        kept.append(" " if category[0] == "C" else char)
     text = unicodedata.normalize("NFC", "".join(kept)).replace("ё", "е")
     return " ".join(text.split())
 

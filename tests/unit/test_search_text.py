@@ -31,6 +31,8 @@ from petitions.services.search import (
         ("Мой", "мой"),  # й is not и
         ("مَدْرَسَة", "مدرسة"),  # Arabic vowel signs
         ("  many\n\tspaces \x00here ", "many spaces here"),
+        ("Биш\u00adкек", "бишкек"),  # a soft hyphen
+        ("می\u200cخواهم", "میخواهم"),  # a zero-width non-joiner
     ],
 )
 def test_fold(typed, folded):
