@@ -95,7 +95,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        from petitions.database import exists_on
+
+        # Indexes for one database only (the PostgreSQL trigram ones) are compared there only.
+        options = {"include_object": exists_on(connection.dialect.name), **conf_args}
+        context.configure(connection=connection, target_metadata=get_metadata(), **options)
 
         with context.begin_transaction():
             context.run_migrations()

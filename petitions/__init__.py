@@ -102,10 +102,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .public.feed import bp as feed_bp
     from .public.live import bp as live_bp
     from .public.views import bp as public_bp
+    from .services import search
     from .signing.sponsors import bp as sponsors_bp
     from .signing.unsubscribe import bp as unsubscribe_bp
     from .signing.views import bp as signing_bp
 
+    search.init_app(app)
     app.register_blueprint(public_bp)
     app.register_blueprint(live_bp)
     app.register_blueprint(feed_bp)

@@ -63,3 +63,18 @@ def init_app(app: Flask) -> None:
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+
+
+def exists_on(dialect: str):
+    """Alembic's `include_object` for a database of `dialect`: leaves out of the comparison of
+    models and schema the indexes declared for another database only (`Index.ddl_if(dialect=
+    ...)`, e.g. the PostgreSQL trigram indexes of search), which the migrations create on
+    theirs only."""
+
+    def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        ddl_if = getattr(obj, "_ddl_if", None)
+        if type_ == "index" and not reflected and ddl_if is not None and ddl_if.dialect:
+            return ddl_if.dialect == dialect
+        return True
+
+    return include_object

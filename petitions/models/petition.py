@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -22,6 +23,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from .types import UTCDateTime, one_of, utcnow
 from .user import User
+
+
+def search_index(name: str, where: str | None = None) -> Index:
+    """A trigram index on `search_text`, so `search_text LIKE '%word%'` is indexed: PostgreSQL
+    only (the pg_trgm extension); SQLite scans (migration 0009, services/search.py). `where`:
+    only the rows search reads."""
+    return Index(
+        name,
+        "search_text",
+        postgresql_using="gin",
+        postgresql_ops={"search_text": "gin_trgm_ops"},
+        postgresql_where=text(where) if where else None,
+    ).ddl_if(dialect="postgresql")
 
 
 class PetitionState(enum.StrEnum):
@@ -99,6 +113,7 @@ class Petition(db.Model):
         Index("ix_petitions_state_opened_at", "state", "opened_at"),
         Index("ix_petitions_owner_id", "owner_id"),
         Index("ix_petitions_moderation_queue", "state", "moderation_requested_at"),
+        search_index("ix_petitions_search_text"),
     )
 
     #: Public, stable identifier: the petition lives at /petitions/<id>.
@@ -165,6 +180,10 @@ class Petition(db.Model):
         String(TIME_ZONE_MAX), default="UTC", server_default="UTC"
     )
 
+    #: Title, action and background folded for search (services/search.py keeps it right);
+    #: deferred: only search reads it.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
+
     translations: Mapped[list[PetitionTranslation]] = relationship(
         back_populates="petition", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -221,6 +240,7 @@ class PetitionTranslation(db.Model):
         CheckConstraint("state = 'pending' OR reviewed_at IS NOT NULL", name="reviewed_has_date"),
         UniqueConstraint("petition_id", "language", name="uq_petition_translations_language"),
         Index("ix_petition_translations_queue", "state", "submitted_at"),
+        search_index("ix_petition_translations_search_text", where="state = 'approved'"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -241,6 +261,9 @@ class PetitionTranslation(db.Model):
     )
     #: What the moderator wrote to the organiser when rejecting it.
     review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Title, action and background folded for search (services/search.py keeps it right);
+    #: deferred: only search reads it.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
 
     petition: Mapped[Petition] = relationship(back_populates="translations")
 

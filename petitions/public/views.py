@@ -1,4 +1,5 @@
-"""Public pages: the index of open petitions, a petition's page, its running total as JSON."""
+"""Public pages: the index of open petitions, search and the archive, a petition's page, its
+running total as JSON."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 
 from ..extensions import db
 from ..http import timestamp
-from ..services import petitions
+from ..services import petitions, search
 from ..services.public_numbers import current_total
 from .page import render_petition
 
@@ -22,7 +23,24 @@ def index():
     listing = petitions.list_open(
         db.session, sort=sort, page=page, per_page=current_app.config["PETITIONS_PER_PAGE"]
     )
-    return render_template("public/index.html", listing=listing, sort=sort)
+    return render_template(
+        "public/index.html", listing=listing, sort=sort, query_max=search.QUERY_MAX
+    )
+
+
+@bp.get("/search")
+def search_page():
+    """Search and the archive (`state=archive`): every choice in the query string, so a
+    result list is a link to share; whatever the query string says, the page answers (an
+    unusable value is replaced by its default)."""
+    args = request.args
+    asked = search.SearchRequest.from_args(
+        args.get("q"), args.get("state"), args.get("sort"), args.get("page", 1, type=int)
+    )
+    results = search.search(db.session, asked, per_page=current_app.config["PETITIONS_PER_PAGE"])
+    return render_template(
+        "public/search.html", asked=asked, results=results, query_max=search.QUERY_MAX
+    )
 
 
 @bp.get("/petitions/<int:petition_id>")

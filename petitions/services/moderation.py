@@ -354,7 +354,8 @@ def edit_text(
             Petition.action == old["action"],
             Petition.background == old["background"],
         )
-        .values(edited_at=now, **{name: values[1] for name, values in changes.items()})
+        # All three texts, changed or not, so search folds them anew (services/search.py).
+        .values(edited_at=now, **new)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
