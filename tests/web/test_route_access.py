@@ -32,6 +32,7 @@ ACCESS = {
     "public.petition": PUBLIC,
     "public.count_json": PUBLIC,
     "public.privacy": PUBLIC,
+    "public.accessibility": PUBLIC,
     # Open data (petitions/api/): read-only, no personal data, CORS open.
     "api.index": PUBLIC,
     "api.openapi": PUBLIC,
