@@ -28,7 +28,9 @@ from .languages import ROOT_KEY
 #: Hex digits of the SHA-256 of a file's contents in its name.
 DIGEST_LENGTH = 10
 #: `site.3f2a9c41d0.css` -> ("site", "3f2a9c41d0", ".css").
-FINGERPRINTED = re.compile(r"^(?P<stem>.+)\.(?P<digest>[0-9a-f]{%d})(?P<suffix>\.[^./]+)$" % DIGEST_LENGTH)
+FINGERPRINTED = re.compile(
+    rf"^(?P<stem>.+)\.(?P<digest>[0-9a-f]{{{DIGEST_LENGTH}}})(?P<suffix>\.[^./]+)$"
+)
 #: For fingerprinted names: the contents never change under that name.
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: For plain names and stale fingerprints: five minutes.
