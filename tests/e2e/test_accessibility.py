@@ -6,6 +6,8 @@ when the lock file is newer than node_modules). The pages' CSP allows only their
 so the test browser context, and only it, bypasses the CSP to inject axe; the pages
 themselves are served exactly as to anyone.
 
+Each page also has exactly one h1 (its title, for people who jump by heading).
+
 Each page is its own test (`[en-home]`, `[ky-sign-form-errors]`, ...). A page that needs a
 login logs in through the login form; a form "with errors" is sent empty, as a hurried
 person does, so the error summary, the links to the fields and the invalid fields are
@@ -240,5 +242,6 @@ def test_no_serious_accessibility_violations(
 ):
     visit(axe_page, LANGUAGES[language], site, mailbox, deliver)
     expect(axe_page.locator("html")).to_have_attribute("lang", language)
+    expect(axe_page.locator("h1")).to_have_count(1)
     found = serious_violations(axe_page)
     assert not found, f"{axe_page.url}:\n" + json.dumps(found, indent=1, ensure_ascii=False)
