@@ -152,6 +152,7 @@ page_check("petition-closed")(goto("/petitions/{site.closed_petition}"))
 page_check("petition-rejected")(goto("/petitions/{site.rejected_petition}"))
 page_check("accessibility")(goto("/accessibility"))
 page_check("privacy")(goto("/privacy"))
+page_check("embed")(goto("/petitions/{site.open_petition}/embed"))
 page_check("not-found")(goto("/no-such-page"))
 
 
