@@ -246,3 +246,23 @@ def test_no_serious_accessibility_violations(
     expect(axe_page.locator("h1")).to_have_count(1)
     found = serious_violations(axe_page)
     assert not found, f"{axe_page.url}:\n" + json.dumps(found, indent=1, ensure_ascii=False)
+
+
+def test_the_keyboard_reaches_a_visible_skip_link_and_sees_where_the_focus_is(page, petition):
+    page.goto(f"/petitions/{petition}")
+    page.keyboard.press("Tab")
+    skip = page.locator("a.skip")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    # A solid ring at least 2 px wide (site.css), not the browser's faint default.
+    outline = page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()"
+    )
+    assert outline[0] == "solid" and outline[1] >= 2, outline
+
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"#main$"))
+    page.keyboard.press("Tab")
+    # The next stop is inside the page's content, not back in the header.
+    assert page.evaluate("document.activeElement.closest('main') !== null")
