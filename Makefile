@@ -56,14 +56,28 @@ chromium:
 	  fi; \
 	fi
 
+## axe-core for the accessibility browser tests (tests/e2e/test_accessibility.py), from npm at
+## the version package-lock.json pins; reinstalled only when the lock file is newer.
+node_modules/.package-lock.json: package.json package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's npm for axe-core"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	  else \
+	    echo "The accessibility tests need npm: sudo apt-get install -y npm"; exit 1; \
+	  fi; \
+	fi
+	npm ci --no-audit --no-fund
+	touch $@
+
 ## The whole suite, on SQLite unless TEST_DATABASE_URL names a PostgreSQL database.
-test: $(STAMP) chromium $(MO_FILES)
+test: $(STAMP) chromium node_modules/.package-lock.json $(MO_FILES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The suite against the local PostgreSQL (127.0.0.1:5432, database test).
-test-postgres: $(STAMP) chromium $(MO_FILES)
+test-postgres: $(STAMP) chromium node_modules/.package-lock.json $(MO_FILES)
 	TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 worker: $(STAMP) $(MO_FILES)
@@ -89,4 +103,4 @@ bench-opendata: $(STAMP)
 	$(BIN)/python bench/opendata.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules

@@ -235,6 +235,15 @@ SETTINGS: tuple[Setting, ...] = (
         ("From address."),
     ),
     Setting(
+        "ACCESSIBILITY_CONTACT",
+        "str",
+        None,
+        (
+            "Email address the accessibility statement (`/accessibility`) gives for reporting a "
+            "problem. Unset: the statement asks readers to write to the site's operators."
+        ),
+    ),
+    Setting(
         "OUTBOX_MAX_ATTEMPTS",
         "int",
         25,

@@ -58,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from . import (
+        assets,
         auth,
         cli,
         database,
@@ -83,6 +84,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     database.init_app(app)
     languages.init_app(app)
+    assets.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
     emails.init_app(app)

@@ -88,3 +88,12 @@ def privacy():
         unconfirmed_days=config["UNCONFIRMED_RETENTION_DAYS"],
         investigation_days=config["INVESTIGATION_DAYS"],
     )
+
+
+@bp.get("/accessibility")
+def accessibility():
+    """The accessibility statement: the standard we aim for, how it is tested, what is known
+    not to meet it, and how to tell us."""
+    return render_template(
+        "public/accessibility.html", contact=current_app.config["ACCESSIBILITY_CONTACT"]
+    )

@@ -33,6 +33,7 @@ ACCESS = {
     "public.count_json": PUBLIC,
     "public.privacy": PUBLIC,
     "public.search_page": PUBLIC,
+    "public.accessibility": PUBLIC,
     # Open data (petitions/api/): read-only, no personal data, CORS open.
     "api.index": PUBLIC,
     "api.openapi": PUBLIC,
