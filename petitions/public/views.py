@@ -27,7 +27,9 @@ def index():
 
 @bp.get("/petitions/<int:petition_id>")
 def petition(petition_id: int):
-    found = petitions.public_petition(db.session, petition_id, with_owner=True)
+    found = petitions.public_petition(
+        db.session, petition_id, with_owner=True, with_translations=True
+    )
     if found is None:
         abort(404)
     return render_petition(found)
