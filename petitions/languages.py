@@ -72,7 +72,7 @@ def own_name(code: str) -> str:
 
 
 def text_direction(code: str) -> str:
-    """"rtl" for a language written right to left (Arabic, Persian, Hebrew ...), else "ltr"."""
+    """ "rtl" for a language written right to left (Arabic, Persian, Hebrew ...), else "ltr"."""
     try:
         order = Locale.parse(code).character_order
     except (ValueError, TypeError, LookupError):

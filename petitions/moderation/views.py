@@ -30,11 +30,11 @@ from .forms import (
     ApproveForm,
     ApproveTranslationForm,
     CorrectTranslationForm,
-    RejectTranslationForm,
     EditForm,
     HideForm,
     PauseForm,
     RejectForm,
+    RejectTranslationForm,
     ResponseForm,
     SendBackForm,
 )

@@ -31,8 +31,7 @@ def _message(refused: TranslationRefused, petition, language: str | None) -> str
         )
     if refused.refusal == Refusal.DUPLICATE:
         return _(
-            "Your petition already has a translation into %(language)s; change that one "
-            "instead.",
+            "Your petition already has a translation into %(language)s; change that one instead.",
             language=name,
         )
     if refused.refusal == Refusal.UNKNOWN_LANGUAGE:

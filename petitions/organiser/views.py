@@ -122,7 +122,6 @@ def petition(petition_id: int):
         submit_form=SubmitForm(),
         translations=translation_service.translations_of(db.session, found.id),
         translatable=found.state in TRANSLATABLE_STATES,
-
     )
 
 

@@ -67,8 +67,8 @@ def cleaned_fields(draft: PetitionDraft, *, languages: Iterable[str] | None = No
     """The draft's texts normalised and checked, as column values; raises PetitionError.
 
     `languages`: the codes a petition may be written in (the LANGUAGES setting; None: English
-    and every language with a catalog). Shared by the CLI (`create_petition`) and the organiser's forms
-    (services/lifecycle.py).
+    and every language with a catalog). Shared by the CLI (`create_petition`) and the
+    organiser's forms (services/lifecycle.py).
     """
     language = checked_language(
         draft.language, offered("en", catalog_languages()) if languages is None else languages

@@ -129,9 +129,7 @@ def review_queue(session: Session, *, now: datetime) -> list[WaitingTranslation]
     return [WaitingTranslation(t, title, now - t.submitted_at) for t, title in rows]
 
 
-def approved_titles(
-    session: Session, petition_ids: Sequence[int], language: str
-) -> dict[int, str]:
+def approved_titles(session: Session, petition_ids: Sequence[int], language: str) -> dict[int, str]:
     """The approved titles in `language` of these petitions (for listings), in one query."""
     if not petition_ids:
         return {}

@@ -8,7 +8,6 @@ from html.parser import HTMLParser
 
 import pytest
 
-
 REPEATABLE = frozenset({"og:locale:alternate"})
 
 
