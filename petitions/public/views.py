@@ -6,7 +6,8 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 
 from ..extensions import db
 from ..http import timestamp
-from ..services import petitions
+from ..languages import request_language
+from ..services import petitions, translations
 from ..services.public_numbers import current_total
 from .page import render_petition
 
@@ -22,7 +23,14 @@ def index():
     listing = petitions.list_open(
         db.session, sort=sort, page=page, per_page=current_app.config["PETITIONS_PER_PAGE"]
     )
-    return render_template("public/index.html", listing=listing, sort=sort)
+    language = request_language()
+    # The reader's-language titles of this page's petitions, in one query.
+    titles = translations.approved_titles(
+        db.session, [p.id for p, _total in listing.items], language
+    )
+    return render_template(
+        "public/index.html", listing=listing, sort=sort, titles=titles, language=language
+    )
 
 
 @bp.get("/petitions/<int:petition_id>")
