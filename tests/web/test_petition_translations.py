@@ -64,9 +64,7 @@ def review(moderator, petition_id: int, language: str, decision: str, **fields):
     action = f"/moderation/petitions/{petition_id}/translations/{language}/{decision}"
     form = html[html.index(f'action="{action}"') :]
     seen = re.search(r'name="seen" type="hidden" value="([^"]*)"', form).group(1)
-    return moderator.post(
-        action, data={"csrf_token": csrf_token(html), "seen": seen, **fields}
-    )
+    return moderator.post(action, data={"csrf_token": csrf_token(html), "seen": seen, **fields})
 
 
 def translation_state(app, petition_id: int, language: str = "ru") -> str | None:
@@ -241,9 +239,7 @@ def test_the_review_page_shows_the_translation_beside_the_original(
     add_translation(organiser, own_petition)
     html = moderator.get(f"/moderation/petitions/{own_petition}").get_data(as_text=True)
     side_by_side = html[html.index('class="side-by-side"') :]
-    assert side_by_side.index("Vote against sending troops abroad.") < side_by_side.index(
-        RU_ACTION
-    )
+    assert side_by_side.index("Vote against sending troops abroad.") < side_by_side.index(RU_ACTION)
     assert '<div lang="ru">' in side_by_side
 
 
@@ -297,13 +293,13 @@ def test_rejecting_needs_a_note(app, organiser, moderator, own_petition):
     assert translation_state(app, own_petition) == "pending"
 
 
-def test_an_approval_of_text_changed_meanwhile_is_refused(
-    app, organiser, moderator, own_petition
-):
+def test_an_approval_of_text_changed_meanwhile_is_refused(app, organiser, moderator, own_petition):
     add_translation(organiser, own_petition)
     page = f"/moderation/petitions/{own_petition}"
     html = moderator.get(page).get_data(as_text=True)
-    seen = re.search(r'name="seen" type="hidden" value="([^"]*)"', html[html.index("translations/ru/approve") :])[1]
+    seen = re.search(
+        r'name="seen" type="hidden" value="([^"]*)"', html[html.index("translations/ru/approve") :]
+    )[1]
     edit = f"/organiser/petitions/{own_petition}/translations/ru/edit"
     form_post(organiser, edit, edit, {"title": "Подмена", "action": RU_ACTION})
     response = moderator.post(
@@ -328,9 +324,7 @@ def test_a_moderators_correction_is_logged_with_old_and_new(app, moderator, read
     assert translation_state(app, approved) == "approved"
     with app.app_context():
         event = db.session.scalars(
-            select(PetitionEvent).where(
-                PetitionEvent.action == EventAction.TRANSLATION_CORRECTED
-            )
+            select(PetitionEvent).where(PetitionEvent.action == EventAction.TRANSLATION_CORRECTED)
         ).one()
         assert event.details == {
             "language": "ru",
@@ -368,3 +362,160 @@ def test_the_home_page_lists_the_readers_language_title(approved, reader):
 def test_the_home_page_never_lists_a_pending_title(organiser, reader, own_petition):
     add_translation(organiser, own_petition)
     assert RU_TITLE not in reader.get("/ru/").get_data(as_text=True)
+
+
+# --- open data -------------------------------------------------------------------------------
+
+
+def test_the_api_gives_the_language_and_the_approved_translations(approved, reader):
+    body = reader.get(f"/api/v1/petitions/{approved}").get_json()
+    assert body["language"] == "en"
+    assert body["translations"] == [
+        {"language": "ru", "title": RU_TITLE, "action": RU_ACTION, "background": RU_BACKGROUND}
+    ]
+
+
+def test_the_api_never_gives_a_pending_translation(organiser, reader, own_petition):
+    add_translation(organiser, own_petition)
+    body = reader.get(f"/api/v1/petitions/{own_petition}").get_json()
+    assert body["translations"] == []
+    assert RU_TITLE not in reader.get("/api/v1/petitions").get_data(as_text=True)
+
+
+def csv_rows(response) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+
+
+def test_the_translations_csv_has_one_row_per_approved_translation(
+    app, organiser, reader, approved, make_petition
+):
+    pending = make_petition(title="Second", owner_id=organiser.user_id)
+    add_translation(organiser, pending, title="Второй")
+    rows = csv_rows(reader.get("/api/v1/translations.csv"))
+    assert rows == [
+        ["petition_id", "language", "title", "action", "background"],
+        [str(approved), "ru", RU_TITLE, RU_ACTION, RU_BACKGROUND],
+    ]
+
+
+def test_the_petitions_csv_says_each_petitions_language(approved, reader):
+    rows = csv_rows(reader.get("/api/v1/petitions.csv"))
+    language = rows[0].index("language")
+    assert [row[language] for row in rows[1:]] == ["en"]
+
+
+@pytest.fixture
+def withheld(app, organiser, moderator, make_queued_petition, moderate):
+    """A petition with an approved translation, then rejected as offensive."""
+    petition_id = make_queued_petition("Insulting title", owner_id=organiser.user_id)
+    assert add_translation(organiser, petition_id, title="Оскорбительный").status_code == 303
+    assert review(moderator, petition_id, "ru", "approve").status_code == 303
+    moderate("rejected", petition_id, reason="offensive")
+    return petition_id
+
+
+def test_a_withheld_petitions_translations_stay_withheld_on_its_page(withheld, reader):
+    for path in (f"/ru/petitions/{withheld}", f"/petitions/{withheld}?text=ru"):
+        page = reader.get(path).get_data(as_text=True)
+        assert "Оскорбительный" not in page
+        assert RU_ACTION not in page
+
+
+def test_a_withheld_petitions_translations_stay_withheld_in_the_open_data(withheld, reader):
+    body = reader.get(f"/api/v1/petitions/{withheld}").get_json()
+    assert body["translations"] == [
+        {"language": "ru", "title": None, "action": None, "background": None}
+    ]
+    rows = csv_rows(reader.get("/api/v1/translations.csv"))
+    assert rows[1:] == [[str(withheld), "ru", "", "", ""]]
+
+
+# --- sharing ---------------------------------------------------------------------------------
+
+
+def share_links_of(html: str) -> dict[str, str]:
+    from html import unescape
+
+    return {
+        service: unescape(href)
+        for service, href in re.findall(r'<a class="share-([a-z]+)" href="([^"]+)"', html)
+    }
+
+
+def test_share_links_carry_the_readers_url_and_title_encoded(approved, reader):
+    from urllib.parse import quote
+
+    links = share_links_of(reader.get(f"/ru/petitions/{approved}").get_data(as_text=True))
+    url = quote(f"http://localhost/ru/petitions/{approved}", safe="")
+    title = quote(RU_TITLE, safe="")
+    assert title.startswith("%D0%9D%D0%B5%20")
+    assert links == {
+        "telegram": f"https://t.me/share/url?url={url}&text={title}",
+        "whatsapp": f"https://wa.me/?text={title}%20{url}",
+        "vk": f"https://vk.com/share.php?url={url}&title={title}",
+        "facebook": f"https://www.facebook.com/sharer/sharer.php?u={url}",
+        "x": f"https://x.com/intent/post?url={url}&text={title}",
+        "email": f"mailto:?subject={title}&body={title}%0D%0A%0D%0A{url}",
+    }
+
+
+def test_the_link_can_be_copied_without_javascript(approved, reader):
+    html = reader.get(f"/ru/petitions/{approved}").get_data(as_text=True)
+    assert re.search(
+        rf'<input id="share-url" class="share-url" type="text" readonly '
+        rf'value="http://localhost/ru/petitions/{approved}"',
+        html,
+    )
+    assert '<label for="share-url">' in html
+    assert "<script>" not in html
+
+
+def test_the_share_preview_is_in_the_version_shown(approved, reader):
+    from tests.web.test_share_metadata import head_of
+
+    head = head_of(reader, f"/ru/petitions/{approved}")
+    assert head.meta["og:title"] == RU_TITLE
+    assert head.lang["og:title"] == "ru"
+    assert head.meta["og:description"] == RU_ACTION
+    assert head.meta["og:url"] == f"http://localhost/ru/petitions/{approved}"
+    assert head.links["canonical"] == f"http://localhost/ru/petitions/{approved}"
+    assert head.meta["og:locale"] == "ru_RU"
+    assert head.repeated["og:locale:alternate"] == ["en_US", "id_ID", "ky_KG"]
+    assert head.title_lang == "ru"
+
+
+def test_a_kyrgyz_readers_preview_is_the_original_in_its_language(approved, reader):
+    from tests.web.test_share_metadata import head_of
+
+    head = head_of(reader, f"/ky/petitions/{approved}")
+    assert head.meta["og:title"] == "Do not send troops abroad"
+    assert head.lang["og:title"] == "en"
+    assert head.meta["og:locale"] == "ky_KG"
+    assert head.meta["og:url"] == f"http://localhost/ky/petitions/{approved}"
+
+
+@pytest.mark.parametrize("state", ["pending", "rejected"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ru/petitions/{id}",
+        "/petitions/{id}?text=ru",
+        "/ru/",
+        "/api/v1/petitions/{id}",
+        "/api/v1/petitions",
+        "/api/v1/translations.csv",
+        "/feed.atom",
+    ],
+)
+def test_an_unapproved_translation_is_published_nowhere(
+    organiser, moderator, reader, own_petition, state, path
+):
+    add_translation(organiser, own_petition)
+    if state == "rejected":
+        assert review(moderator, own_petition, "ru", "reject", note="Нет.").status_code == 303
+    response = reader.get(path.format(id=own_petition))
+    assert response.status_code == 200
+    assert RU_TITLE not in response.get_data(as_text=True)

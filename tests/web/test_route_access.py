@@ -37,6 +37,7 @@ ACCESS = {
     "api.openapi": PUBLIC,
     "api.petitions": PUBLIC,
     "api.petitions_csv": PUBLIC,
+    "api.translations_csv": PUBLIC,
     "api.petition": PUBLIC,
     "api.timeseries": PUBLIC,
     "api.timeseries_csv": PUBLIC,
