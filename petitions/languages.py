@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -71,6 +72,7 @@ def own_name(code: str) -> str:
     return name
 
 
+@cache
 def text_direction(code: str) -> str:
     """ "rtl" for a language written right to left (Arabic, Persian, Hebrew ...), else "ltr"."""
     try:
@@ -80,6 +82,7 @@ def text_direction(code: str) -> str:
     return "rtl" if order == "right-to-left" else "ltr"
 
 
+@cache
 def lang_attributes(code: str) -> Markup:
     """` lang="ru"` for an element holding text in `code` (and ` dir="rtl"` when it is
     written right to left), so screen readers, hyphenation and fonts follow the text."""
@@ -89,6 +92,7 @@ def lang_attributes(code: str) -> Markup:
     return attributes
 
 
+@cache
 def og_locale(code: str) -> str:
     """Open Graph's `language_TERRITORY` for a catalog code ("ky" -> "ky_KG"), by CLDR's
     likely subtags."""
