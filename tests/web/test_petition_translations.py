@@ -519,3 +519,9 @@ def test_an_unapproved_translation_is_published_nowhere(
     response = reader.get(path.format(id=own_petition))
     assert response.status_code == 200
     assert RU_TITLE not in response.get_data(as_text=True)
+
+
+def test_a_refused_signature_shows_the_page_again_in_the_readers_version(approved, signer):
+    response = signer.sign(approved, "not-an-address", language="ru")
+    assert response.status_code == 422
+    assert f'<h1 lang="ru">{RU_TITLE}</h1>' in response.get_data(as_text=True)
