@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -100,8 +101,13 @@ def translations_of(session: Session, petition_id: int) -> list[PetitionTranslat
     )
 
 
+#: What a language code looks like ("ky", "pt_BR", "zh-Hant"); anything else in a URL names no
+#: translation (and never reaches the database: PostgreSQL refuses a NUL in text).
+LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})?")
+
+
 def translation_of(session: Session, petition_id: int, language: str) -> PetitionTranslation | None:
-    if not isinstance(language, str) or len(language) > 16:
+    if not isinstance(language, str) or not LANGUAGE_CODE.fullmatch(language):
         return None
     return session.scalar(
         select(PetitionTranslation).where(

@@ -525,3 +525,17 @@ def test_a_refused_signature_shows_the_page_again_in_the_readers_version(approve
     response = signer.sign(approved, "not-an-address", language="ru")
     assert response.status_code == 422
     assert f'<h1 lang="ru">{RU_TITLE}</h1>' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("language", ["%00", "r%C3%BC", "x" * 40, "ru%0A"])
+def test_an_odd_language_in_the_address_names_no_translation(
+    organiser, moderator, own_petition, language
+):
+    page = f"/organiser/petitions/{own_petition}/translations/{language}/edit"
+    assert organiser.get(page).status_code == 303
+    html = moderator.get(f"/moderation/petitions/{own_petition}").get_data(as_text=True)
+    response = moderator.post(
+        f"/moderation/petitions/{own_petition}/translations/{language}/approve",
+        data={"csrf_token": csrf_token(html)},
+    )
+    assert response.status_code == 404
