@@ -393,6 +393,7 @@ def approve_translation(petition_id: int, language: str):
             moderator_id=current_user.id,
             now=utcnow(),
             seen=form.seen.data or "",
+            base_url=_base_url(),
             note=form.note.data,
         ),
         _("The translation is approved: readers of its language see it now."),
@@ -415,8 +416,9 @@ def reject_translation(petition_id: int, language: str):
             now=utcnow(),
             seen=form.seen.data or "",
             note=form.note.data or "",
+            base_url=_base_url(),
         ),
-        _("The translation is rejected; its organiser sees your note."),
+        _("The translation is rejected; its organiser is emailed your note."),
     )
 
 

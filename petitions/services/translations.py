@@ -33,7 +33,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..models import EventAction, Petition, PetitionTranslation, TranslationState
+from .. import links, outbox
+from ..models import EventAction, Petition, PetitionTranslation, TranslationState, User
 from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX, TRANSLATABLE_STATES
 from ..text import bad_character, normalise
 from .transitions import log_event
@@ -426,6 +427,31 @@ def delete_translation(
 # --- the moderators' actions -----------------------------------------------------------------
 
 
+def _mail_organiser(
+    session: Session, translation: PetitionTranslation, kind: str, base_url: str
+) -> None:
+    """The organiser's email about a review, in their language, queued in the transaction of
+    the decision; none for a petition without an organiser."""
+    petition = session.get(Petition, translation.petition_id)
+    owner = session.get(User, petition.owner_id) if petition and petition.owner_id else None
+    if owner is None:
+        return
+    outbox.enqueue(
+        session,
+        kind=kind,
+        to=owner.email,
+        locale=owner.locale,
+        context={
+            "name": owner.display_name,
+            "title": petition.title,
+            "language": translation.language,
+            "note": translation.review_note,
+            "petition_url": links.petition(base_url, petition.id),
+            "organiser_url": links.organiser_petition(base_url, petition.id),
+        },
+    )
+
+
 def _for_review(session: Session, petition_id: int, language: str) -> PetitionTranslation:
     translation = translation_of(session, petition_id, language)
     if translation is None:
@@ -441,9 +467,11 @@ def approve_translation(
     moderator_id: int,
     now: datetime,
     seen: str,
+    base_url: str,
     note: str | None = None,
 ) -> PetitionTranslation:
-    """A pending translation, as the moderator saw it (`seen`), is shown to readers."""
+    """A pending translation, as the moderator saw it (`seen`), is shown to readers; its
+    organiser is emailed."""
     note = _note(note)
     translation = _for_review(session, petition_id, language)
     _change_state(
@@ -458,6 +486,7 @@ def approve_translation(
         values={"review_note": None},
         note=note,
     )
+    _mail_organiser(session, translation, "translation_approved", base_url)
     return translation
 
 
@@ -470,8 +499,10 @@ def reject_translation(
     now: datetime,
     seen: str,
     note: str,
+    base_url: str,
 ) -> PetitionTranslation:
-    """A pending translation is refused; the note (required) tells the organiser why."""
+    """A pending translation is refused; the note (required, emailed and shown on their
+    petition's page) tells the organiser why."""
     note = _note(note)
     if not note:
         raise TranslationRefused(Refusal.INVALID, field="note", detail="required")
@@ -488,6 +519,7 @@ def reject_translation(
         values={"review_note": note},
         note=note,
     )
+    _mail_organiser(session, translation, "translation_rejected", base_url)
     return translation
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from petitions.extensions import db
 from petitions.models import EventAction, PetitionEvent, PetitionTranslation
 from tests.fixtures.actors import csrf_token, log_in_client
+from tests.fixtures.mail import body_text
 
 RU_TITLE = "Не отправляйте войска за границу"
 RU_ACTION = "Голосуйте против отправки войск за границу."
@@ -539,3 +540,28 @@ def test_an_odd_language_in_the_address_names_no_translation(
         data={"csrf_token": csrf_token(html)},
     )
     assert response.status_code == 404
+
+
+def test_the_organiser_is_emailed_the_moderators_note(
+    organiser, moderator, own_petition, deliver, mailbox
+):
+    add_translation(organiser, own_petition)
+    review(moderator, own_petition, "ru", "reject", note="Машинный перевод.")
+    deliver()
+    message = mailbox.last_to("aigul@example.kg")
+    assert "Машинный перевод." in body_text(message)
+    assert f"http://localhost/organiser/petitions/{own_petition}" in body_text(message)
+
+
+def test_the_organiser_is_emailed_when_a_translation_is_published(
+    organiser, moderator, own_petition, deliver, mailbox
+):
+    add_translation(organiser, own_petition)
+    review(moderator, own_petition, "ru", "approve")
+    deliver()
+    from tests.fixtures.mail import body_text
+
+    message = mailbox.last_to("aigul@example.kg")
+    assert "Do not send troops abroad" in message["Subject"]
+    assert "Русский" in body_text(message), "the language, named in itself"
+    assert f"http://localhost/petitions/{own_petition}" in body_text(message)
