@@ -52,6 +52,14 @@ CATALOG: dict[str, Email] = {
     ),
     "rejected": Email("petition_rejected", lambda c: _("Your petition was rejected")),
     "sent_back": Email("petition_sent_back", lambda c: _("Your petition needs changes")),
+    "translation_approved": Email(
+        "translation_approved",
+        lambda c: _("Your translation is published: %(title)s", title=c["title"]),
+    ),
+    "translation_rejected": Email(
+        "translation_rejected",
+        lambda c: _("Your translation needs changes: %(title)s", title=c["title"]),
+    ),
     "milestone": Email(
         "milestone",
         lambda c: (

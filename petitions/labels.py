@@ -21,6 +21,7 @@ from .models import (
     RemovalCategory,
     SignatureFlag,
     SignatureStatus,
+    TranslationState,
 )
 
 #: Lower case, so they read well in a sentence ("it is now open for signatures"); templates
@@ -54,6 +55,19 @@ ACTION_LABELS = {
     EventAction.BULK_STARTED: _l("bulk action on signatures started"),
     EventAction.BULK_FINISHED: _l("bulk action on signatures finished"),
     EventAction.BULK_CANCELLED: _l("bulk action on signatures cancelled"),
+    EventAction.TRANSLATION_SUBMITTED: _l("translation submitted by the organiser"),
+    EventAction.TRANSLATION_EDITED: _l("translation changed by the organiser"),
+    EventAction.TRANSLATION_DELETED: _l("translation deleted by the organiser"),
+    EventAction.TRANSLATION_APPROVED: _l("translation approved"),
+    EventAction.TRANSLATION_REJECTED: _l("translation rejected"),
+    EventAction.TRANSLATION_CORRECTED: _l("translation corrected"),
+}
+
+#: What organisers and moderators read for the review state of a translation.
+TRANSLATION_STATE_LABELS = {
+    TranslationState.PENDING: _l("waiting for a moderator"),
+    TranslationState.APPROVED: _l("approved: shown to readers"),
+    TranslationState.REJECTED: _l("rejected"),
 }
 
 #: What moderators read for the kinds and states of bulk actions and for signature flags.
@@ -148,6 +162,10 @@ def action_label(action: str | None) -> str:
     return _label(ACTION_LABELS, action)
 
 
+def translation_state_label(state: str | None) -> str:
+    return _label(TRANSLATION_STATE_LABELS, state)
+
+
 def admin_action_label(action: str | None) -> str:
     return _label(ADMIN_ACTION_LABELS, action)
 
@@ -189,6 +207,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         state_label=state_label,
         action_label=action_label,
+        translation_state_label=translation_state_label,
         admin_action_label=admin_action_label,
         bulk_kind_label=bulk_kind_label,
         bulk_state_label=bulk_state_label,

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
 from babel import Locale
+from babel.core import get_global
 from flask import Flask, current_app, redirect, request
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from .http import safe_next
@@ -67,6 +70,39 @@ def own_name(code: str) -> str:
         name = Locale.parse(code).get_display_name(code) or code
         name = name[:1].upper() + name[1:]
     return name
+
+
+@cache
+def text_direction(code: str) -> str:
+    """ "rtl" for a language written right to left (Arabic, Persian, Hebrew ...), else "ltr"."""
+    try:
+        order = Locale.parse(code).character_order
+    except (ValueError, TypeError, LookupError):
+        return "ltr"
+    return "rtl" if order == "right-to-left" else "ltr"
+
+
+@cache
+def lang_attributes(code: str) -> Markup:
+    """` lang="ru"` for an element holding text in `code` (and ` dir="rtl"` when it is
+    written right to left), so screen readers, hyphenation and fonts follow the text."""
+    attributes = Markup(' lang="{}"').format(code)
+    if text_direction(code) == "rtl":
+        attributes += Markup(' dir="rtl"')
+    return attributes
+
+
+@cache
+def og_locale(code: str) -> str:
+    """Open Graph's `language_TERRITORY` for a catalog code ("ky" -> "ky_KG"), by CLDR's
+    likely subtags."""
+    try:
+        locale = Locale.parse(code)
+        likely = Locale.parse(get_global("likely_subtags").get(locale.language, code))
+    except (ValueError, TypeError, LookupError):
+        return code
+    territory = locale.territory or likely.territory
+    return f"{locale.language}_{territory}" if territory else locale.language
 
 
 @dataclass(frozen=True)
@@ -208,4 +244,9 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/language/<code>", "languages.choose", choose)
     app.before_request(_to_own_language)
     app.after_request(_vary)
-    app.jinja_env.globals.update(language_alternates=alternates)
+    app.jinja_env.globals.update(
+        language_alternates=alternates,
+        lang_attributes=lang_attributes,
+        language_own_name=own_name,
+        og_locale=og_locale,
+    )

@@ -47,6 +47,13 @@ SUMMARY_PROPERTIES: dict[str, Any] = {
         "description": "Null when the text is withheld (rejected as offensive or defamatory).",
     },
     "target": {"type": ["string", "null"], "description": "Who the petition is addressed to."},
+    "language": {
+        "type": "string",
+        "description": (
+            "The language the organiser wrote the title, action and background in (a code such "
+            "as en, ru, ky, id); translations into others are in the petition's `translations`."
+        ),
+    },
     "state": {"type": "string", "enum": list(PUBLIC_STATES)},
     "text_withheld": {"type": "boolean"},
     "signature_count": {
@@ -72,11 +79,29 @@ SCHEMAS: dict[str, Any] = {
         },
         "Signatures removed on one UTC day for one public reason.",
     ),
+    "Translation": _object(
+        {
+            "language": {"type": "string", "description": "Its language code, e.g. ru."},
+            "title": {"type": ["string", "null"]},
+            "action": {"type": ["string", "null"]},
+            "background": {"type": ["string", "null"]},
+        },
+        "The petition's text in another language, approved by a moderator like the original. "
+        "The texts are null when the petition's text is withheld.",
+    ),
     "PetitionDetail": _object(
         {
             **SUMMARY_PROPERTIES,
             "action": {"type": ["string", "null"]},
             "background": {"type": ["string", "null"]},
+            "translations": {
+                "type": "array",
+                "items": _ref("Translation"),
+                "description": (
+                    "Approved translations, by language code (pending and rejected ones are "
+                    "never published)."
+                ),
+            },
             "edited_at": {
                 **NULLABLE_TIMESTAMP,
                 "description": "When moderators last corrected the text.",
@@ -250,7 +275,7 @@ SCHEMAS: dict[str, Any] = {
     "Index": _object(
         {
             name: {"type": "string", "format": "uri"}
-            for name in ("openapi", "petitions", "petitions_csv", "snapshots")
+            for name in ("openapi", "petitions", "petitions_csv", "translations_csv", "snapshots")
         }
     ),
     "Problem": {
@@ -398,7 +423,7 @@ def document(base_url: str) -> dict[str, Any]:
             "Every public petition with its counts, as CSV (streamed)",
             {
                 "200": _csv(
-                    "Columns: id, url, title, target, state, signature_count, "
+                    "Columns: id, url, title, target, language, state, signature_count, "
                     "signatures_removed, signatures_held, goal, created_at, opened_at, "
                     "closes_at, closed_at, response_at (numbers empty for rejected petitions).",
                     headers={"Cache-Control": {"schema": {"type": "string"}}},
@@ -407,6 +432,21 @@ def document(base_url: str) -> dict[str, Any]:
             },
             FILTERS,
             "petitionsCsv",
+        ),
+        "/translations.csv": _get(
+            "The approved translations of every public petition, as CSV (streamed)",
+            {
+                "200": _csv(
+                    "Columns: petition_id, language, title, action, background; one row per "
+                    "approved translation, by petition id and language (texts empty when the "
+                    "petition's text is withheld). The filters select petitions as for "
+                    "petitions.csv.",
+                    headers={"Cache-Control": {"schema": {"type": "string"}}},
+                ),
+                "400": _problem("A parameter is invalid."),
+            },
+            FILTERS,
+            "translationsCsv",
         ),
         "/petitions/{petition_id}": _get(
             "One public petition with its counts and breakdowns",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from ..http import timestamp
-from ..models import Petition
+from ..models import Petition, PetitionTranslation
 from ..services.opendata import Disclosed, PetitionStats, SeriesPoint
 
 #: `url_for`-like: (endpoint, **values) -> absolute URL.
@@ -30,6 +30,7 @@ def petition_summary(petition: Petition, signature_count: int | None, url_for: U
         "api_url": url_for("api.petition", petition_id=petition.id),
         "title": _text(petition, petition.title),
         "target": _text(petition, petition.addressee),
+        "language": petition.language,
         "state": petition.state,
         "text_withheld": petition.text_withheld(),
         "signature_count": signature_count,
@@ -53,6 +54,15 @@ def petition_detail(
         {
             "action": _text(petition, petition.action),
             "background": _text(petition, petition.background),
+            "translations": [
+                {
+                    "language": t.language,
+                    "title": _text(petition, t.title),
+                    "action": _text(petition, t.action),
+                    "background": _text(petition, t.background),
+                }
+                for t in petition.approved_translations
+            ],
             "edited_at": timestamp(petition.edited_at),
             "signatures_removed": (
                 {**stats.removed, "total": stats.removed_total} if counted else None
@@ -118,6 +128,7 @@ PETITION_CSV_HEADER = [
     "url",
     "title",
     "target",
+    "language",
     "state",
     "signature_count",
     "signatures_removed",
@@ -146,6 +157,19 @@ def petition_csv_row(
         "signatures_held": disclosed.held if counted else None,
     }
     return [_cell(values[column]) for column in PETITION_CSV_HEADER]
+
+
+TRANSLATION_CSV_HEADER = ["petition_id", "language", "title", "action", "background"]
+
+
+def translation_csv_row(translation: PetitionTranslation, withheld: bool) -> list[str]:
+    """An approved translation; its texts empty when the petition's are withheld."""
+    texts = (
+        ["", "", ""]
+        if withheld
+        else [translation.title, translation.action, translation.background or ""]
+    )
+    return [str(translation.petition_id), translation.language, *texts]
 
 
 COUNTRY_CSV_HEADER = ["country_code", "country_name", "signatures"]

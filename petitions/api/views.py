@@ -139,6 +139,7 @@ def index():
             openapi=_url("api.openapi"),
             petitions=_url("api.petitions"),
             petitions_csv=_url("api.petitions_csv"),
+            translations_csv=_url("api.translations_csv"),
             snapshots=_url("api.snapshots"),
         ),
         request,
@@ -211,16 +212,39 @@ def petitions_csv():
     return cacheable(response, request, etag=False)
 
 
+@bp.get("/translations.csv")
+def translations_csv():
+    """The approved translations of every public petition matching the filters, streamed."""
+    query = _query()
+    session = db.session
+
+    def batches():
+        for batch in opendata.all_public_translations(session, query):
+            yield [
+                [spreadsheet_safe(cell) for cell in rep.translation_csv_row(t, withheld)]
+                for t, withheld in batch
+            ]
+
+    response = Response(
+        stream_with_context(csv_chunks(rep.TRANSLATION_CSV_HEADER, batches())),
+        mimetype="text/csv",
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="translations.csv"'
+    return cacheable(response, request, etag=False)
+
+
 @bp.get("/petitions/<int:petition_id>")
 def petition(petition_id: int):
     found = _public_petition(petition_id)
     stats = petition_stats(found.id) if found.state in opendata.COUNTED_STATES else None
     computed_at = stats.computed_at if stats else clock.now()
     body = rep.petition_detail(found, stats, _url, computed_at)
+    # An approved (or corrected) translation is new public text too.
+    reviewed = [t.reviewed_at for t in found.approved_translations if t.reviewed_at]
     return cacheable(
         jsonify(body),
         request,
-        last_modified=opendata.last_modified(found, stats),
+        last_modified=max([opendata.last_modified(found, stats), *reviewed]),
         weak_etag=_numbers_etag(body),
     )
 

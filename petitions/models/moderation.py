@@ -40,6 +40,20 @@ class EventAction(enum.StrEnum):
     BULK_FINISHED = "bulk_finished"
     #: A moderator stopped a bulk action; what it did so far stays done.
     BULK_CANCELLED = "bulk_cancelled"
+    #: The organiser wrote a translation of the text into another language (details: its
+    #: language); it waits for a moderator.
+    TRANSLATION_SUBMITTED = "translation_submitted"
+    #: The organiser changed a translation (details: its language, the old and new text of
+    #: each changed field, the state it left); it waits for a moderator again.
+    TRANSLATION_EDITED = "translation_edited"
+    #: The organiser deleted a translation (details: its language and state).
+    TRANSLATION_DELETED = "translation_deleted"
+    #: A moderator approved a translation: readers of its language see it.
+    TRANSLATION_APPROVED = "translation_approved"
+    #: A moderator refused a translation; the note tells the organiser why.
+    TRANSLATION_REJECTED = "translation_rejected"
+    #: A moderator corrected a translation (typos; details: old and new text).
+    TRANSLATION_CORRECTED = "translation_corrected"
 
 
 class PetitionEvent(db.Model):

@@ -76,6 +76,15 @@ SPONSOR_STATES = (PetitionState.SPONSORING, PetitionState.MODERATION)
 #: The organiser may post updates (signers exist and the page is public); moderators may
 #: correct the text and attach the official response.
 PUBLISHED_STATES = (PetitionState.OPEN, PetitionState.CLOSED)
+#: The organiser may add, change and delete translations of its text (not once a moderator
+#: rejected or hid it: those texts are settled).
+TRANSLATABLE_STATES = (
+    PetitionState.DRAFT,
+    PetitionState.SPONSORING,
+    PetitionState.MODERATION,
+    PetitionState.OPEN,
+    PetitionState.CLOSED,
+)
 #: A moderator may hide a petition from any state but hidden.
 HIDEABLE_STATES = tuple(s for s in PetitionState if s != PetitionState.HIDDEN)
 
@@ -187,6 +196,14 @@ class Petition(db.Model):
     translations: Mapped[list[PetitionTranslation]] = relationship(
         back_populates="petition", cascade="all, delete-orphan", passive_deletes=True
     )
+    #: The translations readers see, by language code (read-only; the public page loads them
+    #: in the query that loads the petition, services/petitions.public_petition).
+    approved_translations: Mapped[list[PetitionTranslation]] = relationship(
+        primaryjoin="and_(PetitionTranslation.petition_id == Petition.id, "
+        "PetitionTranslation.state == 'approved')",
+        order_by="PetitionTranslation.language",
+        viewonly=True,
+    )
 
     def accepts_signatures(self, now: datetime) -> bool:
         """Open, not paused, and its deadline (if any) not yet reached."""
@@ -297,4 +314,5 @@ __all__ = [
     "PetitionState",
     "RejectionReason",
     "SPONSOR_STATES",
+    "TRANSLATABLE_STATES",
 ]

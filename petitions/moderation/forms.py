@@ -18,6 +18,7 @@ from ..labels import (
 from ..models import BulkKind, RejectionReason, RemovalCategory
 from ..models.petition import ACTION_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..services.moderation import NOTE_MAX, RESPONSE_MAX
+from ..services.translations import NOTE_MAX as TRANSLATION_NOTE_MAX
 
 
 class _ModerationForm(WebForm):
@@ -229,3 +230,44 @@ class BulkStepForm(_ModerationForm):
     """Cancelling or undoing a bulk action: nothing but the CSRF token."""
 
     id_prefix = "bulk-step"
+
+
+class _TranslationReviewForm(_ModerationForm):
+    """A form about one translation of the review page: its ids name the language too, so
+    the forms of several translations on one page never share an id."""
+
+    seen = HiddenField()
+
+    def __init__(self, *args, language: str = "", **kwargs) -> None:
+        self.id_prefix = f"{self.id_prefix}-{language}"
+        super().__init__(*args, **kwargs)
+
+
+class ApproveTranslationForm(_TranslationReviewForm):
+    id_prefix = "approve-translation"
+
+    note = ParagraphsField(
+        _l("Note for other moderators (optional)"),
+        validators=[Length(max=TRANSLATION_NOTE_MAX, message=TOO_LONG)],
+    )
+
+
+class RejectTranslationForm(_TranslationReviewForm):
+    id_prefix = "reject-translation"
+
+    note = ParagraphsField(
+        _l("What is wrong with it (shown to the organiser)"),
+        validators=[
+            DataRequired(_l("Please explain the rejection.")),
+            Length(max=TRANSLATION_NOTE_MAX, message=TOO_LONG),
+        ],
+    )
+
+
+class CorrectTranslationForm(_TranslationReviewForm):
+    id_prefix = "correct-translation"
+
+    title = EditForm.title
+    action = EditForm.action
+    background = EditForm.background
+    note = EditForm.note

@@ -23,15 +23,18 @@ from .. import clock
 from ..extensions import db
 from ..labels import state_label
 from ..models import User, utcnow
-from ..services import moderation, pauses
+from ..services import moderation, pauses, translations
 from ..services.moderation import ModerationRefused, Refusal
 from . import moderators_only
 from .forms import (
     ApproveForm,
+    ApproveTranslationForm,
+    CorrectTranslationForm,
     EditForm,
     HideForm,
     PauseForm,
     RejectForm,
+    RejectTranslationForm,
     ResponseForm,
     SendBackForm,
 )
@@ -86,11 +89,46 @@ def _forms(petition, **given):
     return forms
 
 
-def _review(petition, *, status: int = 200, error: str | None = None, **given):
+def _translation_forms(translation_list, given: tuple | None = None) -> dict:
+    """The approve, reject and correct forms of each translation, by language; `given`
+    (language, kind, form): a failed one keeps its input."""
+    forms = {}
+    for translation in translation_list:
+        language = translation.language
+        seen = translations.translation_fingerprint(translation)
+        forms[language] = {
+            "approve": ApproveTranslationForm(formdata=None, language=language, seen=seen),
+            "reject": RejectTranslationForm(formdata=None, language=language, seen=seen),
+            "correct": CorrectTranslationForm(
+                formdata=None,
+                language=language,
+                seen=seen,
+                title=translation.title,
+                action=translation.action,
+                background=translation.background,
+            ),
+        }
+    if given is not None and given[0] in forms:
+        language, kind, form = given
+        forms[language][kind] = form
+    return forms
+
+
+def _review(
+    petition,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    translation_form: tuple | None = None,
+    **given,
+):
+    translation_list = translations.translations_of(db.session, petition.id)
     return make_response(
         render_template(
             "moderation/review.html",
             petition=petition,
+            translations=translation_list,
+            translation_forms=_translation_forms(translation_list, translation_form),
             owner=petition.owner_id and db.session.get(User, petition.owner_id),
             sponsors=moderation.sponsors_of(db.session, petition.id),
             events=moderation.events_of(db.session, petition.id),
@@ -111,8 +149,13 @@ def _petition_or_404(petition_id: int):
 
 @bp.get("/")
 def queue():
-    entries = moderation.moderation_queue(db.session, now=utcnow())
-    return render_template("moderation/queue.html", entries=entries)
+    now = utcnow()
+    entries = moderation.moderation_queue(db.session, now=now)
+    return render_template(
+        "moderation/queue.html",
+        entries=entries,
+        waiting_translations=translations.review_queue(db.session, now=now),
+    )
 
 
 @bp.get("/petitions/<int:petition_id>")
@@ -287,6 +330,122 @@ def response(petition_id: int):
             db.session.rollback()
             logger.exception("response mail for petition %s left to the worker", petition_id)
     return result
+
+
+TRANSLATION_REFUSALS = {
+    translations.Refusal.ALREADY_HANDLED: lambda: _(
+        "This translation was already reviewed, or its organiser changed it meanwhile. "
+        "Nothing was changed; see its current state below."
+    ),
+    translations.Refusal.EDIT_CONFLICT: lambda: _(
+        "The translation changed since you opened this page. Nothing was saved; please "
+        "check the current text and try again."
+    ),
+    translations.Refusal.NOTHING_CHANGED: lambda: _("The text is unchanged; nothing was saved."),
+}
+
+
+def _translation_act(petition_id: int, language: str, kind: str, form, action, success: str):
+    """As `_act`, for the forms of one translation."""
+    petition = _petition_or_404(petition_id)
+    if translations.translation_of(db.session, petition_id, language) is None:
+        abort(404)
+    if not form.validate_on_submit():
+        return _review(
+            petition,
+            status=422,
+            error=_("Please correct the highlighted fields."),
+            translation_form=(language, kind, form),
+        )
+    try:
+        action()
+    except translations.TranslationRefused as refused:
+        db.session.rollback()
+        if refused.refusal == translations.Refusal.NOT_FOUND:
+            abort(404)
+        petition = _petition_or_404(petition_id)
+        message = TRANSLATION_REFUSALS.get(refused.refusal)
+        status = 409 if refused.refusal in TRANSLATION_REFUSALS else 422
+        return _review(
+            petition,
+            status=status,
+            error=message()
+            if message
+            else _("What you sent could not be accepted. Please check it and try again."),
+        )
+    db.session.commit()
+    flash(success, "success")
+    return redirect(url_for(".review", petition_id=petition_id) + "#translations", code=303)
+
+
+@bp.post("/petitions/<int:petition_id>/translations/<language>/approve")
+def approve_translation(petition_id: int, language: str):
+    form = ApproveTranslationForm(language=language)
+    return _translation_act(
+        petition_id,
+        language,
+        "approve",
+        form,
+        lambda: translations.approve_translation(
+            db.session,
+            petition_id,
+            language,
+            moderator_id=current_user.id,
+            now=utcnow(),
+            seen=form.seen.data or "",
+            base_url=_base_url(),
+            note=form.note.data,
+        ),
+        _("The translation is approved: readers of its language see it now."),
+    )
+
+
+@bp.post("/petitions/<int:petition_id>/translations/<language>/reject")
+def reject_translation(petition_id: int, language: str):
+    form = RejectTranslationForm(language=language)
+    return _translation_act(
+        petition_id,
+        language,
+        "reject",
+        form,
+        lambda: translations.reject_translation(
+            db.session,
+            petition_id,
+            language,
+            moderator_id=current_user.id,
+            now=utcnow(),
+            seen=form.seen.data or "",
+            note=form.note.data or "",
+            base_url=_base_url(),
+        ),
+        _("The translation is rejected; its organiser is emailed your note."),
+    )
+
+
+@bp.post("/petitions/<int:petition_id>/translations/<language>/correct")
+def correct_translation(petition_id: int, language: str):
+    form = CorrectTranslationForm(language=language)
+    return _translation_act(
+        petition_id,
+        language,
+        "correct",
+        form,
+        lambda: translations.correct_translation(
+            db.session,
+            petition_id,
+            language,
+            moderator_id=current_user.id,
+            now=utcnow(),
+            seen=form.seen.data or "",
+            text=translations.TranslationText(
+                title=form.title.data or "",
+                action=form.action.data or "",
+                background=form.background.data or "",
+            ),
+            note=form.note.data,
+        ),
+        _("The correction of the translation is saved and logged."),
+    )
 
 
 PAUSE_REFUSALS = {

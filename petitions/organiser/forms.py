@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import IntegerField, SelectField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from .. import timezones
 from ..forms import TOO_LONG, LineField, OneTimeKeyField, ParagraphsField, WebForm
+from ..languages import own_name, request_language
 from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..services.petitions import MAX_SIGNATURE_GOAL, PetitionDraft
+from ..services.translations import TranslationText
+
+UNKNOWN_LANGUAGE = _l("Please choose one of the languages in the list.")
+UNKNOWN_ZONE = _l("Please choose a time zone from the list.")
+
+
+def language_choices(exclude=()) -> list[tuple[str, str]]:
+    """The configured languages, each named in itself (as the switcher names them)."""
+    return [
+        (code, own_name(code)) for code in current_app.config["LANGUAGES"] if code not in exclude
+    ]
+
+
+class LanguageField(SelectField):
+    """A select of the configured languages; anything else gets a clear message (the
+    service checks again)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, validate_choice=False, **kwargs)
+
+    def pre_validate(self, form) -> None:
+        if self.data not in {code for code, _name in self.choices}:
+            raise ValidationError(UNKNOWN_LANGUAGE)
 
 
 class PetitionForm(WebForm):
@@ -57,6 +83,29 @@ class PetitionForm(WebForm):
         ],
         render_kw={"min": 1, "inputmode": "numeric"},
     )
+    language = LanguageField(
+        _l("Language of the petition"),
+        description=_l(
+            "The language you write the title and texts in. You can add translations into "
+            "other languages later."
+        ),
+    )
+    time_zone = SelectField(
+        _l("Time zone"),
+        description=_l("Dates on the petition's page are shown in this time zone."),
+        validate_choice=False,
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("language", request_language())
+        kwargs.setdefault("time_zone", timezones.DEFAULT_ZONE)
+        super().__init__(*args, **kwargs)
+        self.language.choices = language_choices()
+        self.time_zone.choices = [(name, name) for name in timezones.zone_names()]
+
+    def validate_time_zone(self, field) -> None:
+        if not timezones.is_offered(field.data):
+            raise ValidationError(UNKNOWN_ZONE)
 
     def draft(self) -> PetitionDraft:
         return PetitionDraft(
@@ -65,6 +114,8 @@ class PetitionForm(WebForm):
             addressee=self.addressee.data or "",
             background=self.background.data or "",
             signature_goal=self.signature_goal.data,
+            language=self.language.data or "",
+            time_zone=self.time_zone.data or "",
         )
 
 
@@ -80,3 +131,32 @@ class SubmitForm(WebForm):
 
 class CloseForm(WebForm):
     """A button only: close the open petition now."""
+
+
+class TranslationForm(WebForm):
+    """A translation of a petition's texts: the same fields and limits as the original."""
+
+    title = PetitionForm.title
+    action = PetitionForm.action
+    background = PetitionForm.background
+
+    def text(self) -> TranslationText:
+        return TranslationText(
+            title=self.title.data or "",
+            action=self.action.data or "",
+            background=self.background.data or "",
+        )
+
+
+class NewTranslationForm(TranslationForm):
+    """A new translation: its language too, one the petition has no version in yet."""
+
+    language = LanguageField(_l("Language of the translation"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.language.choices = language_choices()
+
+
+class DeleteTranslationForm(WebForm):
+    """A button only: delete the translation."""

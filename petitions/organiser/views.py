@@ -20,13 +20,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import db, login_manager
+from ..languages import own_name
 from ..limits import limit_posts
 from ..models import Petition, PetitionState, utcnow
-from ..models.petition import SPONSOR_STATES
+from ..models.petition import SPONSOR_STATES, TRANSLATABLE_STATES
 from ..services import counts, lifecycle, pauses, site_settings, stats
+from ..services import translations as translation_service
 from ..services.petitions import PetitionError
 from . import dashboard as dashboard_page
-from . import updates
+from . import translations, updates
 from .access import own_petition
 from .forms import CloseForm, NewPetitionForm, PetitionForm, SubmitForm
 
@@ -92,6 +94,7 @@ def new_petition():
             owner_id=current_user.id,
             creation_key=form.creation_key.data,
             now=utcnow(),
+            languages=current_app.config["LANGUAGES"],
         )
     except (PetitionError, lifecycle.LifecycleError):
         form.creation_key.renew()
@@ -117,6 +120,8 @@ def petition(petition_id: int):
         sponsors_required=policy.sponsors_required,
         share_link=lifecycle.sponsor_link(found.id, policy) if in_sponsor_stage else None,
         submit_form=SubmitForm(),
+        translations=translation_service.translations_of(db.session, found.id),
+        translatable=found.state in TRANSLATABLE_STATES,
     )
 
 
@@ -150,10 +155,25 @@ def edit(petition_id: int):
         return render_template("organiser/form.html", form=form, petition=found), 422
     try:
         lifecycle.edit_draft(
-            db.session, found, form.draft(), actor_id=current_user.id, now=utcnow()
+            db.session,
+            found,
+            form.draft(),
+            actor_id=current_user.id,
+            now=utcnow(),
+            languages=current_app.config["LANGUAGES"],
         )
     except lifecycle.LifecycleError:
         return _not_editable(found)
+    except lifecycle.TranslatedAlready as exc:
+        db.session.rollback()
+        form.language.errors.append(
+            _(
+                "Your petition has a translation into %(language)s. Delete that translation "
+                "first, or choose another language.",
+                language=own_name(exc.language),
+            )
+        )
+        return render_template("organiser/form.html", form=form, petition=found), 422
     except PetitionError:
         form.form_errors.append(
             _("We could not save this draft; please check it and send it again.")
@@ -215,6 +235,24 @@ def close(petition_id: int):
     return redirect(url_for("organiser.petition", petition_id=found.id), code=303)
 
 
+bp.add_url_rule(
+    "/petitions/<int:petition_id>/translations/new",
+    endpoint="new_translation",
+    view_func=translations.new_translation,
+    methods=["GET", "POST"],
+)
+bp.add_url_rule(
+    "/petitions/<int:petition_id>/translations/<language>/edit",
+    endpoint="edit_translation",
+    view_func=translations.edit_translation,
+    methods=["GET", "POST"],
+)
+bp.add_url_rule(
+    "/petitions/<int:petition_id>/translations/<language>/delete",
+    endpoint="delete_translation",
+    view_func=translations.delete_translation,
+    methods=["POST"],
+)
 bp.add_url_rule(
     "/petitions/<int:petition_id>/updates/new",
     endpoint="new_update",

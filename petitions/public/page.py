@@ -3,16 +3,18 @@ a refused form: one owner, and no blueprint imports another's views for it."""
 
 from __future__ import annotations
 
-from flask import current_app, get_template_attribute, render_template
+from flask import current_app, get_template_attribute, render_template, request, url_for
 from flask_babel import get_locale
 from markupsafe import Markup
 
 from .. import figures
 from ..extensions import db
+from ..languages import request_language
 from ..models import Petition, utcnow
 from ..models.petition import COUNTED_STATES
-from ..services import pauses, site_settings, updates
+from ..services import pauses, site_settings, translations, updates
 from ..services.public_numbers import current_total, derived, petition_stats, series_points
+from ..share import share_links
 from ..signing import screen
 from ..signing.forms import SignForm
 
@@ -22,7 +24,8 @@ def render_petition(petition: Petition, form: SignForm | None = None, status: in
 
     What a page view costs is what a crowd on a viral petition costs, so the page reads the
     database once or twice (the petition with its organiser's name; its updates if it is open
-    or closed) and takes the rest from per-process memos: the total from the one count.json
+    or closed; its approved translations come with the petition, in the same query) and takes
+    the rest from per-process memos: the total from the one count.json
     and the live stream use (COUNT_MEMO_SECONDS), the chart and tables as HTML made once per
     statistics snapshot and language, and a new form's fields made once per language. A
     rejected petition shows neither a total nor updates, so it reads neither.
@@ -42,6 +45,13 @@ def render_petition(petition: Petition, form: SignForm | None = None, status: in
             screen.prepare(form, petition.id, settings=settings, config=current_app.config)
     counted = petition.state in COUNTED_STATES
     total = current_total(petition.id) if counted else None
+    shown = translations.shown_version(
+        petition,
+        petition.approved_translations,
+        reader_language=request_language(),
+        asked=request.args.get("text"),
+    )
+    page_url = url_for("public.petition", petition_id=petition.id, _external=True)
     return (
         render_template(
             "public/petition.html",
@@ -53,6 +63,10 @@ def render_petition(petition: Petition, form: SignForm | None = None, status: in
             accepting=accepting,
             paused=paused,
             figures=_figures_html(petition) if counted else None,
+            shown=shown,
+            version=shown.version,
+            page_url=page_url,
+            share_links=share_links(page_url, shown.version.title) if counted else [],
         ),
         status,
     )

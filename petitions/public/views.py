@@ -7,7 +7,8 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 
 from ..extensions import db
 from ..http import timestamp
-from ..services import petitions, search
+from ..languages import request_language
+from ..services import petitions, search, translations
 from ..services.public_numbers import current_total
 from .page import render_petition
 
@@ -23,8 +24,18 @@ def index():
     listing = petitions.list_open(
         db.session, sort=sort, page=page, per_page=current_app.config["PETITIONS_PER_PAGE"]
     )
+    language = request_language()
+    # The reader's-language titles of this page's petitions, in one query.
+    titles = translations.approved_titles(
+        db.session, [p.id for p, _total in listing.items], language
+    )
     return render_template(
-        "public/index.html", listing=listing, sort=sort, query_max=search.QUERY_MAX
+        "public/index.html",
+        listing=listing,
+        sort=sort,
+        titles=titles,
+        language=language,
+        query_max=search.QUERY_MAX,
     )
 
 
@@ -45,7 +56,9 @@ def search_page():
 
 @bp.get("/petitions/<int:petition_id>")
 def petition(petition_id: int):
-    found = petitions.public_petition(db.session, petition_id, with_owner=True)
+    found = petitions.public_petition(
+        db.session, petition_id, with_owner=True, with_translations=True
+    )
     if found is None:
         abort(404)
     return render_petition(found)

@@ -16,7 +16,7 @@ explicitly and commit, unless they say they only flush.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +26,14 @@ from sqlalchemy.orm import Session
 
 from .. import links
 from ..database import dialect_insert
-from ..models import EventAction, Petition, PetitionState, Signature, SignatureStatus
+from ..models import (
+    EventAction,
+    Petition,
+    PetitionState,
+    PetitionTranslation,
+    Signature,
+    SignatureStatus,
+)
 from . import counts
 from .petitions import PetitionDraft, PetitionError, cleaned_fields, close_petition
 from .transitions import TransitionRefused, log_event, transition
@@ -36,6 +43,14 @@ logger = logging.getLogger(__name__)
 
 class LifecycleError(Exception):
     """The petition cannot change as asked in its current state; the message says why."""
+
+
+class TranslatedAlready(PetitionError):
+    """The draft's new language is that of one of its translations."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__(f"The petition already has a translation into {language}.")
+        self.language = language
 
 
 @dataclass(frozen=True)
@@ -99,16 +114,23 @@ def sponsor_count(session: Session, petition_id: int) -> int:
 
 
 def create_draft(
-    session: Session, draft: PetitionDraft, *, owner_id: int, creation_key: str, now: datetime
+    session: Session,
+    draft: PetitionDraft,
+    *,
+    owner_id: int,
+    creation_key: str,
+    now: datetime,
+    languages: Iterable[str] | None = None,
 ) -> tuple[int, bool]:
     """Store a new draft owned by `owner_id`; commits. Returns (petition id, created).
 
     `creation_key` is the one-time key of the form: a second submission of the same form (a
     double click, a reload) finds the petition the first one made, and two racing ones meet at
     the unique constraint (`INSERT ... ON CONFLICT DO NOTHING`), so one form is one petition.
-    Raises PetitionError for bad text, LifecycleError if the key belongs to another account.
+    Raises PetitionError for bad text (or a language not in `languages`, or an unknown time
+    zone), LifecycleError if the key belongs to another account.
     """
-    fields = cleaned_fields(draft)
+    fields = cleaned_fields(draft, languages=languages)
     by_key = select(Petition.id, Petition.owner_id).where(Petition.creation_key == creation_key)
     existing = session.execute(by_key).one_or_none()
     if existing is None:
@@ -137,10 +159,23 @@ def create_draft(
 
 
 def edit_draft(
-    session: Session, petition: Petition, draft: PetitionDraft, *, actor_id: int, now: datetime
+    session: Session,
+    petition: Petition,
+    draft: PetitionDraft,
+    *,
+    actor_id: int,
+    now: datetime,
+    languages: Iterable[str] | None = None,
 ) -> None:
-    """Change a draft's texts; commits. Only drafts change (LifecycleError otherwise)."""
-    fields = cleaned_fields(draft)
+    """Change a draft's texts, language and time zone; commits. Only drafts change
+    (LifecycleError otherwise). Its language cannot become that of one of its translations
+    (PetitionError: delete the translation first)."""
+    fields = cleaned_fields(draft, languages=languages)
+    translated = session.scalars(
+        select(PetitionTranslation.language).where(PetitionTranslation.petition_id == petition.id)
+    ).all()
+    if fields["language"] in translated:
+        raise TranslatedAlready(fields["language"])
     changed = {
         name: [getattr(petition, name), value]
         for name, value in fields.items()

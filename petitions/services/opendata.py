@@ -42,9 +42,11 @@ from ..models import (
     Petition,
     PetitionMilestone,
     PetitionState,
+    PetitionTranslation,
     RemovalCategory,
     Signature,
     SignatureStatus,
+    TranslationState,
     utcnow,
 )
 from ..models.petition import COUNTED_STATES, PUBLIC_STATES
@@ -547,6 +549,42 @@ def all_public(
         session.expunge_all()
         session.rollback()
         yield batch
+
+
+def all_public_translations(
+    session: Session, query: PetitionQuery, *, batch_size: int = BATCH_SIZE
+) -> Iterator[list[tuple[PetitionTranslation, bool]]]:
+    """The approved translations of every public petition matching `query`, by petition id
+    and language, in batches of (translation, whether the petition's text is withheld).
+
+    Keyset pagination over the petitions as `all_public`, two short queries per batch.
+    """
+    last_id = 0
+    while True:
+        petitions = session.execute(
+            _filtered(session, query)
+            .with_only_columns(Petition.id, Petition.text_withheld())
+            .where(Petition.id > last_id)
+            .order_by(Petition.id)
+            .limit(batch_size)
+        ).all()
+        if not petitions:
+            return
+        withheld = {petition_id: bool(hidden) for petition_id, hidden in petitions}
+        found = session.scalars(
+            select(PetitionTranslation)
+            .where(
+                PetitionTranslation.petition_id.in_(list(withheld)),
+                PetitionTranslation.state == TranslationState.APPROVED,
+            )
+            .order_by(PetitionTranslation.petition_id, PetitionTranslation.language)
+        ).all()
+        batch = [(t, withheld[t.petition_id]) for t in found]
+        last_id = petitions[-1][0]
+        session.expunge_all()
+        session.rollback()
+        if batch:
+            yield batch
 
 
 # --- daily snapshots --------------------------------------------------------------------------

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from .. import timezones
+from ..languages import catalog_languages, offered
 from ..models import EventAction, Petition, PetitionState, User
 from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..pagination import Page, bounds
@@ -36,6 +39,10 @@ class PetitionDraft:
     addressee: str
     background: str = ""
     signature_goal: int | None = None
+    #: The catalog code of the language the texts are written in.
+    language: str = "en"
+    #: The IANA zone its dates are shown in (one of timezones.zone_names()).
+    time_zone: str = timezones.DEFAULT_ZONE
 
 
 def _clean(value: str, label: str, limit: int, *, required: bool, multiline: bool) -> str:
@@ -49,11 +56,25 @@ def _clean(value: str, label: str, limit: int, *, required: bool, multiline: boo
     return value
 
 
-def cleaned_fields(draft: PetitionDraft) -> dict:
+def checked_language(code: object, languages: Iterable[str]) -> str:
+    """`code` if it is one of `languages` (the LANGUAGES setting); PetitionError otherwise."""
+    if not isinstance(code, str) or code not in tuple(languages):
+        raise PetitionError(f"The language must be one of {', '.join(languages)}.")
+    return code
+
+
+def cleaned_fields(draft: PetitionDraft, *, languages: Iterable[str] | None = None) -> dict:
     """The draft's texts normalised and checked, as column values; raises PetitionError.
 
-    Shared by the CLI (`create_petition`) and the organiser's forms (services/lifecycle.py).
+    `languages`: the codes a petition may be written in (the LANGUAGES setting; None: English
+    and every language with a catalog). Shared by the CLI (`create_petition`) and the
+    organiser's forms (services/lifecycle.py).
     """
+    language = checked_language(
+        draft.language, offered("en", catalog_languages()) if languages is None else languages
+    )
+    if not timezones.is_offered(draft.time_zone):
+        raise PetitionError("The time zone must be an IANA zone such as Asia/Bishkek, or UTC.")
     if draft.signature_goal is not None and draft.signature_goal <= 0:
         raise PetitionError("The signature goal must be a positive number.")
     if draft.signature_goal is not None and draft.signature_goal > MAX_SIGNATURE_GOAL:
@@ -68,15 +89,24 @@ def cleaned_fields(draft: PetitionDraft) -> dict:
             draft.addressee, "Addressee", ADDRESSEE_MAX, required=True, multiline=False
         ),
         "signature_goal": draft.signature_goal,
+        "language": language,
+        "time_zone": draft.time_zone,
     }
 
 
 def create_petition(
-    session: Session, draft: PetitionDraft, *, now: datetime, actor_id: int | None = None
+    session: Session,
+    draft: PetitionDraft,
+    *,
+    now: datetime,
+    actor_id: int | None = None,
+    languages: Iterable[str] | None = None,
 ) -> Petition:
     """Store a new draft petition (an operator's, with no organiser); flushes, the caller
     commits."""
-    petition = Petition(**cleaned_fields(draft), state=PetitionState.DRAFT, created_at=now)
+    petition = Petition(
+        **cleaned_fields(draft, languages=languages), state=PetitionState.DRAFT, created_at=now
+    )
     session.add(petition)
     session.flush()
     log_event(session, petition.id, EventAction.CREATED, actor_id=actor_id, now=now)
@@ -179,17 +209,23 @@ def close_expired(
 
 
 def public_petition(
-    session: Session, petition_id: int, *, with_owner: bool = False
+    session: Session, petition_id: int, *, with_owner: bool = False, with_translations: bool = False
 ) -> Petition | None:
     """An open, closed or rejected petition (see Petition.is_public); drafts, petitions in
     moderation and hidden ones are not public.
 
     `with_owner`: the organiser's name comes in the same query (the page shows it), instead
-    of a second query when the page asks for `petition.owner`.
+    of a second query when the page asks for `petition.owner`; `with_translations` likewise
+    for its approved translations (a LEFT JOIN: no statement more, none for a petition
+    without any).
     """
     if not 0 < petition_id <= MAX_PETITION_ID:
         return None  # no such row, and SQLite cannot even compare an int beyond 64 bits
-    options = [joinedload(Petition.owner).load_only(User.display_name)] if with_owner else ()
+    options = []
+    if with_owner:
+        options.append(joinedload(Petition.owner).load_only(User.display_name))
+    if with_translations:
+        options.append(joinedload(Petition.approved_translations))
     petition = session.get(Petition, petition_id, options=options)
     if petition is None or not petition.is_public():
         return None

@@ -181,6 +181,7 @@ def test_csv_downloads_are_documented_as_csv_with_their_columns(client, document
     petition_id = seeded["open"]
     downloads = {
         "/petitions.csv": f"{API}/petitions.csv",
+        "/translations.csv": f"{API}/translations.csv",
         "/petitions/{petition_id}/timeseries.csv": f"{API}/petitions/{petition_id}/timeseries.csv",
         "/petitions/{petition_id}/countries.csv": f"{API}/petitions/{petition_id}/countries.csv",
         "/petitions/{petition_id}/regions.csv": f"{API}/petitions/{petition_id}/regions.csv",

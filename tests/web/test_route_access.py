@@ -14,7 +14,7 @@ from flask import url_for
 from sqlalchemy import select, update
 
 from petitions.extensions import db
-from petitions.models import BulkAction, Petition
+from petitions.models import BulkAction, Petition, PetitionTranslation, utcnow
 from tests.fixtures.actors import csrf_token
 
 PUBLIC, TOKEN, ACCOUNT, OWNER, MODERATOR, ADMIN = (
@@ -39,6 +39,7 @@ ACCESS = {
     "api.openapi": PUBLIC,
     "api.petitions": PUBLIC,
     "api.petitions_csv": PUBLIC,
+    "api.translations_csv": PUBLIC,
     "api.petition": PUBLIC,
     "api.timeseries": PUBLIC,
     "api.timeseries_csv": PUBLIC,
@@ -82,6 +83,9 @@ ACCESS = {
     "organiser.submit": OWNER,
     "organiser.close": OWNER,
     "organiser.new_update": OWNER,
+    "organiser.new_translation": OWNER,
+    "organiser.edit_translation": OWNER,
+    "organiser.delete_translation": OWNER,
     "organiser_export.signatures_csv": OWNER,
     "moderation.queue": MODERATOR,
     "moderation.review": MODERATOR,
@@ -94,6 +98,9 @@ ACCESS = {
     "moderation.response": MODERATOR,
     "moderation.pause_signing": MODERATOR,
     "moderation.resume_signing": MODERATOR,
+    "moderation.approve_translation": MODERATOR,
+    "moderation.reject_translation": MODERATOR,
+    "moderation.correct_translation": MODERATOR,
     "investigation.investigate": MODERATOR,
     "investigation.bulk_preview": MODERATOR,
     "investigation.bulk_start": MODERATOR,
@@ -114,7 +121,12 @@ ACCESS = {
 }
 
 #: Values for the other arguments of routes (a setting's key, a rule, a switch).
-ROUTE_ARGUMENTS = {"key": "creation_paused", "rule_id": 1, "switch": "creation"}
+ROUTE_ARGUMENTS = {
+    "key": "creation_paused",
+    "rule_id": 1,
+    "switch": "creation",
+    "language": "ru",
+}
 
 
 def _rules(app, kind: str):
@@ -140,6 +152,18 @@ def owned_petition(app, make_petition, make_user):
     with app.app_context():
         db.session.execute(
             update(Petition).where(Petition.id == petition_id).values(owner_id=owner)
+        )
+        # A translation waiting for review, for the routes of one (`language`).
+        db.session.add(
+            PetitionTranslation(
+                petition_id=petition_id,
+                language="ru",
+                title="Не отправляйте войска за границу",
+                action="Голосуйте против.",
+                background="",
+                state="pending",
+                submitted_at=utcnow(),
+            )
         )
         # A finished bulk action on it, for the routes of one (`action_id`).
         db.session.add(

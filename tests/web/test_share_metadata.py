@@ -8,6 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+REPEATABLE = frozenset({"og:locale:alternate"})
+
 
 class Head(HTMLParser):
     """The <meta> and <link> elements of a page, as a link-preview crawler reads them."""
@@ -15,6 +17,11 @@ class Head(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.meta: dict[str, str] = {}
+        #: Properties Open Graph allows more than once (og:locale:alternate), in order.
+        self.repeated: dict[str, list[str]] = {}
+        #: The `lang` attribute of each <meta> that has one.
+        self.lang: dict[str, str] = {}
+        self.title_lang: str | None = None
         self.links: dict[str, str] = {}
         self.head = ""
         self._in_head = False
@@ -25,8 +32,15 @@ class Head(HTMLParser):
             self._in_head = True
         elif tag == "meta" and ("property" in attrs or "name" in attrs):
             key = attrs.get("property") or attrs["name"]
+            if key in REPEATABLE:
+                self.repeated.setdefault(key, []).append(attrs["content"])
+                return
             assert key not in self.meta, f"{key} given twice"
             self.meta[key] = attrs["content"]
+            if "lang" in attrs:
+                self.lang[key] = attrs["lang"]
+        elif tag == "title":
+            self.title_lang = attrs.get("lang")
         elif tag == "link" and attrs.get("rel") == "canonical":
             self.links["canonical"] = attrs["href"]
 
@@ -60,10 +74,12 @@ def test_open_petition_page_has_open_graph_and_twitter_card_metadata(client, mak
         "og:title": "Clean the Chüy river",
         "og:description": "Fund a clean-up of the river.",
         "og:url": url,
+        "og:locale": "en_US",
         "twitter:card": "summary",
         "twitter:title": "Clean the Chüy river",
         "twitter:description": "Fund a clean-up of the river.",
     }
+    assert head.repeated == {"og:locale:alternate": ["id_ID", "ky_KG", "ru_RU"]}
 
 
 def test_a_long_action_is_shortened_at_a_word(client, make_petition):
