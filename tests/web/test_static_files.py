@@ -187,7 +187,7 @@ def test_the_petition_page_stays_under_50_kb_transferred(client, app, heavy_peti
     assert page.status_code == 200
     html = page.data
     assets = assets_of(html.decode())
-    assert len(assets) == 3, assets  # site.css, live.js, pow.js
+    assert len(assets) == 4, assets  # site.css, live.js, share.js, pow.js
 
     sizes = {f"/ky/petitions/{heavy_petition}": len(gzip.compress(html, 6))}
     for url in assets:
