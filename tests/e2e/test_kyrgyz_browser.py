@@ -453,7 +453,7 @@ def test_on_a_360_pixel_phone_the_sign_button_fits_the_screen(kyrgyz, kyrgyz_pet
     left, right = button.evaluate(
         "b => [b.getBoundingClientRect().left + scrollX, b.getBoundingClientRect().right + scrollX]"
     )
-    assert 0 <= left and right <= 360
+    assert left >= 0 and right <= 360
 
 
 def test_on_a_360_pixel_phone_the_sign_form_with_errors_does_not_scroll_sideways(
