@@ -34,7 +34,23 @@ ORGANISER = "Нурлан Асанов"
 SPONSORS = ("Бакыт Токтогулов", "Жылдыз Осмонова")
 MODERATOR = "Марат Модератор"
 PASSWORD = "correct horse battery"
-USER_TEXT = [TITLE, ACTION, BACKGROUND, ADDRESSEE, SIGNER, ORGANISER, *SPONSORS, MODERATOR]
+#: Its Russian translation, written by the organiser and approved by the moderator.
+RU_TITLE = "Осветить дорогу в Каракол"
+RU_ACTION = "Установить уличные фонари на дороге от Каракола до Жети-Огуза."
+RU_BACKGROUND = "Ночью на дороге темно, а люди ходят по ней пешком."
+USER_TEXT = [
+    TITLE,
+    ACTION,
+    BACKGROUND,
+    ADDRESSEE,
+    SIGNER,
+    ORGANISER,
+    *SPONSORS,
+    MODERATOR,
+    RU_TITLE,
+    RU_ACTION,
+    RU_BACKGROUND,
+]
 #: Each flow's steps have bounded waits; none takes long unless something is wrong.
 STEP_MS = 10_000
 
@@ -209,12 +225,19 @@ def start_petition(page: Page, visits: Visits) -> str:
 
 
 def add_translation(page: Page, visits: Visits, organiser_page: str) -> None:
-    """The organiser adds their petition's text in another language before submitting it.
-
-    Nothing to do yet: petition translations are being built on another branch. Once they
-    are merged, fill the translation form here (by its Kyrgyz labels, `in_kyrgyz` after each
-    page) and check the translated text on /ru/petitions/<id> at the end of the flow.
-    """
+    """The organiser adds their petition's text in Russian before submitting it, through the
+    Kyrgyz pages; it waits for a moderator (pending)."""
+    page.goto(organiser_page)
+    page.get_by_role("link", name=ky("Add a translation")).click()
+    expect(page.get_by_role("heading", name=ky("Add a translation"))).to_be_visible()
+    in_kyrgyz(page, visits)
+    page.get_by_label(ky("Language of the translation"), exact=True).select_option("ru")
+    page.get_by_label(ky("Title"), exact=True).fill(RU_TITLE)
+    page.get_by_label(ky("What do you ask for?"), exact=True).fill(RU_ACTION)
+    page.get_by_label(ky("Why? Background and reasons (optional)"), exact=True).fill(RU_BACKGROUND)
+    page.get_by_role("button", name=ky("Save the translation")).click()
+    expect(page.locator('li.translation-pending[data-language="ru"]')).to_be_visible()
+    in_kyrgyz(page, visits)
 
 
 def submit_for_sponsors(page: Page, visits: Visits) -> str:
@@ -236,6 +259,9 @@ def approve(page: Page, visits: Visits, email: str, days: int) -> None:
     in_kyrgyz(page, visits)
     page.get_by_role("link", name=TITLE).click()
     expect(page.get_by_role("heading", name=TITLE)).to_be_visible()
+    in_kyrgyz(page, visits)
+    page.get_by_role("button", name=ky("Approve the translation")).click()
+    expect(page.get_by_role("button", name=ky("Approve the translation"))).to_have_count(0)
     in_kyrgyz(page, visits)
     page.get_by_role("button", name=ky("Approve and open for %(days)s days", days=days)).click()
     expect(page.get_by_role("status")).to_contain_text(ky("The petition is open for signatures."))
@@ -349,6 +375,17 @@ def test_a_kyrgyz_organiser_runs_a_petition_until_it_opens(
     page = organiser_flow(kyrgyz, visits, mailbox, deliver, make_user, live_server, monkeypatch)
 
     expect(page.locator("p.state")).to_have_text(ky("open for signatures").capitalize())
+
+
+def test_a_russian_reader_sees_the_approved_translation_of_that_petition(
+    kyrgyz, visits, mailbox, deliver, make_user, live_server, monkeypatch
+):
+    page = organiser_flow(kyrgyz, visits, mailbox, deliver, make_user, live_server, monkeypatch)
+    petition_id = urlsplit(page.url).path.rstrip("/").rsplit("/", 1)[-1]
+
+    page.goto(f"/ru/petitions/{petition_id}")
+
+    expect(page.locator("h1")).to_have_text(RU_TITLE)
 
 
 def test_the_switcher_takes_a_reader_from_kyrgyz_to_russian_to_english(
