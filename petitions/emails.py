@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Flask, current_app, render_template
-from flask_babel import force_locale, format_decimal
+from flask_babel import force_locale, format_decimal, ngettext
 from flask_babel import gettext as _
 
 from . import links
@@ -63,8 +63,11 @@ CATALOG: dict[str, Email] = {
         lambda c: (
             _("Your petition reached its goal")
             if c["goal"]
-            else _(
-                "Your petition passed %(count)s signatures", count=format_decimal(c["threshold"])
+            else ngettext(
+                "Your petition passed %(count)s signature",
+                "Your petition passed %(count)s signatures",
+                c["threshold"],
+                count=format_decimal(c["threshold"]),
             )
         ),
     ),
