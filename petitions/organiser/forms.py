@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from wtforms import IntegerField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -9,6 +10,24 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from ..forms import TOO_LONG, LineField, OneTimeKeyField, ParagraphsField, WebForm
 from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..services.petitions import MAX_SIGNATURE_GOAL, PetitionDraft
+
+
+class WholeNumberField(IntegerField):
+    """An IntegerField whose refusal of text that is not a number is in the reader's
+    language, in the words of the range check (WTForms' own messages have no Kyrgyz or
+    Indonesian catalog)."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(
+                _l(
+                    "Please enter a whole number from 1 to %(max)s.",
+                    max=format_decimal(MAX_SIGNATURE_GOAL),
+                )
+            ) from None
 
 
 class PetitionForm(WebForm):
@@ -45,7 +64,7 @@ class PetitionForm(WebForm):
         ],
         render_kw={"maxlength": ADDRESSEE_MAX},
     )
-    signature_goal = IntegerField(
+    signature_goal = WholeNumberField(
         _l("Signature goal (optional)"),
         validators=[
             Optional(),
