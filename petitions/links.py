@@ -2,7 +2,7 @@
 
 Emails are rendered by the worker, outside any request, so their links cannot come from
 `url_for`; they are built here from PUBLIC_BASE_URL (no trailing slash). The paths are the
-routes of the blueprints; tests/web/test_links.py checks that each one resolves to its view.
+routes of the blueprints; tests/unit/test_links.py checks that each one resolves to its view.
 
 A message's links are written for the default language (they are stored with it, like its
 other values, before anyone knows in which language it will be written); `in_language()`
