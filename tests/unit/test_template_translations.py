@@ -14,6 +14,7 @@ from flask import render_template_string
 from flask_babel import force_locale
 
 from petitions import create_app
+from petitions.extensions import babel
 
 
 @pytest.fixture
@@ -29,7 +30,10 @@ def app(tmp_path):
     messages.mkdir(parents=True)
     with open(messages / "messages.mo", "wb") as mo:
         write_mo(mo, catalog)
-    return create_app(
+    # Flask-Babel keeps catalogues by language in its Babel object, which every app of the
+    # process shares (petitions.extensions.babel): forget the real ones another test loaded.
+    babel.domain_instance.cache.clear()
+    yield create_app(
         {
             "PETITIONS_ENV": "testing",
             "SQLALCHEMY_DATABASE_URI": "sqlite://",
@@ -37,6 +41,7 @@ def app(tmp_path):
             "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path),
         }
     )
+    babel.domain_instance.cache.clear()
 
 
 def test_strings_follow_the_readers_language(app):
