@@ -12,6 +12,10 @@ sends it (`render`). Why there and not in the request:
 * a message that cannot be rendered or built fails alone, in the worker, and is retried and
   given up like any failed delivery (outbox.py), instead of failing the request.
 
+Its links (the context's `*_url` values, and the List-Unsubscribe header) are written for the
+default language and given the recipient's language prefix here, with its text
+(`links.in_language`), so following one lands on a page in the language of the mail.
+
 A context holds only JSON values (text, numbers, booleans, ISO 8601 times), since it is stored
 with the message until it is sent, then erased with the address.
 """
@@ -23,8 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Flask, current_app, render_template
-from flask_babel import force_locale, format_decimal
+from flask_babel import force_locale, format_decimal, ngettext
 from flask_babel import gettext as _
+
+from . import links
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,11 @@ CATALOG: dict[str, Email] = {
         lambda c: (
             _("Your petition reached its goal")
             if c["goal"]
-            else _(
-                "Your petition passed %(count)s signatures", count=format_decimal(c["threshold"])
+            else ngettext(
+                "Your petition passed %(count)s signature",
+                "Your petition passed %(count)s signatures",
+                c["threshold"],
+                count=format_decimal(c["threshold"]),
             )
         ),
     ),
@@ -119,12 +128,46 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+def language_of(locale: str | None) -> str:
+    """The language a message for `locale` is written in: it, or the default if the site does
+    not offer it (any more)."""
+    if locale in current_app.config["LANGUAGES"]:
+        return locale
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def localized_link(url: str, locale: str | None) -> str:
+    """A link of this site as a message in `locale` carries it (links.in_language)."""
+    config = current_app.config
+    return links.in_language(
+        url, config["PUBLIC_BASE_URL"], language_of(locale), config["BABEL_DEFAULT_LOCALE"]
+    )
+
+
+def localized_headers(
+    headers: Mapping[str, str] | None, locale: str | None
+) -> dict[str, str] | None:
+    """Extra headers of a message in `locale`: the List-Unsubscribe URL (`<url>`) in it."""
+    if not headers:
+        return None
+    found = dict(headers)
+    unsubscribe = found.get("List-Unsubscribe")
+    if unsubscribe and unsubscribe.startswith("<") and unsubscribe.endswith(">"):
+        found["List-Unsubscribe"] = f"<{localized_link(unsubscribe[1:-1], locale)}>"
+    return found
+
+
 def render(kind: str, context: Mapping, locale: str | None) -> Rendered:
-    """The message in `locale` (the default language if it is unknown); needs an app context."""
+    """The message in `locale` (the default language if it is unknown), its links to pages in
+    that language; needs an app context."""
     email = email_for(kind)
-    languages = current_app.config["LANGUAGES"]
-    if locale not in languages:
-        locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    locale = language_of(locale)
+    context = {
+        key: localized_link(value, locale)
+        if key.endswith("_url") and isinstance(value, str)
+        else value
+        for key, value in context.items()
+    }
     with force_locale(locale):
         return Rendered(
             subject=one_line(str(email.subject(context))),

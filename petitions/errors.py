@@ -109,7 +109,12 @@ def handle_http(error: HTTPException):
         ),
     }
     title, message = messages.get(
-        error.code or 500, (error.name, _("Something went wrong with this request."))
+        error.code or 500,
+        # Not Werkzeug's English name of the status: the reader's language.
+        (
+            _("Error %(code)s", code=error.code or 500),
+            _("Something went wrong with this request."),
+        ),
     )
     response = _render(error.code or 500, title, message)
     if isinstance(error, MethodNotAllowed) and error.valid_methods:

@@ -48,6 +48,8 @@ def problem(status: int, title: str, detail: str, param: str | None = None) -> R
     response.status_code = status
     response.mimetype = "application/problem+json"
     response.headers["Cache-Control"] = "no-store"
+    # Its title and detail are in the reader's language (the API's follows Accept-Language).
+    response.vary.add("Accept-Language")
     return response
 
 

@@ -166,8 +166,20 @@ def negotiated() -> str:
 
 
 def request_language() -> str:
-    """The language of this request's answer: the URL's, else the negotiated one."""
-    return prefixed_language() or negotiated()
+    """The language of this request's answer: the URL's, else the negotiated one. An answer
+    with no language of its own (the API, count.json) that has messages (an error's title)
+    writes them in the one the request's Accept-Language asks for, not the reader's cookie:
+    such answers are cached by URL and `Vary: Accept-Language` only."""
+    found = prefixed_language()
+    if found:
+        return found
+    if (request.endpoint is not None and _neutral()) or request.path.startswith("/api/"):
+        config = current_app.config
+        return (
+            request.accept_languages.best_match(config["LANGUAGES"])
+            or config["BABEL_DEFAULT_LOCALE"]
+        )
+    return negotiated()
 
 
 def path_in(code: str, path: str) -> str:

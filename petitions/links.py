@@ -2,12 +2,29 @@
 
 Emails are rendered by the worker, outside any request, so their links cannot come from
 `url_for`; they are built here from PUBLIC_BASE_URL (no trailing slash). The paths are the
-routes of the blueprints; tests/web/test_links.py checks that each one resolves to its view.
+routes of the blueprints; tests/unit/test_links.py checks that each one resolves to its view.
+
+A message's links are written for the default language (they are stored with it, like its
+other values, before anyone knows in which language it will be written); `in_language()`
+gives each the recipient's language prefix when the worker renders the message in that
+language (emails.render, outbox), so a link in a Kyrgyz mail opens a Kyrgyz page. That one
+step covers every message, the batches queued later for thousands of signers included, each
+in its own recipient's language, and every language a link may be in: the language of the
+text it sits in.
 """
 
 from __future__ import annotations
 
 from .tokens import make_confirmation_token, make_sponsor_token, make_unsubscribe_token
+
+
+def in_language(url: str, base_url: str, code: str, default: str) -> str:
+    """`url`, a link of this site (under `base_url`), to the page in language `code`:
+    `<base>/confirm/x` becomes `<base>/ky/confirm/x`; the default language has no prefix
+    (languages.path_in). Any other text is returned as it is."""
+    if code == default or not url.startswith(base_url + "/"):
+        return url
+    return f"{base_url}/{code}{url[len(base_url) :]}"
 
 
 def petition(base_url: str, petition_id: int) -> str:

@@ -31,7 +31,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import mailcap
-from .emails import email_for, render
+from .emails import email_for, localized_headers, render
 from .mail import Mail, PermanentFailure, connect
 from .models import OutboxMessage, utcnow
 from .services import site_settings
@@ -170,7 +170,8 @@ class _Claimed:
         queued before the worker rendered it). Raises whatever rendering raises."""
         if self.template is not None:
             rendered = render(self.template, self.context or {}, self.locale)
-            return Mail(self.to, rendered.subject, rendered.text, rendered.html, self.headers)
+            headers = localized_headers(self.headers, self.locale)
+            return Mail(self.to, rendered.subject, rendered.text, rendered.html, headers)
         return Mail(self.to, self.subject or "", self.text, self.html, self.headers)
 
 

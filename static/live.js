@@ -10,6 +10,9 @@
  * A hidden tab stops listening; a petition that is no longer open stops it for good.
  *
  * Loaded with <script src defer>: the Content-Security-Policy allows no inline script.
+ * Numbers are written with the separator and group sizes the server passes (data-live-group,
+ * data-live-grouping: Babel's, so they read as the server's), the word after them by the
+ * page language's CLDR plural category (Intl.PluralRules) from data-live-words.
  * The element gets data-live-mode ("stream", "poll", "paused", "off") and data-live-opens
  * (streams opened so far), which say what it is doing.
  */
@@ -29,10 +32,34 @@
     }
   }
 
-  var numbers = intl(function (locale) { return new Intl.NumberFormat(locale); });
+  var browserNumbers = intl(function (locale) { return new Intl.NumberFormat(locale); });
   var plurals = typeof Intl.PluralRules === "function"
     ? intl(function (locale) { return new Intl.PluralRules(locale); })
     : null;
+
+  // A whole number as the server's Babel writes it: the element's data-live-group separator
+  // between groups of data-live-grouping digits ("3,3": the last group of 3, then of 3). The
+  // browser's Intl is only the fallback of a page without them, since its CLDR data and
+  // Babel's may differ (a no-break space or a narrow one, say).
+  function numberWriter(element) {
+    var group = element.getAttribute("data-live-group");
+    var sizes = (element.getAttribute("data-live-grouping") || "").split(",").map(Number);
+    var primary = sizes[0];
+    var secondary = sizes[1] || primary;
+    if (group === null || !(primary > 0)) return browserNumbers.format;
+    return function (total) {
+      var digits = String(Math.floor(Math.abs(total)));
+      var sign = total < 0 ? "-" : "";
+      if (digits.length <= primary) return sign + digits;
+      var written = digits.slice(-primary);
+      var rest = digits.slice(0, -primary);
+      while (rest.length > secondary) {
+        written = rest.slice(-secondary) + group + written;
+        rest = rest.slice(0, -secondary);
+      }
+      return sign + rest + group + written;
+    };
+  }
 
   function follow(element) {
     var countUrl = element.getAttribute("data-live-count");
@@ -44,6 +71,7 @@
     } catch (error) {
       words = {};
     }
+    var format = numberWriter(element);
     var number = element.querySelector("[data-count]");
     var label = element.querySelector("[data-count-label]");
     var bar = element.querySelector("progress");
@@ -59,7 +87,7 @@
     }
 
     function show(total) {
-      if (number) number.textContent = numbers.format(total);
+      if (number) number.textContent = format(total);
       if (label && plurals && words[plurals.select(total)]) {
         label.textContent = words[plurals.select(total)];
       }

@@ -21,6 +21,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 
 from .. import clock
 from ..extensions import db
@@ -50,7 +51,7 @@ def _url(endpoint: str, **values) -> str:
 
 
 def _bad(param: str, detail: str) -> ApiProblem:
-    return ApiProblem(400, "Invalid parameter", detail, param)
+    return ApiProblem(400, _("Invalid parameter"), detail, param)
 
 
 def _int_arg(name: str, default: int) -> int:
@@ -58,7 +59,7 @@ def _int_arg(name: str, default: int) -> int:
     if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-        raise _bad(name, f"{name} must be a whole number")
+        raise _bad(name, _("%(name)s must be a whole number", name=name))
     return int(raw)
 
 
@@ -67,16 +68,21 @@ def _text_arg(name: str) -> str | None:
     if raw is None:
         return None
     if len(raw) > opendata.QUERY_MAX:  # as documented: the length as sent, spaces included
-        raise _bad(name, f"{name} must be at most {opendata.QUERY_MAX} characters")
+        raise _bad(
+            name,
+            _("%(name)s must be at most %(max)s characters", name=name, max=opendata.QUERY_MAX),
+        )
     if bad_character(raw):
-        raise _bad(name, f"{name} contains a control or invalid character")
+        raise _bad(name, _("%(name)s contains a control or invalid character", name=name))
     return raw.strip() or None
 
 
 def _choice_arg(name: str, choices: tuple[str, ...], default: str) -> str:
     raw = request.args.get(name, default)
     if raw not in choices:
-        raise _bad(name, f"{name} must be one of {', '.join(choices)}")
+        raise _bad(
+            name, _("%(name)s must be one of %(choices)s", name=name, choices=", ".join(choices))
+        )
     return raw
 
 
@@ -100,7 +106,7 @@ def _query() -> opendata.PetitionQuery:
 def _public_petition(petition_id: int) -> Petition:
     petition = petitions_service.public_petition(db.session, petition_id)
     if petition is None:
-        raise ApiProblem(404, "Not found", "There is no public petition with this id.")
+        raise ApiProblem(404, _("Not found"), _("There is no public petition with this id."))
     return petition
 
 
@@ -108,7 +114,9 @@ def _counted(petition: Petition) -> tuple[Petition, opendata.PetitionStats]:
     stats = petition_stats(petition.id)
     if stats is None:
         raise ApiProblem(
-            404, "Not found", "This petition never opened for signatures, so it has no numbers."
+            404,
+            _("Not found"),
+            _("This petition never opened for signatures, so it has no numbers."),
         )
     return petition, stats
 
@@ -340,10 +348,12 @@ def snapshot_csv(day: str):
     except ValueError:
         wanted = None
     if wanted is None:
-        raise ApiProblem(404, "Not found", "Snapshots are named by their day, e.g. 2026-12-01.")
+        raise ApiProblem(
+            404, _("Not found"), _("Snapshots are named by their day, e.g. 2026-12-01.")
+        )
     rows = opendata.snapshot_rows(db.session, wanted)
     if not rows:
-        raise ApiProblem(404, "Not found", "No snapshot was recorded on that day.")
+        raise ApiProblem(404, _("Not found"), _("No snapshot was recorded on that day."))
     return _csv(
         rep.SNAPSHOT_CSV_HEADER,
         [rep.snapshot_row(wanted, row, title) for row, title in rows],

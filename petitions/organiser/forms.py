@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from wtforms import IntegerField, SelectField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
@@ -35,6 +36,24 @@ class LanguageField(SelectField):
     def pre_validate(self, form) -> None:
         if self.data not in {code for code, _name in self.choices}:
             raise ValidationError(UNKNOWN_LANGUAGE)
+
+
+class WholeNumberField(IntegerField):
+    """An IntegerField whose refusal of text that is not a number is in the reader's
+    language, in the words of the range check (WTForms' own messages have no Kyrgyz or
+    Indonesian catalog)."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(
+                _l(
+                    "Please enter a whole number from 1 to %(max)s.",
+                    max=format_decimal(MAX_SIGNATURE_GOAL),
+                )
+            ) from None
 
 
 class PetitionForm(WebForm):
@@ -71,7 +90,7 @@ class PetitionForm(WebForm):
         ],
         render_kw={"maxlength": ADDRESSEE_MAX},
     )
-    signature_goal = IntegerField(
+    signature_goal = WholeNumberField(
         _l("Signature goal (optional)"),
         validators=[
             Optional(),

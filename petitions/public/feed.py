@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, make_response, render_template, request, url_for
-from flask_babel import format_decimal, ngettext
+from flask_babel import format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 
 from ..extensions import db
 from ..http import cacheable, timestamp
+from ..languages import path_in
 from ..models import MilestoneKind, utcnow
 from ..services import feed
 from ..text import summary
@@ -52,7 +53,8 @@ def atom():
             "public/feed.xml",
             items=items,
             updated=timestamp(updated),
-            feed_id=f"{base_url}/feed.atom",
+            # One feed per language (languages.py): each its own id.
+            feed_id=base_url + path_in(str(get_locale()), "/feed.atom"),
         )
     )
     response.mimetype = "application/atom+xml"

@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from .. import figures
 from ..extensions import db
+from ..i18n import petition_zone
 from ..languages import request_language
 from ..models import Petition, utcnow
 from ..models.petition import COUNTED_STATES
@@ -100,7 +101,12 @@ def _figures_html(petition) -> Markup | None:
         days = [(p.start.date(), p.count) for p in series_points(petition, found, "day")]
         numbers = figures.public_figures(found, days)
         return Markup(  # noqa: S704 (rendered by Jinja, escaped)
-            render_template("public/_figures.html", figures=numbers, petition_id=petition.id)
+            render_template(
+                "public/_figures.html",
+                figures=numbers,
+                petition_id=petition.id,
+                zone=petition_zone(petition),
+            )
         )
 
-    return derived("figures_html", found, str(get_locale()), build=build)
+    return derived("figures_html", found, str(get_locale()), petition.time_zone, build=build)

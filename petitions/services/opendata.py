@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
+from flask_babel import gettext as _
 from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -370,17 +371,23 @@ class PetitionQuery:
 
     def __post_init__(self) -> None:
         if self.state is not None and self.state not in PUBLIC_STATES:
-            raise QueryError("state", f"state must be one of {', '.join(PUBLIC_STATES)} or all")
+            raise QueryError(
+                "state",
+                _("state must be one of %(choices)s or all", choices=", ".join(PUBLIC_STATES)),
+            )
         if self.sort not in SORTS:
-            raise QueryError("sort", f"sort must be one of {', '.join(SORTS)}")
+            raise QueryError("sort", _("sort must be one of %(choices)s", choices=", ".join(SORTS)))
         for name in ("text", "target"):
             value = getattr(self, name)
             if value is not None and len(value) > QUERY_MAX:
-                raise QueryError(name, f"{name} must be at most {QUERY_MAX} characters")
+                raise QueryError(
+                    name,
+                    _("%(name)s must be at most %(max)s characters", name=name, max=QUERY_MAX),
+                )
         if self.country is not None and not (
             len(self.country) == 2 and self.country.isascii() and self.country.isalpha()
         ):
-            raise QueryError("country", "country must be an ISO 3166-1 alpha-2 code, e.g. KG")
+            raise QueryError("country", _("country must be an ISO 3166-1 alpha-2 code, e.g. KG"))
 
 
 def _folded(session: Session, column):
@@ -482,9 +489,9 @@ def _totals(session: Session, petitions: Sequence[Petition]) -> dict[int, int | 
 def list_public(session: Session, query: PetitionQuery, *, page: int, per_page: int) -> Listing:
     """One page of public petitions with their totals. A page past the last is empty."""
     if page < 1:
-        raise QueryError("page", "page must be 1 or more")
+        raise QueryError("page", _("page must be 1 or more"))
     if not 1 <= per_page <= PER_PAGE_MAX:
-        raise QueryError("per_page", f"per_page must be between 1 and {PER_PAGE_MAX}")
+        raise QueryError("per_page", _("per_page must be between 1 and %(max)s", max=PER_PAGE_MAX))
     statement = _filtered(session, query)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     petitions = session.scalars(

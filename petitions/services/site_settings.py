@@ -66,12 +66,14 @@ def _seconds(value: Any) -> float:
 
 
 def _flag(value: Any) -> bool:
+    """yes or no: in English, or in the admin's language as the settings page writes it
+    (its "yes" and "no", so an admin types back the word they read)."""
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
+    text = str(value).strip().casefold()
+    if text in {"1", "true", "yes", "on", str(_l("yes")).casefold()}:
         return True
-    if text in {"0", "false", "no", "off", ""}:
+    if text in {"0", "false", "no", "off", "", str(_l("no")).casefold()}:
         return False
     raise SettingError(_l("Write yes or no."))
 

@@ -165,6 +165,8 @@ def _mail_organiser(
         context["organiser_url"] = links.organiser_petition(base_url, petition.id)
     elif kind == "approved":
         context["closes_at"] = petition.closes_at.isoformat() if petition.closes_at else None
+        # Shown in the petition's zone, as its page shows it (i18n.petition_zone).
+        context["time_zone"] = petition.time_zone
     elif kind == "rejected":
         context["reason"] = petition.rejection_reason
         context["note"] = petition.rejection_note

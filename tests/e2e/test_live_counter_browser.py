@@ -52,7 +52,7 @@ def test_the_count_follows_confirmations_over_the_stream(app, make_petition, pag
     expect(total).to_have_attribute("data-live-mode", "stream")
 
     confirm(app, petition, "one@example.org")
-    expect(number).to_have_text("1,000", timeout=WAIT_MS)  # Intl.NumberFormat for "en"
+    expect(number).to_have_text("1,000", timeout=WAIT_MS)  # Babel's English grouping
     expect(total.locator("[data-count-label]")).to_have_text("signatures")
     expect(total.locator("progress")).to_have_attribute("value", "1000")
     expect(total.locator("progress")).to_have_attribute("aria-label", "50% of the goal")

@@ -30,8 +30,8 @@ def app(tmp_path):
     messages.mkdir(parents=True)
     with open(messages / "messages.mo", "wb") as mo:
         write_mo(mo, catalog)
-    # Flask-Babel keeps one cache of catalogues per process, by locale only, whatever the app:
-    # without a clear, a Russian page another test rendered first answers from the real one.
+    # Flask-Babel keeps catalogues by language in its Babel object, which every app of the
+    # process shares (petitions.extensions.babel): forget the real ones another test loaded.
     babel.domain_instance.cache.clear()
     yield create_app(
         {

@@ -21,11 +21,13 @@ def admin(make_user, login_as) -> int:
     return user_id
 
 
-def change(client, key: str, value: str):
-    page = client.get("/admin/")
+def change(client, key: str, value: str, language: str = ""):
+    """`language`: on that language's pages (`/ru/admin/`)."""
+    root = f"/{language}" if language else ""
+    page = client.get(f"{root}/admin/")
     assert page.status_code == 200
     return client.post(
-        f"/admin/settings/{key}",
+        f"{root}/admin/settings/{key}",
         data={"csrf_token": csrf_token(page.get_data(as_text=True)), "value": value},
     )
 
@@ -179,3 +181,13 @@ def test_two_admins_setting_a_key_for_the_first_time_at_once_both_succeed(app, m
         )
         db.session.remove()
     assert stored == "4/minute"
+
+
+@pytest.mark.parametrize(("lang", "yes", "no"), [("ru", "да", "нет"), ("ky", "Ооба", "жок")])
+def test_an_admin_may_answer_yes_or_no_in_their_language(app, client, admin, lang, yes, no):
+    assert change(client, "creation_paused", yes, lang).status_code == 303
+    assert change(client, "creation_paused", no, lang).status_code == 303
+    assert [entry[2] for entry in audit_entries(app)] == [
+        {"old": False, "new": True},
+        {"old": True, "new": False},
+    ]

@@ -188,6 +188,15 @@ def test_the_open_petition_page_carries_what_live_js_needs(client, petition):
     assert "<span data-count-label>signatures</span>" in html
 
 
+@pytest.mark.parametrize(
+    ("lang", "group"), [("", ","), ("/ru", "\u00a0"), ("/ky", "\u00a0"), ("/id", ".")]
+)
+def test_the_page_tells_live_js_how_its_language_groups_digits(client, petition, lang, group):
+    html = client.get(f"{lang}/petitions/{petition}").get_data(as_text=True)
+    attributes = live_attributes(html)
+    assert (attributes["data-live-group"], attributes["data-live-grouping"]) == (group, "3,3")
+
+
 def test_poll_interval_comes_from_the_setting(app, client, petition):
     app.config["LIVE_POLL_SECONDS"] = 25
     html = client.get(f"/petitions/{petition}").get_data(as_text=True)

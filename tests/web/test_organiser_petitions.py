@@ -337,7 +337,7 @@ BAD_INPUT = [
     ({"signature_goal": "0"}, "Please enter a whole number from 1 to"),
     ({"signature_goal": "-5"}, "Please enter a whole number from 1 to"),
     ({"signature_goal": str(2**40)}, "Please enter a whole number from 1 to"),
-    ({"signature_goal": "lots"}, "Not a valid integer value"),
+    ({"signature_goal": "lots"}, "Please enter a whole number from 1 to"),
     ({"creation_key": ""}, "This form has expired"),
     ({"creation_key": "short"}, "This form has expired"),
 ]
