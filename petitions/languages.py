@@ -47,6 +47,43 @@ OWN_NAMES = {
     "ky": "Кыргызча",
     "id": "Bahasa Indonesia",
 }
+#: Languages a petition may also be written in, beside the site's own (organisers in Osh write
+#: in Uzbek, in the Gulf in Arabic): the region's languages and the most written ones.
+#: Readers of these see the petition's own text under an interface in one of the site's.
+MORE_WRITING_LANGUAGES = tuple(
+    [
+        "uz",
+        "kk",
+        "tg",
+        "tk",
+        "az",
+        "hy",
+        "ka",
+        "uk",
+        "be",
+        "tr",
+        "fa",
+        "ar",
+        "ur",
+        "hi",
+        "bn",
+        "zh",
+        "ja",
+        "ko",
+        "ms",
+        "jv",
+        "su",
+        "th",
+        "vi",
+        "tl",
+        "de",
+        "fr",
+        "es",
+        "pt",
+        "it",
+        "pl",
+    ]
+)
 #: Blueprints whose answers are the same in every language (no prefix, no redirect).
 NEUTRAL_BLUEPRINTS = frozenset({"api", "live"})
 NEUTRAL_ENDPOINTS = frozenset({"static", "public.count_json", "languages.choose"})
@@ -62,6 +99,14 @@ def offered(default: str, configured: Iterable[str] | None = None) -> tuple[str,
     setting) or else every language with a catalog."""
     others = list(configured) if configured else catalog_languages()
     return (default, *(code for code in others if code != default))
+
+
+def writing_languages(site_languages: Iterable[str]) -> tuple[str, ...]:
+    """What a petition may be written in: the site's languages first (in their order), then
+    MORE_WRITING_LANGUAGES by their names in themselves."""
+    first = tuple(site_languages)
+    more = sorted((c for c in MORE_WRITING_LANGUAGES if c not in first), key=own_name)
+    return (*first, *more)
 
 
 def own_name(code: str) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import zoneinfo
 from functools import cache
 
+from babel.dates import get_timezone, get_timezone_location
+
 #: Offered first, in this order: where most of our organisers and signers are.
 COMMON_ZONES = (
     "Asia/Bishkek",
@@ -41,6 +43,29 @@ def zone_names() -> tuple[str, ...]:
     }
     common = [name for name in COMMON_ZONES if name in places or name == "UTC"]
     return (*common, *sorted(places - set(common)))
+
+
+@cache
+def zone_choices(locale: str) -> tuple[tuple[str, str], ...]:
+    """The select's (zone, label) pairs for a reader of `locale`: each zone named by its city
+    in their language (CLDR's exemplar cities: "Бишкек", "Джакарта"), the common zones first,
+    the others by that name; one zone per name (aliases such as Asia/Ujung_Pandang name the
+    same city as Asia/Makassar)."""
+    named: dict[str, str] = {}
+    for zone in zone_names():
+        label = (
+            zone
+            if zone == "UTC"
+            else get_timezone_location(get_timezone(zone), locale=locale, return_city=True)
+        )
+        named.setdefault(label, zone)
+    common = [(zone, label) for label, zone in named.items() if zone in COMMON_ZONES]
+    common.sort(key=lambda pair: COMMON_ZONES.index(pair[0]))
+    others = sorted(
+        ((zone, label) for label, zone in named.items() if zone not in COMMON_ZONES),
+        key=lambda pair: pair[1].casefold(),
+    )
+    return (*common, *others)
 
 
 def is_offered(name: object) -> bool:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import format_decimal
+from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import IntegerField, SelectField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from .. import timezones
 from ..forms import TOO_LONG, LineField, OneTimeKeyField, ParagraphsField, WebForm
-from ..languages import own_name, request_language
+from ..languages import own_name, request_language, writing_languages
 from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..services.petitions import MAX_SIGNATURE_GOAL, PetitionDraft
 from ..services.translations import TranslationText
@@ -19,11 +19,13 @@ UNKNOWN_LANGUAGE = _l("Please choose one of the languages in the list.")
 UNKNOWN_ZONE = _l("Please choose a time zone from the list.")
 
 
-def language_choices(exclude=()) -> list[tuple[str, str]]:
-    """The configured languages, each named in itself (as the switcher names them)."""
-    return [
-        (code, own_name(code)) for code in current_app.config["LANGUAGES"] if code not in exclude
-    ]
+def language_choices(exclude=(), *, writing: bool = False) -> list[tuple[str, str]]:
+    """The configured languages (`writing`: every language a petition may be written in),
+    each named in itself (as the switcher names them)."""
+    codes = current_app.config["LANGUAGES"]
+    if writing:
+        codes = writing_languages(codes)
+    return [(code, own_name(code)) for code in codes if code not in exclude]
 
 
 class LanguageField(SelectField):
@@ -119,8 +121,8 @@ class PetitionForm(WebForm):
         kwargs.setdefault("language", request_language())
         kwargs.setdefault("time_zone", timezones.DEFAULT_ZONE)
         super().__init__(*args, **kwargs)
-        self.language.choices = language_choices()
-        self.time_zone.choices = [(name, name) for name in timezones.zone_names()]
+        self.language.choices = language_choices(writing=True)
+        self.time_zone.choices = list(timezones.zone_choices(str(get_locale())))
 
     def validate_time_zone(self, field) -> None:
         if not timezones.is_offered(field.data):

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import db, login_manager
-from ..languages import own_name
+from ..languages import own_name, writing_languages
 from ..limits import limit_posts
 from ..models import Petition, PetitionState, utcnow
 from ..models.petition import SPONSOR_STATES, TRANSLATABLE_STATES
@@ -94,7 +94,7 @@ def new_petition():
             owner_id=current_user.id,
             creation_key=form.creation_key.data,
             now=utcnow(),
-            languages=current_app.config["LANGUAGES"],
+            languages=writing_languages(current_app.config["LANGUAGES"]),
         )
     except (PetitionError, lifecycle.LifecycleError):
         form.creation_key.renew()
@@ -160,7 +160,7 @@ def edit(petition_id: int):
             form.draft(),
             actor_id=current_user.id,
             now=utcnow(),
-            languages=current_app.config["LANGUAGES"],
+            languages=writing_languages(current_app.config["LANGUAGES"]),
         )
     except lifecycle.LifecycleError:
         return _not_editable(found)

@@ -263,7 +263,14 @@ def approve(page: Page, visits: Visits, email: str, days: int) -> None:
     page.get_by_role("button", name=ky("Approve the translation")).click()
     expect(page.get_by_role("button", name=ky("Approve the translation"))).to_have_count(0)
     in_kyrgyz(page, visits)
-    page.get_by_role("button", name=ky("Approve and open for %(days)s days", days=days)).click()
+    approve_label = translate_plural(
+        "ky",
+        "Approve and open for %(days)s day",
+        "Approve and open for %(days)s days",
+        days,
+        days=days,
+    )
+    page.get_by_role("button", name=approve_label).click()
     expect(page.get_by_role("status")).to_contain_text(ky("The petition is open for signatures."))
     in_kyrgyz(page, visits)
 

@@ -28,20 +28,32 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from playwright.sync_api import Page
 
+from petitions.languages import MORE_WRITING_LANGUAGES, own_name
 from tests.fixtures.mail import body_text
 
 CATALOGS = Path(__file__).resolve().parents[2] / "petitions/translations"
 #: Printf placeholders in msgids: %(name)s, %(pct)s%%, %d.
 PLACEHOLDER = re.compile(r"%(\([^)]*\))?[-#0 +]*\d*(\.\d+)?[sdifr%]")
 #: What the switcher and other language lists show: each language's name in itself.
-PROPER_NAMES = ("English", "Русский", "Кыргызча", "Bahasa Indonesia")
+PROPER_NAMES = (
+    "English",
+    "Русский",
+    "Кыргызча",
+    "Bahasa Indonesia",
+    # The languages a petition may be written in, each named in itself (the organiser's select).
+    *sorted((own_name(code) for code in MORE_WRITING_LANGUAGES), key=len, reverse=True),
+    # The share links name the services as they name themselves.
+    "Telegram",
+    "WhatsApp",
+    "Facebook",
+)
 
 #: Languages written in Cyrillic, whose pages should hold no Latin words.
 CYRILLIC = frozenset({"ky", "ru"})
 URL_OR_ADDRESS = re.compile(r"https?://\S+|[\w.+-]+@[\w-]+(\.[\w-]+)+")
 LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:['’-][A-Za-z\u00c0-\u024f]+)*")
 #: Acronyms read the same in every language (CSV, JSON, UTC, ISO, country codes).
-ACRONYM = re.compile(r"^[A-Z]{2,5}$")
+ACRONYM = re.compile(r"^[A-Z]{1,5}$")
 
 #: The text a reader meets on the page, and the attributes that speak for elements.
 PAGE_TEXT_JS = """() => {
@@ -70,10 +82,10 @@ def translate(code: str, message: str, **values) -> str:
     return text % values if values else text
 
 
-def translate_plural(code: str, singular: str, plural: str, num: int) -> str:
+def translate_plural(code: str, singular: str, plural: str, num: int, **values) -> str:
     """ngettext's answer in `code` (from the compiled catalog, as the app reads it)."""
     translations = Translations.load(CATALOGS, [code])
-    return translations.ngettext(singular, plural, num) % {"num": num}
+    return translations.ngettext(singular, plural, num) % {"num": num, **values}
 
 
 def _telling(piece: str) -> bool:

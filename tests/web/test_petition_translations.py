@@ -125,6 +125,28 @@ def test_the_create_form_offers_the_pages_language_first_and_records_both_choice
     assert (petition.language, petition.time_zone) == ("ky", "Asia/Bishkek")
 
 
+def test_a_petition_may_be_written_in_a_language_the_site_is_not_in(
+    app, organiser, reader, get_petition
+):
+    """Organisers in Osh write in Uzbek, others in Arabic: the petition says so, right to left
+    where its script is, under an interface in one of the site's languages."""
+    page = "/organiser/petitions/new"
+    html = organiser.get(page).get_data(as_text=True)
+    data = {
+        "creation_key": re.search(r'name="creation_key" type="hidden" value="([^"]*)"', html)[1],
+        "title": "لا لإرسال القوات إلى الخارج",
+        "action": "نطالب البرلمان بعدم إرسال القوات.",
+        "addressee": "البرلمان",
+        "language": "ar",
+        "time_zone": "UTC",
+    }
+    response = organiser.post(page, data={"csrf_token": csrf_token(html), **data})
+    petition = get_petition(int(response.location.rsplit("/", 1)[1]))
+    assert petition.language == "ar"
+    preview = organiser.get(f"/organiser/petitions/{petition.id}").get_data(as_text=True)
+    assert re.search(r'<h1[^>]* lang="ar" dir="rtl"', preview)
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
