@@ -511,6 +511,37 @@ def test_on_a_360_pixel_phone_the_sign_form_with_errors_does_not_scroll_sideways
     assert scroll_width(page) <= 360
 
 
+def search_flow(kyrgyz, visits, make_petition) -> Page:
+    """A Kyrgyz reader looks for the petition by a word of it, typed in capitals, among
+    others; ends on the results page."""
+    make_petition(
+        title="Бишкекте велосипед жолдору",
+        action="Велосипед жолдорун куруңуз.",
+        addressee="Бишкек шаардык кеңеши",
+    )
+    page = kyrgyz()
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/ky/$"))
+    in_kyrgyz(page, visits)
+    page.get_by_label(ky("Find a petition"), exact=True).fill("КАРАКОЛ ЖОЛУНА")
+    page.get_by_role("search").get_by_role("button", name=ky("Search")).click()
+    expect(page).to_have_url(re.compile(r"/ky/search\?"))
+    in_kyrgyz(page, visits)
+    return page
+
+
+def test_a_kyrgyz_reader_finds_the_petition_by_its_words(
+    kyrgyz, visits, kyrgyz_petition, make_petition
+):
+    page = search_flow(kyrgyz, visits, make_petition)
+
+    expect(page.get_by_role("status")).to_have_text(
+        translate_plural("ky", "%(num)s petition found", "%(num)s petitions found", 1)
+    )
+    page.get_by_role("link", name=TITLE).click()
+    expect(page.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
+
+
 # --- not one English word -------------------------------------------------------------------------
 
 
@@ -532,6 +563,9 @@ def run_flow(request, kyrgyz, visits, mailbox, deliver):
                 request.getfixturevalue("live_server"),
                 request.getfixturevalue("monkeypatch"),
             )
+        elif name == "search":
+            request.getfixturevalue("kyrgyz_petition")
+            search_flow(kyrgyz, visits, request.getfixturevalue("make_petition"))
         else:
             switcher_flow(kyrgyz, visits, request.getfixturevalue("kyrgyz_petition"))
         return visits
@@ -539,7 +573,7 @@ def run_flow(request, kyrgyz, visits, mailbox, deliver):
     return run
 
 
-@pytest.mark.parametrize("flow", ["signer", "organiser", "switcher"])
+@pytest.mark.parametrize("flow", ["signer", "organiser", "switcher", "search"])
 def test_no_page_of_the_flow_shows_english(run_flow, flow):
     visits = run_flow(flow)
 
