@@ -29,8 +29,11 @@ from datetime import datetime
 from flask import Flask, current_app, render_template
 from flask_babel import force_locale, format_decimal, ngettext
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from . import links
+from .extensions import db
+from .models.petition import PetitionTranslation, TranslationState
 
 
 @dataclass(frozen=True)
@@ -168,12 +171,30 @@ def render(kind: str, context: Mapping, locale: str | None) -> Rendered:
         else value
         for key, value in context.items()
     }
+    context = _title_in(context, locale)
     with force_locale(locale):
         return Rendered(
             subject=one_line(str(email.subject(context))),
             text=render_template(f"email/{email.template}.txt", **context),
             html=render_template(f"email/{email.template}.html", **context),
         )
+
+
+def _title_in(context: dict, locale: str) -> dict:
+    """A signer's mail names the petition by its approved translation into the signer's
+    language, as its page does; the context keeps the original (`petition_id` and `title`),
+    looked up here, when the worker writes the mail, so the sign request pays nothing."""
+    petition_id = context.get("petition_id")
+    if not isinstance(petition_id, int) or "title" not in context:
+        return context
+    translated = db.session.scalar(
+        select(PetitionTranslation.title).where(
+            PetitionTranslation.petition_id == petition_id,
+            PetitionTranslation.language == locale,
+            PetitionTranslation.state == TranslationState.APPROVED,
+        )
+    )
+    return {**context, "title": translated} if translated else context
 
 
 def parse_time(value: str | None) -> datetime | None:

@@ -133,6 +133,7 @@ def _queue_batch(session: Session, source: Source, row, *, batch_size: int, base
     message = source.compose(petition, row)
     shared = {
         "title": petition.title,
+        "petition_id": petition_id,
         "petition_url": links.petition(base_url, petition_id),
         **message.context,
     }

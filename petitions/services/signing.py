@@ -195,6 +195,7 @@ def _confirmation_context(
     return {
         "name": name,
         "title": petition.title,
+        "petition_id": petition.id,
         "confirm_url": confirmation_link(signature_id, email_key, policy),
         "petition_url": petition_link(petition, policy),
     }
@@ -354,7 +355,11 @@ def sign_petition(
             kind="already_signed",
             to=signer.email,
             locale=row.locale,
-            context={"title": petition.title, "petition_url": petition_link(petition, policy)},
+            context={
+                "title": petition.title,
+                "petition_id": petition.id,
+                "petition_url": petition_link(petition, policy),
+            },
         )
         outcome = SignOutcome.ALREADY_SIGNED
     else:

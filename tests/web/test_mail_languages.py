@@ -77,3 +77,33 @@ def test_an_update_reaches_each_signer_with_links_in_their_language(
     assert page.status_code == 200
     assert html_lang(page.get_data(as_text=True)) == "ky"
     assert "She listened." in body_text(mailbox.last_to("aibek@example.kg"))
+
+
+def test_a_russian_signer_reads_the_approved_russian_title_in_the_mail(
+    signer, mailbox, make_petition, make_translation
+):
+    petition = make_petition(title="Каракол жолуна жарык орнотулсун")
+    make_translation(petition, "ru", title="Осветить дорогу в Каракол")
+    signer.sign(petition, "olga@example.ru", language="ru")
+    signer.deliver()
+    assert "Осветить дорогу в Каракол" in body_text(mailbox.last_to("olga@example.ru"))
+
+
+def test_a_signer_of_another_language_reads_the_original_title(
+    signer, mailbox, make_petition, make_translation
+):
+    petition = make_petition(title="Каракол жолуна жарык орнотулсун")
+    make_translation(petition, "ru", title="Осветить дорогу в Каракол")
+    signer.sign(petition, "aibek@example.kg", language="ky")
+    signer.deliver()
+    assert "Каракол жолуна жарык орнотулсун" in body_text(mailbox.last_to("aibek@example.kg"))
+
+
+def test_a_pending_translation_does_not_name_the_petition_in_mail(
+    signer, mailbox, make_petition, make_translation
+):
+    petition = make_petition(title="Каракол жолуна жарык орнотулсун")
+    make_translation(petition, "ru", title="Осветить дорогу в Каракол", state="pending")
+    signer.sign(petition, "olga@example.ru", language="ru")
+    signer.deliver()
+    assert "Каракол жолуна жарык орнотулсун" in body_text(mailbox.last_to("olga@example.ru"))
