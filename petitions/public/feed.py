@@ -34,7 +34,9 @@ EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 @bp.get("/feed.atom")
 def atom():
     """The FEED_ENTRIES newest openings and milestones of open and closed petitions."""
-    entries = feed.recent_entries(db.session, now=utcnow(), limit=FEED_ENTRIES)
+    entries = feed.recent_entries(
+        db.session, now=utcnow(), limit=FEED_ENTRIES, language=str(get_locale())
+    )
     base_url = current_app.config["PUBLIC_BASE_URL"]
     authority = urlsplit(base_url).hostname or "localhost"
     items = [

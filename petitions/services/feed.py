@@ -9,13 +9,19 @@ entry disappears if its petition is hidden later.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import MilestoneKind, Petition, PetitionMilestone
+from ..models import (
+    MilestoneKind,
+    Petition,
+    PetitionMilestone,
+    PetitionTranslation,
+    TranslationState,
+)
 from .opendata import COUNTED_STATES
 
 #: The kind of an entry for a petition that opened; milestones use their MilestoneKind.
@@ -47,10 +53,14 @@ class FeedEntry:
         return f"tag:{authority},{day}:petition/{self.petition_id}/{self.kind}/{self.threshold}"
 
 
-def recent_entries(session: Session, *, now: datetime, limit: int) -> list[FeedEntry]:
-    """The `limit` newest entries up to `now`, newest first.
+def recent_entries(
+    session: Session, *, now: datetime, limit: int, language: str | None = None
+) -> list[FeedEntry]:
+    """The `limit` newest entries up to `now`, newest first; each petition's title and action
+    in its approved translation into `language`, where it has one (the feed of that language).
 
-    Two bounded queries (openings through the (state, opened_at) index, milestones), merged.
+    Two bounded queries (openings through the (state, opened_at) index, milestones), merged;
+    a third for the translations.
     """
     opened = session.execute(
         select(Petition.id, Petition.title, Petition.action, Petition.addressee, Petition.opened_at)
@@ -97,4 +107,26 @@ def recent_entries(session: Session, *, now: datetime, limit: int) -> list[FeedE
     entries.sort(
         key=lambda e: (e.at, e.petition_id, order.get(e.kind, 3), e.threshold or 0), reverse=True
     )
-    return entries[:limit]
+    entries = entries[:limit]
+    if language is None or not entries:
+        return entries
+    translated = {
+        row.petition_id: row
+        for row in session.execute(
+            select(
+                PetitionTranslation.petition_id,
+                PetitionTranslation.title,
+                PetitionTranslation.action,
+            ).where(
+                PetitionTranslation.petition_id.in_({e.petition_id for e in entries}),
+                PetitionTranslation.language == language,
+                PetitionTranslation.state == TranslationState.APPROVED,
+            )
+        )
+    }
+    return [
+        replace(e, title=translated[e.petition_id].title, action=translated[e.petition_id].action)
+        if e.petition_id in translated
+        else e
+        for e in entries
+    ]

@@ -48,3 +48,23 @@ def test_the_russian_feed_is_in_russian_with_its_own_id(client, make_petition):
     english = client.get("/feed.atom").get_data(as_text=True)
     assert "New petition: Save the park" in english
     assert "<id>http://localhost/feed.atom</id>" in english
+
+
+def test_the_russian_feed_names_a_petition_by_its_approved_russian_translation(
+    client, make_petition, make_translation
+):
+    petition = make_petition(title="Save the park")
+    make_translation(petition, "ru", title="Спасите парк")
+    assert "Новая петиция: Спасите парк" in client.get("/ru/feed.atom").get_data(as_text=True)
+
+
+def test_the_english_feed_keeps_the_original_title(client, make_petition, make_translation):
+    petition = make_petition(title="Save the park")
+    make_translation(petition, "ru", title="Спасите парк")
+    assert "New petition: Save the park" in client.get("/feed.atom").get_data(as_text=True)
+
+
+def test_a_pending_translation_stays_out_of_the_feed(client, make_petition, make_translation):
+    petition = make_petition(title="Save the park")
+    make_translation(petition, "ru", title="Спасите парк", state="pending")
+    assert "Спасите парк" not in client.get("/ru/feed.atom").get_data(as_text=True)
