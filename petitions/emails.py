@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from . import links
 from .extensions import db
-from .models.petition import PetitionTranslation, TranslationState
+from .models.petition import PetitionTranslation
 
 
 @dataclass(frozen=True)
@@ -189,9 +189,7 @@ def _title_in(context: dict, locale: str) -> dict:
         return context
     translated = db.session.scalar(
         select(PetitionTranslation.title).where(
-            PetitionTranslation.petition_id == petition_id,
-            PetitionTranslation.language == locale,
-            PetitionTranslation.state == TranslationState.APPROVED,
+            *PetitionTranslation.approved_into(locale, [petition_id])
         )
     )
     return {**context, "title": translated} if translated else context

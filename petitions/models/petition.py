@@ -284,6 +284,16 @@ class PetitionTranslation(db.Model):
 
     petition: Mapped[Petition] = relationship(back_populates="translations")
 
+    @classmethod
+    def approved_into(cls, language: str, petition_ids):
+        """The criteria of the approved translations of these petitions into `language`:
+        what readers, mails and the feed of that language show (one rule, three readers)."""
+        return (
+            cls.petition_id.in_(petition_ids),
+            cls.language == language,
+            cls.state == TranslationState.APPROVED,
+        )
+
     def __repr__(self) -> str:
         return f"<PetitionTranslation {self.petition_id}/{self.language} {self.state}>"
 

@@ -20,7 +20,6 @@ from ..models import (
     Petition,
     PetitionMilestone,
     PetitionTranslation,
-    TranslationState,
 )
 from .opendata import COUNTED_STATES
 
@@ -117,11 +116,7 @@ def recent_entries(
                 PetitionTranslation.petition_id,
                 PetitionTranslation.title,
                 PetitionTranslation.action,
-            ).where(
-                PetitionTranslation.petition_id.in_({e.petition_id for e in entries}),
-                PetitionTranslation.language == language,
-                PetitionTranslation.state == TranslationState.APPROVED,
-            )
+            ).where(*PetitionTranslation.approved_into(language, {e.petition_id for e in entries}))
         )
     }
     return [

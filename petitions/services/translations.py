@@ -143,9 +143,7 @@ def approved_titles(session: Session, petition_ids: Sequence[int], language: str
     return dict(
         session.execute(
             select(PetitionTranslation.petition_id, PetitionTranslation.title).where(
-                PetitionTranslation.petition_id.in_(petition_ids),
-                PetitionTranslation.language == language,
-                PetitionTranslation.state == TranslationState.APPROVED,
+                *PetitionTranslation.approved_into(language, petition_ids)
             )
         ).all()
     )
