@@ -342,6 +342,33 @@ SETTINGS: tuple[Setting, ...] = (
         ("Seconds browsers and proxies may cache `count.json`."),
     ),
     Setting(
+        "PAGE_CACHE_SECONDS",
+        "int",
+        10,
+        (
+            "Seconds a shared cache (nginx, a CDN) may serve an anonymous reader's public page "
+            "(`s-maxage`): home, listings, search, petition pages, feed, widget. 0: not shared."
+        ),
+    ),
+    Setting(
+        "PAGE_STALE_SECONDS",
+        "int",
+        60,
+        (
+            "Seconds a shared cache may go on serving such a page once it is older than "
+            "`PAGE_CACHE_SECONDS` while it fetches a fresh one (`stale-while-revalidate`)."
+        ),
+    ),
+    Setting(
+        "PAGE_MEMO_SECONDS",
+        "float",
+        1.0,
+        (
+            "Seconds each app process reuses an anonymous reader's rendered public page for the "
+            "next anonymous reader of the same URL (0 turns it off)."
+        ),
+    ),
+    Setting(
         "STATS_MEMO_SECONDS",
         "float",
         30.0,
@@ -866,6 +893,7 @@ class TestingConfig(Config):
     #: Tests read totals right after changing them; the memo has tests of its own.
     COUNT_MEMO_SECONDS = 0.0
     STATS_MEMO_SECONDS = 0.0
+    PAGE_MEMO_SECONDS = 0.0
     SQLALCHEMY_DATABASE_URI = "sqlite:///:memory:"
     PUBLIC_BASE_URL = "http://localhost"
     #: The limiter is on, as everywhere, but a test of another feature signs and logs in from

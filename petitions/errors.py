@@ -37,6 +37,7 @@ from werkzeug.exceptions import (
 
 from .extensions import db, limiter
 from .http import problem
+from .security import CrossSitePost
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,18 @@ def handle_csrf(error: CSRFError):
         _(
             "For your security, forms expire after a while or when cookies are blocked. "
             "Please go back, reload the page and send it again."
+        ),
+    )
+
+
+def handle_cross_site(error: CrossSitePost):
+    return _render(
+        403,
+        _("This form was sent from another site"),
+        _(
+            "We only accept this form from this site's own pages, so that no other site can "
+            "send it in your name. Please open the petition on this site and send the form "
+            "from there. If you did, your browser may be set to hide where a form comes from."
         ),
     )
 
@@ -237,6 +250,7 @@ def handle_unexpected(error: Exception):
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(CrossSitePost, handle_cross_site)
     app.register_error_handler(RateLimitExceeded, handle_rate_limit)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(InternalServerError, handle_unexpected)

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, Response, current_app, jsonify, request
+from flask import Flask, Request, Response, current_app, jsonify, make_response, request
 from flask.sessions import SecureCookieSessionInterface
 
+from .memo import app_memo
 from .text import bad_character
 
 #: Paths whose answers are the same for everyone and anyone's page may fetch: the API, the live
@@ -76,6 +80,7 @@ def cacheable(
     max_age = current_app.config["API_CACHE_MAX_AGE"] if max_age is None else max_age
     response.cache_control.public = True
     response.cache_control.max_age = max_age
+    response.cache_control.s_maxage = max_age
     response.headers["Cache-Control"] += f", stale-while-revalidate={max(60, max_age * 5)}"
     if last_modified is not None:
         response.last_modified = last_modified.replace(microsecond=0)
@@ -87,6 +92,87 @@ def cacheable(
         # Else make_conditional() reads the whole stream into memory for a Content-Length.
         response.implicit_sequence_conversion = False
     return response.make_conditional(req)
+
+
+#: Where shared_page marks the request, for the session interface (environ: per request).
+SHARED_KEY = "petitions.shared_page"
+PRIVATE_PAGE = "private, no-cache"
+
+
+def anonymous(req: Request, config) -> bool:
+    """No session and no remembered login: nothing on the page can be this reader's own."""
+    cookies = req.cookies
+    return (
+        config["SESSION_COOKIE_NAME"] not in cookies
+        and config.get("REMEMBER_COOKIE_NAME", "remember_token") not in cookies
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KeptPage:
+    """A rendered page as the view returned it, before the after_request hooks."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def shared_page(view: Callable) -> Callable:
+    """Decorator for public pages that are the same for every anonymous reader of a URL.
+
+    To such a reader (no session or login cookie) a 200 says `Cache-Control: public` with
+    `s-maxage` (PAGE_CACHE_SECONDS) and `stale-while-revalidate` (PAGE_STALE_SECONDS), a strong
+    ETag of the body, and answers a matching If-None-Match with a 304; the session interface
+    sets no cookie and adds no `Vary: Cookie` for it. So nginx or a CDN serves a viral
+    petition's page to the crowd, and the app renders it a few times a minute. Within the app,
+    each process also reuses the rendered page for the next anonymous reader of the same URL
+    for PAGE_MEMO_SECONDS (the cache's misses and revalidations arrive in bursts).
+
+    A reader with a session (an organiser, a moderator) gets the page made for them,
+    `private, no-cache`: it shows their name and their log-out form. The language is in the
+    URL (languages.py): a plain path reaches the view only in the default language, and says
+    `Vary: Accept-Language, Cookie`.
+    """
+
+    @wraps(view)
+    def shared(*args, **kwargs):
+        config = current_app.config
+        if not anonymous(request, config):
+            response = make_response(view(*args, **kwargs))
+            response.headers["Cache-Control"] = PRIVATE_PAGE
+            return response
+        request.environ[SHARED_KEY] = True
+        seconds = config["PAGE_MEMO_SECONDS"]
+        if seconds > 0 and request.method in ("GET", "HEAD"):
+            memo = app_memo(current_app, "shared_pages", seconds, max_entries=2_000)
+            key = (request.host, request.script_root, request.full_path)
+            kept = memo.get(key, lambda: _keep(make_response(view(*args, **kwargs))))
+            response = Response(kept.body, kept.status, kept.headers)
+        else:
+            response = _with_etag(make_response(view(*args, **kwargs)))
+        if response.status_code == 200:
+            cache_seconds = config["PAGE_CACHE_SECONDS"]
+            response.headers["Cache-Control"] = (
+                f"public, max-age=0, s-maxage={cache_seconds}, "
+                f"stale-while-revalidate={config['PAGE_STALE_SECONDS']}"
+                if cache_seconds > 0
+                else "no-cache"
+            )
+        return response.make_conditional(request)
+
+    return shared
+
+
+def _with_etag(response: Response) -> Response:
+    """A strong ETag of the body, unless the view gave a validator of its own."""
+    if response.status_code == 200 and not response.is_streamed and "ETag" not in response.headers:
+        response.add_etag()
+    return response
+
+
+def _keep(response: Response) -> KeptPage:
+    _with_etag(response)
+    return KeptPage(response.status_code, list(response.headers.items()), response.get_data())
 
 
 def data_etag(data: object) -> str:
@@ -107,14 +193,19 @@ def is_public_data(path: str) -> bool:
 
 
 class PublicDataSessionInterface(SecureCookieSessionInterface):
-    """Cookie sessions, except that public data answers never carry `Vary: Cookie` or a
-    cookie: they are the same for everyone, and a CDN must be able to share one copy among
-    all readers (the live counter polls count.json from pages whose visitors have a session
-    cookie). Flask-Login reads the session after every request, which alone adds the Vary."""
+    """Cookie sessions, except that public data answers, and public pages to anonymous
+    readers (`shared_page`), never carry `Vary: Cookie` or a cookie: they are the same for
+    everyone, and a CDN must be able to share one copy among all readers (the live counter
+    polls count.json from pages whose visitors have a session cookie). Flask-Login reads the
+    session after every request, which alone adds the Vary."""
 
     def save_session(self, app: Flask, session, response: Response) -> None:
-        if is_public_data(request.path) and not session.modified:
+        shared = request.environ.get(SHARED_KEY, False)
+        if (shared or is_public_data(request.path)) and not session.modified:
             return
+        if shared:
+            # Something on the page wrote to a new session: its cookie is this reader's.
+            response.headers["Cache-Control"] = PRIVATE_PAGE
         super().save_session(app, session, response)
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import wraps
+from urllib.parse import urlsplit
 
-from flask import Flask, Response
+from flask import Flask, Request, Response, current_app, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import clientaddr
+from .extensions import csrf
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -41,6 +45,61 @@ def add_security_headers(response: Response) -> Response:
     # Emailed links carry tokens in their path; never send them to another site.
     headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+#: What Sec-Fetch-Site says of a request this site's own pages made (or the person, typing).
+SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CrossSitePost(CSRFError):
+    """A form post that its browser does not say came from this site (errors.py: a 403)."""
+
+    code = 403
+
+
+def from_this_site(req: Request, public_base_url: str | None) -> bool:
+    """Whether a browser says this request came from one of this site's pages.
+
+    OWASP's "verifying origin with standard headers": Sec-Fetch-Site where the browser sends
+    it, else Origin (every current browser sends it on a POST), else Referer (this site's
+    Referrer-Policy keeps it on same-origin requests). A request that carries none of them is
+    refused: a page elsewhere can strip the Referer, and a browser that sends neither of the
+    others is too old to trust. A script that forges headers is not what this guards against:
+    it is not riding anyone's browser, and the rate limits and screening meet it.
+    """
+    fetch_site = req.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site in SAME_ORIGIN_FETCH
+    claimed = req.headers.get("Origin") or req.headers.get("Referer")
+    if not claimed:
+        return False
+    parts = urlsplit(claimed)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False  # "null": a sandboxed frame, a data: URL, a redirect from elsewhere
+    ours = {req.host.lower()}
+    if public_base_url:
+        ours.add(urlsplit(public_base_url).netloc.lower())
+    return parts.netloc.lower() in ours
+
+
+def same_origin_posts(view: Callable) -> Callable:
+    """Decorator for forms a page that a shared cache serves to everyone can carry, where no
+    session (hence no session-bound CSRF token) exists: the sign forms, and the confirmation
+    buttons whose URL holds a secret token. The view is exempt from the session token check;
+    instead its POSTs must come from this site's pages (`from_this_site`), else they get a
+    page that says so (a 403) and change nothing."""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if request.method not in SAFE_METHODS and not from_this_site(
+            request, current_app.config.get("PUBLIC_BASE_URL")
+        ):
+            raise CrossSitePost("The request did not come from this site's pages.")
+        return view(*args, **kwargs)
+
+    csrf.exempt(checked)
+    return checked
 
 
 def strict_transport_security(config: Mapping) -> str | None:

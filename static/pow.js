@@ -1,7 +1,8 @@
 /* The sign form's proof of work (petitions/proofofwork.py): find a nonce such that
    SHA-256("challenge:nonce") starts with `bits` zero bits, put it in the form, and send.
    It starts when the page loads, so it is usually done before a person has typed; a submit
-   before that waits, saying "Checking your browser...". Without WebCrypto, or after
+   before that waits, saying "Checking your browser...". A page from a shared cache has no
+   challenge in it: the script fetches this reader's own first. Without WebCrypto, or after
    GIVE_UP_MS, the form is sent without a proof: the signature is then held for review,
    never refused. No inline script (the CSP is strict); no library. */
 (function () {
@@ -14,6 +15,7 @@
   var status = form.querySelector(".pow-status");
   if (!challenge || !nonceField || !window.crypto || !crypto.subtle || !window.TextEncoder) return;
   var bits = parseInt(challenge.getAttribute("data-pow-bits"), 10) || 0;
+  var challengeUrl = form.getAttribute("data-pow-url");
   var encoder = new TextEncoder();
   var solved = false, waiting = false, gaveUp = false;
 
@@ -53,5 +55,20 @@
     setTimeout(function () { if (!solved) { gaveUp = true; send(); } }, GIVE_UP_MS);
   });
 
-  search().catch(function () { gaveUp = true; if (waiting) send(); });
+  /* A page a shared cache serves carries no challenge (each is used once, and made for one
+     reader): ask for this reader's own first. */
+  function fetchChallenge() {
+    if (challenge.value || !challengeUrl) return Promise.resolve();
+    return fetch(challengeUrl, { cache: "no-store", credentials: "omit" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("no challenge");
+        return response.json();
+      })
+      .then(function (data) {
+        challenge.value = data.proof_challenge;
+        bits = data.proof_bits;
+      });
+  }
+
+  fetchChallenge().then(search).catch(function () { gaveUp = true; if (waiting) send(); });
 })();

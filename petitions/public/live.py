@@ -44,13 +44,14 @@ from flask import (
     current_app,
     make_response,
     render_template,
+    request,
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 
 from ..extensions import db
-from ..http import problem
+from ..http import cacheable, problem
 from ..models import PetitionState, utcnow
 from ..security import allow_framing
 from ..services import counts, petitions
@@ -274,7 +275,5 @@ def embed(petition_id: int):
         )
     )
     allow_framing(response)
-    response.cache_control.public = True
-    response.cache_control.max_age = EMBED_MAX_AGE
     response.vary.add("Accept-Language")
-    return response
+    return cacheable(response, request, max_age=EMBED_MAX_AGE)

@@ -3,7 +3,16 @@ a refused form: one owner, and no blueprint imports another's views for it."""
 
 from __future__ import annotations
 
-from flask import current_app, get_template_attribute, render_template, request, url_for
+import hashlib
+
+from flask import (
+    current_app,
+    get_template_attribute,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from markupsafe import Markup
 
@@ -40,10 +49,13 @@ def render_petition(petition: Petition, form: SignForm | None = None, status: in
         paused = pauses.signing_paused_on(petition, settings)
         accepting = accepting and not paused
         if accepting:
-            if form is None:
+            shared = form is None
+            if shared:
                 form = SignForm()
                 blank_fields = _blank_sign_fields()
-            screen.prepare(form, petition.id, settings=settings, config=current_app.config)
+            screen.prepare(
+                form, petition.id, settings=settings, config=current_app.config, shared=shared
+            )
     counted = petition.state in COUNTED_STATES
     total = current_total(petition.id) if counted else None
     shown = translations.shown_version(
@@ -53,7 +65,7 @@ def render_petition(petition: Petition, form: SignForm | None = None, status: in
         asked=request.args.get("text"),
     )
     page_url = url_for("public.petition", petition_id=petition.id, _external=True)
-    return (
+    response = make_response(
         render_template(
             "public/petition.html",
             petition=petition,
@@ -71,6 +83,18 @@ def render_petition(petition: Petition, form: SignForm | None = None, status: in
         ),
         status,
     )
+    if blank_fields is not None:
+        _page_etag(response, form.served.data)
+    return response
+
+
+def _page_etag(response, served: str) -> None:
+    """A weak ETag of the page without its "served at": renders that differ only in when
+    they were made are the same page to a reader, who keeps theirs on a 304 (which only makes
+    them look slower to the screening than they were)."""
+    body = response.get_data()
+    digest = hashlib.sha256(body.replace(served.encode(), b"")).hexdigest()[:32]
+    response.set_etag(digest, weak=True)
 
 
 def _blank_sign_fields() -> Markup:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from ..extensions import db
-from ..http import timestamp
+from ..http import shared_page, timestamp
 from ..languages import request_language
 from ..services import petitions, search, translations
 from ..services.public_numbers import current_total
@@ -16,6 +16,7 @@ bp = Blueprint("public", __name__)
 
 
 @bp.get("/")
+@shared_page
 def index():
     sort = request.args.get("sort", "popular")
     if sort not in petitions.SORTS:
@@ -40,6 +41,7 @@ def index():
 
 
 @bp.get("/search")
+@shared_page
 def search_page():
     """Search and the archive (`state=archive`): every choice in the query string, so a
     result list is a link to share; whatever the query string says, the page answers (an
@@ -55,6 +57,7 @@ def search_page():
 
 
 @bp.get("/petitions/<int:petition_id>")
+@shared_page
 def petition(petition_id: int):
     found = petitions.public_petition(
         db.session, petition_id, with_owner=True, with_translations=True
@@ -92,6 +95,7 @@ def count_json(petition_id: int):
 
 
 @bp.get("/privacy")
+@shared_page
 def privacy():
     """What the platform keeps about signers, why and for how long (the retention periods are
     the configured ones, so the page cannot drift from what the worker does)."""
@@ -104,6 +108,7 @@ def privacy():
 
 
 @bp.get("/accessibility")
+@shared_page
 def accessibility():
     """The accessibility statement: the standard we aim for, how it is tested, what is known
     not to meet it, and how to tell us."""

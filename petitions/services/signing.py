@@ -413,6 +413,7 @@ def confirm_signature(
     if not may_confirm(signature, now):
         return ConfirmOutcome.PETITION_CLOSED
     held = signature.flag is not None
+    petition_id = signature.petition_id  # read now: after the commit it would cost a query
     status = SignatureStatus.HELD if held else SignatureStatus.CONFIRMED
     values: dict = {"status": status, "confirmed_at": now}
     if not (signature.wants_updates or signature.share_email):
@@ -427,13 +428,13 @@ def confirm_signature(
         session.rollback()
         return ConfirmOutcome.ALREADY_CONFIRMED
     if not held:
-        counts.add_confirmed(session, signature.petition_id, signature_id, policy.count_shards)
+        counts.add_confirmed(session, petition_id, signature_id, policy.count_shards)
     if signature.is_sponsor and not held:
         lifecycle.enter_moderation_if_sponsored(
-            session, signature.petition_id, now=now, policy=policy.lifecycle
+            session, petition_id, now=now, policy=policy.lifecycle
         )
     session.commit()
-    logger.info("signature %s confirmed on petition %s", signature_id, signature.petition_id)
+    logger.info("signature %s confirmed on petition %s", signature_id, petition_id)
     return ConfirmOutcome.CONFIRMED
 
 

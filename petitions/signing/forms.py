@@ -47,7 +47,17 @@ class CountrySelect:
         return Markup("<select {}>{}{}</select>").format(attributes, placeholder, Markup(options))  # noqa: S704
 
 
-class SignForm(WebForm):
+class SessionlessForm(WebForm):
+    """A form that needs no session: shown on pages a shared cache serves to everyone (the
+    sign form), or reached through a link whose token is itself the secret a forger lacks
+    (the confirmation buttons). Its views take `security.same_origin_posts` instead of the
+    session's CSRF token, so showing it sets no cookie."""
+
+    class Meta:
+        csrf = False
+
+
+class SignForm(SessionlessForm):
     name = LineField(
         _l("Full name"),
         validators=[
@@ -119,6 +129,8 @@ class SignForm(WebForm):
         self.normalised_email: str | None = None
         #: The proof of work's difficulty, for pow.js (signing/screen.prepare).
         self.proof_bits = 0
+        #: Where pow.js fetches a challenge when the page carries none (a shared page).
+        self.proof_url: str | None = None
 
     def validate_country(self, field) -> None:
         if field.data and not is_country(field.data):
@@ -148,9 +160,9 @@ class SignForm(WebForm):
         )
 
 
-class ConfirmForm(WebForm):
+class ConfirmForm(SessionlessForm):
     """A button only: confirming needs a POST (mail scanners open links with GET)."""
 
 
-class ResendForm(WebForm):
+class ResendForm(SessionlessForm):
     """A button only: asks for a fresh confirmation link."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import request
+from flask import request, url_for
 
 from .. import clock, limits, proofofwork
 from ..services import screening
@@ -33,20 +33,42 @@ def proof_max_age_ms(config: Mapping) -> int:
     return int(config["WTF_CSRF_TIME_LIMIT"] or 6 * 3600) * 1000
 
 
-def prepare(form: SignForm, petition_id: int, *, settings: SiteSettings, config: Mapping) -> None:
+def prepare(
+    form: SignForm,
+    petition_id: int,
+    *,
+    settings: SiteSettings,
+    config: Mapping,
+    shared: bool = False,
+) -> None:
     """The form's hidden per-view values. A form shown again after an error keeps its "served
-    at" (the person has been on the page since) and gets a fresh challenge."""
+    at" (the person has been on the page since) and gets a fresh challenge.
+
+    `shared`: the page may be served from a shared cache to many readers, so it cannot carry
+    a challenge (each is used once, and its difficulty depends on the reader's address):
+    pow.js fetches one for each reader from `signing.challenge` instead. "Served at" is then
+    when the page was made, which only makes a person look slower than they were.
+    """
     secret = config["SECRET_KEY"]
-    issued = now_ms()
     if read_served_token(form.served.data, secret, petition_id) is None:
-        form.served.data = make_served_token(petition_id, issued, secret)
+        form.served.data = make_served_token(petition_id, now_ms(), secret)
     form.proof_bits = 0
     form.proof_challenge.data = ""
-    if settings["proof_of_work"]:
-        form.proof_bits = proof_bits(petition_id, settings)
-        form.proof_challenge.data = proofofwork.issue(
-            secret, petition_id=petition_id, bits=form.proof_bits, now_ms=issued
-        )
+    form.proof_url = None
+    if not settings["proof_of_work"]:
+        return
+    if shared:
+        form.proof_url = url_for("signing.challenge", petition_id=petition_id)
+        return
+    form.proof_bits, form.proof_challenge.data = challenge(petition_id, settings, config)
+
+
+def challenge(petition_id: int, settings: SiteSettings, config: Mapping) -> tuple[int, str]:
+    """A new proof-of-work challenge for this reader: its difficulty and the signed token."""
+    bits = proof_bits(petition_id, settings)
+    return bits, proofofwork.issue(
+        config["SECRET_KEY"], petition_id=petition_id, bits=bits, now_ms=now_ms()
+    )
 
 
 def proof_bits(petition_id: int, settings: SiteSettings) -> int:

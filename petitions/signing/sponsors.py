@@ -15,6 +15,7 @@ from ..extensions import db
 from ..limits import signing_retry_after
 from ..models import Petition, PetitionState, utcnow
 from ..models.petition import SPONSOR_STATES
+from ..security import same_origin_posts
 from ..services import counts, pauses, site_settings
 from ..services.petitions import MAX_PETITION_ID
 from ..services.screening import Refusal
@@ -67,6 +68,7 @@ def _prepared(form: SignForm, petition_id: int, settings) -> SignForm:
 
 
 @bp.route("/petitions/<int:petition_id>/sponsor/<token>", methods=["GET", "POST"])
+@same_origin_posts
 def sponsor(petition_id: int, token: str):
     petition = _petition(petition_id, token)
     if petition.is_public():  # opened (or decided): the public page is the place now

@@ -6,6 +6,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    jsonify,
     make_response,
     redirect,
     render_template,
@@ -14,9 +15,11 @@ from flask import (
 
 from ..errors import too_many_requests
 from ..extensions import db
+from ..http import shared_page
 from ..limits import limit_posts, signing_retry_after
 from ..models import PetitionState, utcnow
 from ..public.page import render_petition
+from ..security import same_origin_posts
 from ..services import pauses, petitions, site_settings
 from ..services.screening import Refusal
 from ..services.signing import (
@@ -48,6 +51,7 @@ def _private_page(template: str, status: int = 200, **context):
 
 
 @bp.post("/petitions/<int:petition_id>/sign")
+@same_origin_posts
 def sign(petition_id: int):
     petition = petitions.public_petition(db.session, petition_id)
     if petition is None:
@@ -91,6 +95,19 @@ def sign(petition_id: int):
     return redirect(url_for("signing.check_email", petition_id=petition_id), code=303)
 
 
+@bp.get("/petitions/<int:petition_id>/sign/challenge")
+def challenge(petition_id: int):
+    """A proof-of-work challenge for the reader of a shared petition page (pow.js asks for it
+    when the page loads; signing/screen.prepare). Each reader's own: never cached."""
+    settings = site_settings.current()
+    if not settings["proof_of_work"] or petitions.public_petition(db.session, petition_id) is None:
+        abort(404)
+    bits, token = screen.challenge(petition_id, settings, current_app.config)
+    response = jsonify(proof_challenge=token, proof_bits=bits)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def paused_page(petition, settings: site_settings.SiteSettings | None, *, private: bool = False):
     """Signing is stopped for a while (a moderator's pause of this petition, or the site's):
     say so, and that the deadline waits, rather than "not open". `settings` None: only the
@@ -106,6 +123,7 @@ def own_pause(petition) -> bool:
 
 
 @bp.get("/petitions/<int:petition_id>/signed")
+@shared_page
 def check_email(petition_id: int):
     petition = petitions.public_petition(db.session, petition_id)
     if petition is None:
@@ -133,6 +151,7 @@ CONFIRM_PAGES = {
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 @limit_posts("rate_confirm")
+@same_origin_posts
 def confirm(token: str):
     """GET shows a button and changes nothing (mail scanners open links); the POST confirms."""
     claim, signature = _read(token)
@@ -153,6 +172,9 @@ def confirm(token: str):
         settings = site_settings.current()
         if not signature.is_confirmed and pauses.signing_paused_on(petition, settings):
             return paused_page(petition, settings, private=True)
+        # The page shows the petition as read with the signature: kept out of the session,
+        # the commit does not expire it, and the title costs no second query.
+        db.session.expunge(petition)
         outcome = confirm_signature(db.session, signature.id, now=utcnow(), policy=_policy())
         template, status = CONFIRM_PAGES[outcome]
         return _private_page(template, status, petition=petition)
@@ -171,6 +193,7 @@ def _cannot_confirm(petition):
 
 @bp.post("/confirm/<token>/resend")
 @limit_posts("rate_confirm")
+@same_origin_posts
 def resend(token: str):
     """A fresh link for an expired one (the old token still names the signature)."""
     _, signature = _read(token)

@@ -54,6 +54,7 @@ ACCESS = {
     "feed.atom": PUBLIC,
     "signing.sign": PUBLIC,
     "signing.check_email": PUBLIC,
+    "signing.challenge": PUBLIC,
     "auth.signup": PUBLIC,
     "auth.login": PUBLIC,
     "auth.check_email": PUBLIC,
