@@ -390,9 +390,13 @@ def test_security_headers_on_pages(client, pages):
 
 
 def test_security_headers_on_a_refused_post(client, petition):
-    """A POST without its CSRF token is refused; the refusal carries the headers too."""
-    response = client.post(f"/petitions/{petition}/sign", data={"name": "A"})
-    assert response.status_code == 400
+    """A forged cross-site POST is refused; the refusal carries the headers too."""
+    response = client.post(
+        f"/petitions/{petition}/sign",
+        data={"name": "A"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
     assert_security_headers(response)
 
 

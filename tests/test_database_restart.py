@@ -35,7 +35,7 @@ from petitions.extensions import db
 from petitions.models import utcnow
 from petitions.services import petitions as petition_service
 from petitions.worker import run_forever
-from tests.fixtures.actors import csrf_token
+from tests.fixtures.actors import csrf_token, session_csrf_token
 from tests.fixtures.database import ON_POSTGRES, scalar_sql
 from tests.fixtures.mail import links_in
 from tests.fixtures.net import free_port
@@ -175,7 +175,7 @@ class Signers:
         self.mailbox = mailbox
         self.petition_id = petition_id
         self.outage = outage
-        self.csrf = csrf_token(client.get(f"/petitions/{petition_id}").get_data(as_text=True))
+        self.csrf = session_csrf_token(client)
 
     def _keep(self, what: str, response):
         retry_after = response.headers.get("Retry-After")

@@ -80,7 +80,6 @@ def test_the_outage_page_is_never_kept_by_a_cache(unreachable):
 def test_a_form_sent_during_an_outage_is_said_to_be_maybe_unsaved(unreachable_app):
     """A POST may have been cut at its commit: the page does not promise either way, and says
     that sending a signature again is safe."""
-    unreachable_app.config["WTF_CSRF_ENABLED"] = False  # no page could give out a token now
     response = unreachable_app.test_client().post(
         "/petitions/1/sign", data={"name": "Aibek", "email": "aibek@example.kg"}
     )

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from petitions.extensions import db
 from petitions.models import PetitionEvent
-from tests.fixtures.actors import csrf_token
+from tests.fixtures.actors import csrf_token, session_csrf_token
 
 PAGES = [
     "/moderation/",
@@ -59,7 +59,7 @@ def test_pages(client, as_role, make_queued_petition, role, page):
 @pytest.mark.parametrize("action", ACTIONS)
 def test_actions(app, client, as_role, make_petition, make_queued_petition, role, action):
     # Any page with a form gives this session a valid CSRF token: the public sign form does.
-    token = csrf_token(client.get(f"/petitions/{make_petition(state='open')}").get_data(True))
+    token = session_csrf_token(client)
     petition_id = make_queued_petition()
     as_role(role)
     url = f"/moderation/petitions/{petition_id}/{action}"

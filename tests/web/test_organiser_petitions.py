@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from petitions.extensions import db
 from petitions.models import EventAction, Petition, PetitionEvent, Signature, utcnow
 from petitions.models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
-from tests.fixtures.actors import csrf_token, sponsor_sign
+from tests.fixtures.actors import csrf_token, session_csrf_token, sponsor_sign
 
 SPONSORS = 5
 
@@ -302,10 +302,9 @@ def test_unknown_petitions_are_404(client, organiser, method, route):
 )
 def test_anonymous_visitors_are_sent_to_log_in(app, client, make_petition, method, route):
     petition_id = make_petition(state="draft")
-    # A valid CSRF token of the anonymous session (from a public sign form), so a POST is
+    # A valid CSRF token of the anonymous session (from the log-in form), so a POST is
     # refused for want of a login, not for want of a token.
-    public = client.get(f"/petitions/{make_petition()}").get_data(as_text=True)
-    data = {"csrf_token": csrf_token(public)} if method == "POST" else None
+    data = {"csrf_token": session_csrf_token(client)} if method == "POST" else None
     url = route.format(id=petition_id)
     response = client.open(url, method=method, data=data)
     assert response.status_code == 302

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from petitions.extensions import db
 from petitions.models import BulkAction, Petition, PetitionTranslation, utcnow
-from tests.fixtures.actors import csrf_token
+from tests.fixtures.actors import session_csrf_token
 
 PUBLIC, TOKEN, ACCOUNT, OWNER, MODERATOR, ADMIN = (
     "public",
@@ -187,7 +187,7 @@ def _call(app, client, rule, petition_id: int, public_petition: int):
         url = url_for(rule.endpoint, **args)
     if "GET" in rule.methods:
         return client.get(url)
-    token = csrf_token(client.get(f"/petitions/{public_petition}").get_data(as_text=True))
+    token = session_csrf_token(client)
     return client.post(url, data={"csrf_token": token})
 
 
