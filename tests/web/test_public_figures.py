@@ -101,8 +101,8 @@ def test_rejected_petitions_have_no_figures(app, client, make_petition):
 def test_public_data_answers_carry_no_cookie_and_no_vary(client, signer, petition):
     """A CDN shares one copy among all readers, including visitors who have a session."""
     signer.sign_and_confirm(petition, "a@example.kg")
-    client.get(f"/petitions/{petition}")
-    assert client.get_cookie("session") is not None, "the page's sign form needs a session"
+    client.get("/account/login")
+    assert client.get_cookie("session") is not None, "the log-in form needs a session"
     for path in (
         f"/petitions/{petition}/count.json",
         f"/api/v1/petitions/{petition}",

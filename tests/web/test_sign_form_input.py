@@ -285,18 +285,11 @@ def test_unknown_country_code_is_refused(client, app, petition, code):
 # --- CSRF ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("token", [None, "", "not-a-token", "x" * 5000])
-def test_missing_or_wrong_csrf_token_gets_the_expired_form_page(client, app, petition, token):
-    form_token(client, petition)  # the browser has a session
-    response = post_sign(client, petition, token)
-    text = assert_refused(response, app, "This form has expired", status=400)
-    assert "reload the page" in text
-
-
-def test_csrf_token_from_another_session_is_refused(app, petition):
-    token = form_token(app.test_client(), petition)
-    response = post_sign(app.test_client(), petition, token)
-    assert_refused(response, app, "This form has expired", status=400)
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", None])
+def test_a_post_from_another_site_gets_the_cross_site_page(client, app, petition, origin):
+    """The sign form needs no session (tests/web/test_shared_pages.py has the rest)."""
+    response = client.post(f"/petitions/{petition}/sign", data=GOOD, headers={"Origin": origin})
+    assert_refused(response, app, "This form was sent from another site", status=403)
 
 
 # --- petitions that cannot be signed ---------------------------------------------------------

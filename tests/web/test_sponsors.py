@@ -179,9 +179,13 @@ def test_bad_input_through_the_link(app, client, sponsoring):
     html = response.get_data(as_text=True)
     assert "Please correct the highlighted fields." in html
     assert "does not look like an email address" in html
-    no_csrf = client.post(share_path, data={"name": "A", "email": "a@example.kg"})
-    assert no_csrf.status_code == 400
-    assert "This form has expired" in no_csrf.get_data(as_text=True)
+    forged = client.post(
+        share_path,
+        data={"name": "A", "email": "a@example.kg"},
+        headers={"Origin": "https://x.example"},
+    )
+    assert forged.status_code == 403
+    assert "This form was sent from another site" in forged.get_data(as_text=True)
     assert scalar_sql(app, "SELECT count(*) FROM signatures") == 0
 
 
