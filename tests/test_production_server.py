@@ -256,3 +256,34 @@ def test_gunicorn_refuses_to_serve_when_streams_could_take_the_pages_threads(
     log = (tmp_path / "gunicorn.log").read_text(errors="replace")
     assert process.returncode != 0
     assert message in log, log[-3000:]
+
+
+@contextmanager
+def serving(tmp_path: Path, database_url: str, **settings: str) -> Iterator[Site]:
+    """gunicorn on the database with these settings, up and answering."""
+    port = free_port()
+    site = Site(port, 0, tmp_path / "gunicorn.log")
+    env = server_environment(tmp_path, database_url, port, **settings)
+    with gunicorn(tmp_path, env) as process:
+        wait_until(
+            lambda: process.poll() is not None or status_of(port, "/") is not None,
+            timeout=START_TIMEOUT,
+            interval=0.2,
+        )
+        assert status_of(port, "/") == 200, f"the site did not come up:\n{site.log_tail()}"
+        yield site
+
+
+def test_a_worker_replaced_after_its_requests_loses_none_of_them(tmp_path, database):
+    url, _ = database
+    with serving(tmp_path, url, WEB_MAX_REQUESTS="3", WEB_MAX_REQUESTS_JITTER="0") as site:
+        statuses = [status_of(site.port, "/") for _ in range(10)]
+        log = site.log_tail()
+    assert "Autorestarting worker" in log, log
+    assert statuses == [200] * 10, log
+
+
+def test_a_request_line_over_the_limit_is_refused_before_the_app(tmp_path, database):
+    url, _ = database
+    with serving(tmp_path, url, WEB_LIMIT_REQUEST_LINE="200") as site:
+        assert status_of(site.port, "/search?q=" + "x" * 300) == 414
