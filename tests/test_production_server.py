@@ -23,13 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 
-from petitions import create_app
-from petitions.extensions import db
-from petitions.models import utcnow
-from petitions.services import petitions as petition_service
 from tests.fixtures.net import free_port
+from tests.fixtures.servers import migrated_with_open_petition
 from tests.fixtures.threads import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,29 +55,7 @@ class Site:
 def database(tmp_path) -> tuple[str, int]:
     """A SQLite file built by the migrations, with one open petition: (URL, its id)."""
     url = f"sqlite:///{tmp_path / 'production.sqlite3'}"
-    app = create_app({"PETITIONS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        upgrade()
-        now = utcnow()
-        petition = petition_service.create_petition(
-            db.session,
-            petition_service.PetitionDraft(
-                title="Keep the buses running at night",
-                action="Run the city buses until 1 am.",
-                addressee="Bishkek city council",
-                background="People who work late walk home in the dark.",
-                signature_goal=None,
-            ),
-            now=now,
-        )
-        petition_service.open_petition(
-            db.session, petition, now=now, base_url="http://127.0.0.1", closes_at=None
-        )
-        db.session.commit()
-        petition_id = petition.id
-        db.session.remove()
-        db.engine.dispose()
-    return url, petition_id
+    return url, migrated_with_open_petition(url)
 
 
 def server_environment(tmp_path: Path, database_url: str, port: int, **settings: str) -> dict:
