@@ -172,7 +172,9 @@ class Stack:
     cookies, PUBLIC_BASE_URL = base_url (so the links in mails go through nginx), mail to
     127.0.0.1:`smtp_port` (unset: mail is written to the workers' logs) and rate-limit
     counters in `redis_url` (unset: each process's memory). `nginx=False` leaves nginx out:
-    base_url is then the first instance's.
+    base_url is then the first instance's. `access_logs=False` spares the benchmarks the
+    logging; `nginx_port` fixes nginx's port (else a free one); `migrate=False` skips
+    `flask db upgrade` (the database is migrated already).
     """
 
     def __init__(
@@ -188,6 +190,8 @@ class Stack:
         web_threads: int = 4,
         nginx: bool = True,
         access_logs: bool = True,
+        nginx_port: int | None = None,
+        migrate: bool = True,
     ) -> None:
         if app_instances < 1:
             raise ValueError("a stack needs at least one app instance")
@@ -200,7 +204,8 @@ class Stack:
         self.web_threads = web_threads
         self.with_nginx = nginx
         self.access_logs = access_logs
-        self.nginx_port = free_port() if nginx else None
+        self.migrate = migrate
+        self.nginx_port = (nginx_port or free_port()) if nginx else None
         self.app_ports = [free_port() for _ in range(app_instances)]
         self._secret = secrets.token_urlsafe(32)
         self._signer_key = secrets.token_urlsafe(32)
@@ -327,7 +332,8 @@ class Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.started = True
         try:
-            self.run_flask("db", "upgrade")
+            if self.migrate:
+                self.run_flask("db", "upgrade")
             for i in range(len(self._apps)):
                 self.start_instance(i, wait=False)
             for j in range(len(self._workers)):
@@ -468,6 +474,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         description="Run nginx, gunicorn and the mail workers on 127.0.0.1 (Ctrl-C stops)."
     )
     parser.add_argument("--database", default=STACK_DATABASE)
+    parser.add_argument("--port", type=int, default=8080, help="nginx's port (0: any free one)")
     parser.add_argument("--instances", type=int, default=1, help="gunicorn instances")
     parser.add_argument("--mail-workers", type=int, default=1)
     parser.add_argument("--web-workers", type=int, default=2, help="processes per instance")
@@ -486,6 +493,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         redis_url=args.redis,
         web_workers=args.web_workers,
         web_threads=args.web_threads,
+        nginx_port=args.port or None,
     )
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -15,7 +15,6 @@ import gzip
 import http.client
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from deploy import render
-from deploy.loopback import NGINX, Stack
+from deploy.loopback import Stack
 from tests.fixtures.actors import csrf_token, sign_form_hidden
 from tests.fixtures.database import ON_POSTGRES, private_postgres_database
 from tests.fixtures.mail import confirm_link
@@ -103,6 +102,7 @@ class Browser:
 class Site:
     stack: Stack
     petition_id: int
+    database_url: str
 
     @property
     def petition_path(self) -> str:
@@ -127,6 +127,7 @@ def site(tmp_path_factory, smtp_server) -> Iterator[Site]:
             tmp_path_factory.mktemp("stack"),
             url,
             smtp_port=controller.port,
+            migrate=False,  # migrated_with_open_petition did it
             env={
                 # A signer here posts the form as soon as the page is there.
                 "SIGN_MIN_SECONDS": "0",
@@ -136,7 +137,7 @@ def site(tmp_path_factory, smtp_server) -> Iterator[Site]:
             },
         )
         resources.enter_context(stack)
-        yield Site(stack, petition_id)
+        yield Site(stack, petition_id, url)
 
 
 @pytest.mark.parametrize("page", ["home", "petition"])
@@ -239,46 +240,8 @@ def test_a_signer_signs_and_confirms_through_nginx_with_the_mailed_link(site, ma
     assert "Your signature is confirmed" in confirmed.text
 
 
-def test_the_production_nginx_file_is_the_template_rendered(tmp_path):
-    assert render.PRODUCTION_FILE.read_text() == render.render_production(render.app_facts()), (
-        "deploy/nginx/petitions.conf is out of date: run `python deploy/render.py`"
-    )
-
-
-def test_nginx_accepts_the_production_configuration(tmp_path):
-    """`nginx -t` on the production file inside a stock http{} block, with a throwaway
-    certificate where Let's Encrypt's would be."""
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-         "/CN=petitions.example.kg", "-keyout", tmp_path / "privkey.pem", "-out",
-         tmp_path / "fullchain.pem"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    site_conf = render.render_production(
-        render.app_facts(), checkout=render.ROOT, cache_dir=tmp_path / "cache"
-    )
-    site_conf = site_conf.replace("/etc/letsencrypt/live/petitions.example.kg/", f"{tmp_path}/")
-    site_conf = site_conf.replace("/var/log/nginx/", f"{tmp_path}/")
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(
-        f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\n"
-        "include /etc/nginx/mime.types;\n"
-        f"proxy_temp_path {tmp_path}/proxy;\nclient_body_temp_path {tmp_path}/body;\n"
-        f"{site_conf}}}\n"
-    )
-    checked = subprocess.run(
-        [NGINX, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert checked.returncode == 0, checked.stderr
-    assert "[warn]" not in checked.stderr, checked.stderr
-
-
-def test_the_stack_leaves_no_process_behind(tmp_path):
-    stack = Stack(tmp_path / "stack", f"sqlite:///{tmp_path / 'db.sqlite3'}", mail_workers=1)
+def test_the_stack_leaves_no_process_behind(site, tmp_path):
+    stack = Stack(tmp_path / "stack", site.database_url, migrate=False)
     with stack:
         pids = [*stack.app_pids, *stack.worker_pids, *stack.nginx_pids]
     assert pids and not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
