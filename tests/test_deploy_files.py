@@ -18,7 +18,7 @@ SECRETS = ("SECRET_KEY", "SIGNER_HASH_KEY", "MAIL_PASSWORD")
 def example_variables() -> dict[str, str]:
     lines = ENV_EXAMPLE.read_text().splitlines()
     pairs = [line.split("=", 1) for line in lines if line.strip() and not line.startswith("#")]
-    return {name: value for name, value in pairs}
+    return {name: value.strip('"') for name, value in pairs}
 
 
 def test_the_production_nginx_file_is_the_template_rendered(tmp_path):
