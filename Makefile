@@ -7,8 +7,9 @@ FLASK := $(BIN)/flask --app petitions
 PYTEST_ARGS ?=
 
 CHROMIUM ?= /usr/bin/chromium
+NGINX ?= /usr/sbin/nginx
 
-.PHONY: run test test-sqlite test-postgres lint worker bench bench-timing bench-opendata chromium clean translations language
+.PHONY: run test test-sqlite test-postgres lint worker stack bench bench-timing bench-opendata chromium nginx clean translations language
 
 ## The message catalogs (petitions/translations/<lang>/LC_MESSAGES/messages.po); the compiled
 ## .mo files are built from them by `make run` and `make test`, never committed.
@@ -56,6 +57,18 @@ chromium:
 	  fi; \
 	fi
 
+## Debian's nginx for the production stack on loopback (deploy/loopback.py: tests/test_stack.py,
+## `make stack`, the benchmarks); it runs from the work folder, never as the system's service.
+nginx:
+	@if [ ! -x "$(NGINX)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's nginx-light for the stack tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	  else \
+	    echo "The stack tests need nginx at $(NGINX): sudo apt-get install -y nginx-light"; exit 1; \
+	  fi; \
+	fi
+
 ## axe-core for the accessibility browser tests (tests/e2e/test_accessibility.py), from npm at
 ## the version package-lock.json pins; reinstalled only when the lock file is newer.
 node_modules/.package-lock.json: package.json package-lock.json
@@ -71,17 +84,23 @@ node_modules/.package-lock.json: package.json package-lock.json
 	touch $@
 
 ## The whole suite, on SQLite unless TEST_DATABASE_URL names a PostgreSQL database.
-test: $(STAMP) chromium node_modules/.package-lock.json $(MO_FILES)
+test: $(STAMP) chromium nginx node_modules/.package-lock.json $(MO_FILES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The suite against the local PostgreSQL (127.0.0.1:5432, database test).
-test-postgres: $(STAMP) chromium node_modules/.package-lock.json $(MO_FILES)
+test-postgres: $(STAMP) chromium nginx node_modules/.package-lock.json $(MO_FILES)
 	TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 worker: $(STAMP) $(MO_FILES)
 	$(FLASK) worker
+
+## The production stack on 127.0.0.1 (nginx, gunicorn, a mail worker) on the local PostgreSQL's
+## database petitions_stack, with demo data; Ctrl-C stops it. Options via STACK_ARGS, e.g.
+## make stack STACK_ARGS='--instances 2 --mail-workers 2 --redis redis://127.0.0.1:6379/0'
+stack: $(STAMP) nginx $(MO_FILES)
+	$(BIN)/python deploy/loopback.py $(STACK_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

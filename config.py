@@ -478,6 +478,65 @@ SETTINGS: tuple[Setting, ...] = (
         read_by="gunicorn",
     ),
     Setting(
+        "WEB_KEEPALIVE",
+        "int",
+        75,
+        (
+            "Seconds gunicorn keeps an idle connection open for the next request "
+            "(`gunicorn.conf.py` only). Longer than nginx's upstream `keepalive_timeout` (60 s "
+            "in `deploy/nginx/`): else gunicorn may close a connection just as nginx sends a "
+            "POST down it, and nginx never retries a POST (a 502 for that signer)."
+        ),
+        read_by="gunicorn",
+    ),
+    Setting(
+        "WEB_MAX_REQUESTS",
+        "int",
+        0,
+        (
+            "Requests after which gunicorn replaces a worker process by a fresh one, gracefully "
+            "(the old one finishes its requests first), so that a slow leak never grows for long "
+            "(`gunicorn.conf.py` only; `deploy/petitions.env.example` sets 20000). `0`: never. "
+            "With one worker, requests wait while its successor starts."
+        ),
+        read_by="gunicorn",
+    ),
+    Setting(
+        "WEB_MAX_REQUESTS_JITTER",
+        "int",
+        None,
+        (
+            "Up to this many requests more or fewer, at random per worker, so that the workers "
+            "of `WEB_MAX_REQUESTS` are not all replaced at once (`gunicorn.conf.py` only)."
+        ),
+        shown="a tenth of `WEB_MAX_REQUESTS`",
+        read_by="gunicorn",
+    ),
+    Setting(
+        "WEB_LIMIT_REQUEST_LINE",
+        "int",
+        4094,
+        (
+            "Longest request line (method, path and query) gunicorn accepts, in bytes; longer "
+            "gets 414 before the app sees it (`gunicorn.conf.py` only)."
+        ),
+        read_by="gunicorn",
+    ),
+    Setting(
+        "WEB_LIMIT_REQUEST_FIELDS",
+        "int",
+        100,
+        ("Most header fields a request may have (`gunicorn.conf.py` only)."),
+        read_by="gunicorn",
+    ),
+    Setting(
+        "WEB_LIMIT_REQUEST_FIELD_SIZE",
+        "int",
+        8190,
+        ("Longest header field gunicorn accepts, in bytes (`gunicorn.conf.py` only)."),
+        read_by="gunicorn",
+    ),
+    Setting(
         "SPONSORS_REQUIRED",
         "int",
         5,

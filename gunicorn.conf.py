@@ -31,6 +31,15 @@ bind = setting("WEB_BIND").read()
 timeout = setting("WEB_TIMEOUT").read()
 #: On a restart, requests under way (and streams, at most LIVE_STREAM_SECONDS) get this long.
 graceful_timeout = setting("WEB_GRACEFUL_TIMEOUT").read()
+#: Longer than nginx's upstream keepalive_timeout, so nginx is the side that closes an idle
+#: connection (deploy/nginx/petitions.conf.template).
+keepalive = setting("WEB_KEEPALIVE").read()
+#: A worker is replaced after this many requests (0: never), each after its own number.
+max_requests = setting("WEB_MAX_REQUESTS").read()
+max_requests_jitter = setting("WEB_MAX_REQUESTS_JITTER").read(max_requests // 10)
+limit_request_line = setting("WEB_LIMIT_REQUEST_LINE").read()
+limit_request_fields = setting("WEB_LIMIT_REQUEST_FIELDS").read()
+limit_request_field_size = setting("WEB_LIMIT_REQUEST_FIELD_SIZE").read()
 #: gunicorn >= 25 opens a control socket at one fixed path per user, where two servers on one
 #: machine would collide.
 control_socket_disable = True

@@ -135,6 +135,12 @@ def test_the_other_rows_are_read_where_they_say():
         "WEB_BIND": "gunicorn",
         "WEB_TIMEOUT": "gunicorn",
         "WEB_GRACEFUL_TIMEOUT": "gunicorn",
+        "WEB_KEEPALIVE": "gunicorn",
+        "WEB_MAX_REQUESTS": "gunicorn",
+        "WEB_MAX_REQUESTS_JITTER": "gunicorn",
+        "WEB_LIMIT_REQUEST_LINE": "gunicorn",
+        "WEB_LIMIT_REQUEST_FIELDS": "gunicorn",
+        "WEB_LIMIT_REQUEST_FIELD_SIZE": "gunicorn",
     }
     gunicorn_conf = (README.parent / "gunicorn.conf.py").read_text()
     for row in config.SETTINGS:

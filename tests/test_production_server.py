@@ -23,13 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 
-from petitions import create_app
-from petitions.extensions import db
-from petitions.models import utcnow
-from petitions.services import petitions as petition_service
 from tests.fixtures.net import free_port
+from tests.fixtures.servers import migrated_with_open_petition
 from tests.fixtures.threads import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,29 +55,7 @@ class Site:
 def database(tmp_path) -> tuple[str, int]:
     """A SQLite file built by the migrations, with one open petition: (URL, its id)."""
     url = f"sqlite:///{tmp_path / 'production.sqlite3'}"
-    app = create_app({"PETITIONS_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        upgrade()
-        now = utcnow()
-        petition = petition_service.create_petition(
-            db.session,
-            petition_service.PetitionDraft(
-                title="Keep the buses running at night",
-                action="Run the city buses until 1 am.",
-                addressee="Bishkek city council",
-                background="People who work late walk home in the dark.",
-                signature_goal=None,
-            ),
-            now=now,
-        )
-        petition_service.open_petition(
-            db.session, petition, now=now, base_url="http://127.0.0.1", closes_at=None
-        )
-        db.session.commit()
-        petition_id = petition.id
-        db.session.remove()
-        db.engine.dispose()
-    return url, petition_id
+    return url, migrated_with_open_petition(url)
 
 
 def server_environment(tmp_path: Path, database_url: str, port: int, **settings: str) -> dict:
@@ -256,3 +230,34 @@ def test_gunicorn_refuses_to_serve_when_streams_could_take_the_pages_threads(
     log = (tmp_path / "gunicorn.log").read_text(errors="replace")
     assert process.returncode != 0
     assert message in log, log[-3000:]
+
+
+@contextmanager
+def serving(tmp_path: Path, database_url: str, **settings: str) -> Iterator[Site]:
+    """gunicorn on the database with these settings, up and answering."""
+    port = free_port()
+    site = Site(port, 0, tmp_path / "gunicorn.log")
+    env = server_environment(tmp_path, database_url, port, **settings)
+    with gunicorn(tmp_path, env) as process:
+        wait_until(
+            lambda: process.poll() is not None or status_of(port, "/") is not None,
+            timeout=START_TIMEOUT,
+            interval=0.2,
+        )
+        assert status_of(port, "/") == 200, f"the site did not come up:\n{site.log_tail()}"
+        yield site
+
+
+def test_a_worker_replaced_after_its_requests_loses_none_of_them(tmp_path, database):
+    url, _ = database
+    with serving(tmp_path, url, WEB_MAX_REQUESTS="3", WEB_MAX_REQUESTS_JITTER="0") as site:
+        statuses = [status_of(site.port, "/") for _ in range(10)]
+        log = site.log_tail()
+    assert "Autorestarting worker" in log, log
+    assert statuses == [200] * 10, log
+
+
+def test_a_request_line_over_the_limit_is_refused_before_the_app(tmp_path, database):
+    url, _ = database
+    with serving(tmp_path, url, WEB_LIMIT_REQUEST_LINE="200") as site:
+        assert status_of(site.port, "/search?q=" + "x" * 300) == 414
