@@ -3,11 +3,12 @@
 In production a restart gave 39 requests a 500 within two seconds. Here the database is a
 throwaway PostgreSQL cluster of this module's own (tests/fixtures/postgres.py: initdb in a
 temporary folder, a free port, 127.0.0.1 only, removed afterwards), so restarting it disturbs
-no one: the shared server is never touched. One app, built as every test app is (pool_pre_ping as in production), and its
-mail worker in a thread keep running throughout; they are not restarted. Signers sign and
-confirm through the test client, one request after another, while the cluster restarts with
-`pg_ctl restart -m fast` (which cuts every open connection); whoever gets a 503 sends the same
-thing again, as the page asks. Then one more person signs and confirms.
+no one: the shared server is never touched. One app, built as every test app is
+(pool_pre_ping as in production), and its mail worker in a thread keep running throughout;
+they are not restarted. Signers sign and confirm through the test client, one request after
+another, while the cluster restarts with `pg_ctl restart -m fast` (which cuts every open
+connection); whoever gets a 503 sends the same thing again, as the page asks. Then one more
+person signs and confirms. tests/faults/ does the same through gunicorn, under load.
 
 The scenario runs once (a module fixture); each test checks one outcome of it. It is quick
 (a few seconds, most of them initdb) and runs in the PostgreSQL pass only.
