@@ -8,7 +8,8 @@ transaction that created it (a new signature, say) commits. Workers deliver it:
    the same time claim disjoint batches and never send a message twice;
 2. send the batch over one SMTP connection, outside any transaction;
 3. mark each message sent (erasing its address and body) or schedule a retry with
-   exponential backoff. If SMTP is down, messages wait and go when it is back.
+   exponential backoff (OUTBOX_RETRY_SECONDS doubling to OUTBOX_MAX_RETRY_SECONDS). If SMTP
+   is down, messages wait and go when it is back.
 
 A worker that dies mid-batch leaves its lease to expire; its messages are then tried again, so
 delivery is at least once (a duplicate only if a worker dies between SMTP's "250 OK" and the
@@ -37,8 +38,6 @@ from .models import OutboxMessage, utcnow
 from .services import site_settings
 
 logger = logging.getLogger(__name__)
-
-MAX_BACKOFF_SECONDS = 15 * 60
 
 
 def enqueue(
@@ -88,9 +87,11 @@ def withhold(session: Session, *, kind: str, reason: str) -> OutboxMessage:
     return message
 
 
-def backoff(attempts: int) -> timedelta:
-    """Delay before the next try: 5 s doubling to 15 min, with jitter to spread a backlog."""
-    base = min(5 * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+def backoff(attempts: int, *, first: float = 5.0, longest: float = 15 * 60.0) -> timedelta:
+    """Delay before the next try after `attempts` failures: `first` seconds doubling to
+    `longest` (OUTBOX_RETRY_SECONDS, OUTBOX_MAX_RETRY_SECONDS), with jitter to spread a
+    backlog."""
+    base = min(first * 2 ** max(attempts - 1, 0), longest)
     return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311
 
 
@@ -185,17 +186,21 @@ def _mark_sent(session: Session, message_id: int) -> None:
 
 
 def _mark_failed(
-    session: Session, message: _Claimed, error: str, *, permanent: bool, max_attempts: int
+    session: Session, message: _Claimed, error: str, *, permanent: bool, config: Mapping
 ) -> bool:
     """Schedule a retry, or give up (and erase the message); True if given up."""
     now = utcnow()
     attempts = message.attempts + 1
     values: dict = {"attempts": attempts, "last_error": error[:2000], "claimed_until": None}
-    gave_up = permanent or attempts >= max_attempts
+    gave_up = permanent or attempts >= config["OUTBOX_MAX_ATTEMPTS"]
     if gave_up:
         values.update(failed_at=now, **ERASED)
     else:
-        values["next_attempt_at"] = now + backoff(attempts)
+        values["next_attempt_at"] = now + backoff(
+            attempts,
+            first=config["OUTBOX_RETRY_SECONDS"],
+            longest=config["OUTBOX_MAX_RETRY_SECONDS"],
+        )
     session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
     session.commit()
     return gave_up
@@ -279,7 +284,6 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
         )
         for r in rows
     ]
-    max_attempts = config["OUTBOX_MAX_ATTEMPTS"]
     cap = site_settings.load(session, config)["mail_cap_per_recipient"]
     session.commit()
     day = claimed_at.date()
@@ -287,9 +291,7 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
     stop_at = claimed_at + lease - timedelta(seconds=2 * config["MAIL_TIMEOUT"] + 1)
 
     def record(message: _Claimed, error: str, permanent: bool) -> None:
-        gave_up = _mark_failed(
-            session, message, error, permanent=permanent, max_attempts=max_attempts
-        )
+        gave_up = _mark_failed(session, message, error, permanent=permanent, config=config)
         report.failed += gave_up
         report.retried += not gave_up
 
