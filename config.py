@@ -248,9 +248,26 @@ SETTINGS: tuple[Setting, ...] = (
         "int",
         25,
         (
-            "Delivery attempts before a message is given up (backoff 5 s doubling to 15 min: "
-            "about 5 hours in all). Sent and given-up messages keep no address or body."
+            "Delivery attempts before a message is given up (with the default backoff, 5 s "
+            "doubling to 15 min: about 5 hours in all). Sent and given-up messages keep no "
+            "address or body."
         ),
+    ),
+    Setting(
+        "OUTBOX_RETRY_SECONDS",
+        "float",
+        5.0,
+        (
+            "Wait before a message that could not be sent is tried again; it doubles with each "
+            "further failure (±20 % jitter, to spread a backlog) up to `OUTBOX_MAX_RETRY_SECONDS`."
+        ),
+    ),
+    Setting(
+        "OUTBOX_MAX_RETRY_SECONDS",
+        "float",
+        15 * 60.0,
+        ("The longest wait between two tries of one message."),
+        note="15 minutes",
     ),
     Setting(
         "OUTBOX_BATCH_SIZE",

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from flask import Flask
 from sqlalchemy import event, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .extensions import db
+
+logger = logging.getLogger(__name__)
 
 
 def dialect_insert(session: Session):
@@ -58,11 +62,32 @@ def _casefold(value: str | None) -> str | None:
     return value.casefold() if isinstance(value, str) else value
 
 
+def _remove_session(_exc: BaseException | None) -> None:
+    """End the request's session; if its ROLLBACK fails, drop the session and let the answer
+    go out.
+
+    A PostgreSQL restart (or failover, or an operator's pg_terminate_backend) ends a
+    connection that a finished request still holds, idle in its transaction: the ROLLBACK at
+    teardown then gets "terminating connection due to administrator command". The page was
+    already made and nothing is left to undo (the server rolls back a terminated
+    connection), yet the error would escape the app and gunicorn would answer a bare 500 in
+    its place. The connection is discarded (pool_pre_ping tests the next one), and
+    Flask-SQLAlchemy's own teardown, after this one, finds no session left to remove.
+    """
+    try:
+        db.session.remove()
+    except DBAPIError as error:
+        logger.warning("the database went away before the session was closed: %s", error.orig)
+        db.session.registry.clear()
+
+
 def init_app(app: Flask) -> None:
     with app.app_context():
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+    # Registered after db.init_app(), so it runs before Flask-SQLAlchemy's teardown.
+    app.teardown_appcontext(_remove_session)
 
 
 def exists_on(dialect: str):

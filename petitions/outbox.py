@@ -8,11 +8,21 @@ transaction that created it (a new signature, say) commits. Workers deliver it:
    the same time claim disjoint batches and never send a message twice;
 2. send the batch over one SMTP connection, outside any transaction;
 3. mark each message sent (erasing its address and body) or schedule a retry with
-   exponential backoff. If SMTP is down, messages wait and go when it is back.
+   exponential backoff (OUTBOX_RETRY_SECONDS doubling to OUTBOX_MAX_RETRY_SECONDS). If SMTP
+   is down, messages wait and go when it is back.
 
-A worker that dies mid-batch leaves its lease to expire; its messages are then tried again, so
-delivery is at least once (a duplicate only if a worker dies between SMTP's "250 OK" and the
-commit that records it).
+What that guarantees (tests/faults/ breaks each part on purpose):
+
+- nothing is lost: a worker that dies mid-batch leaves its lease to expire, and its messages
+  are then taken by another worker (or itself, restarted);
+- a database outage shorter than the lease costs nothing: the batch waits for the database to
+  come back (`_durably`) and records what it did, then goes on;
+- a message goes twice only when the relay received its end and the commit that records it
+  as sent never happened: its worker died (SIGKILL, a crash, the machine), or the database
+  stayed away longer than the lease, or the relay took longer than MAIL_TIMEOUT to answer.
+  That is at most one message per such worker, the one in flight, and SMTP cannot do better:
+  a relay may keep a message whose "250 OK" never reached the sender. The window is the
+  relay's answer and one UPDATE; a worker killed at any other moment doubles nothing.
 
 Account and signing mail meets the per-recipient daily cap on its way out (mailcap.py): a
 message over it is withheld, never sent.
@@ -20,25 +30,34 @@ message over it is withheld, never sent.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import smtplib
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import mailcap
 from .emails import email_for, localized_headers, render
+from .errors import database_unavailable
 from .mail import Mail, PermanentFailure, connect
 from .models import OutboxMessage, utcnow
 from .services import site_settings
 
 logger = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 15 * 60
+T = TypeVar("T")
+
+#: How often a batch that lost the database mid-way asks for it again.
+DATABASE_RETRY_SECONDS = 0.5
 
 
 def enqueue(
@@ -88,9 +107,11 @@ def withhold(session: Session, *, kind: str, reason: str) -> OutboxMessage:
     return message
 
 
-def backoff(attempts: int) -> timedelta:
-    """Delay before the next try: 5 s doubling to 15 min, with jitter to spread a backlog."""
-    base = min(5 * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+def backoff(attempts: int, *, first: float = 5.0, longest: float = 15 * 60.0) -> timedelta:
+    """Delay before the next try after `attempts` failures: `first` seconds doubling to
+    `longest` (OUTBOX_RETRY_SECONDS, OUTBOX_MAX_RETRY_SECONDS), with jitter to spread a
+    backlog."""
+    base = min(first * 2 ** max(attempts - 1, 0), longest)
     return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311
 
 
@@ -185,17 +206,21 @@ def _mark_sent(session: Session, message_id: int) -> None:
 
 
 def _mark_failed(
-    session: Session, message: _Claimed, error: str, *, permanent: bool, max_attempts: int
+    session: Session, message: _Claimed, error: str, *, permanent: bool, config: Mapping
 ) -> bool:
     """Schedule a retry, or give up (and erase the message); True if given up."""
     now = utcnow()
     attempts = message.attempts + 1
     values: dict = {"attempts": attempts, "last_error": error[:2000], "claimed_until": None}
-    gave_up = permanent or attempts >= max_attempts
+    gave_up = permanent or attempts >= config["OUTBOX_MAX_ATTEMPTS"]
     if gave_up:
         values.update(failed_at=now, **ERASED)
     else:
-        values["next_attempt_at"] = now + backoff(attempts)
+        values["next_attempt_at"] = now + backoff(
+            attempts,
+            first=config["OUTBOX_RETRY_SECONDS"],
+            longest=config["OUTBOX_MAX_RETRY_SECONDS"],
+        )
     session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
     session.commit()
     return gave_up
@@ -227,24 +252,33 @@ def _release(session: Session, ids: list[int]) -> None:
         session.commit()
 
 
-def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
-    """Claim and deliver one batch over one SMTP connection; returns what happened to it.
+def _durably(session: Session, write: Callable[[], T], *, until: datetime) -> T:
+    """`write()` and commit, riding out a short database outage: while the database is
+    unavailable (errors.database_unavailable: a restart, a failover, a cut connection), roll
+    back and try again every DATABASE_RETRY_SECONDS until `until`, then raise.
 
-    Each outcome is committed as soon as it is known. The batch stops, handing the rest back,
-    before its lease could run out mid-send: past the lease another worker may claim the same
-    messages, and a message must not go twice.
+    So a batch that loses the database mid-way keeps what it knows: a message it has sent is
+    recorded as sent once the database is back, not sent again when its lease runs out, and
+    the rest of the batch goes on instead of waiting out the lease.
     """
-    lease = timedelta(seconds=config["OUTBOX_LEASE_SECONDS"])
-    claimed_at = utcnow()
-    ids = claim_batch(
-        session,
-        limit=config["OUTBOX_BATCH_SIZE"],
-        lease_seconds=int(lease.total_seconds()),
-        now=claimed_at,
-    )
-    report = DeliveryReport()
-    if not ids:
-        return report
+    warned = False
+    while True:
+        try:
+            result = write()
+            session.commit()
+            return result
+        except SQLAlchemyError as exc:
+            with contextlib.suppress(SQLAlchemyError):
+                session.rollback()
+            if not database_unavailable(exc) or utcnow() >= until:
+                raise
+            if not warned:
+                logger.warning("database unavailable mid-batch, the batch waits: %s", exc)
+                warned = True
+            time.sleep(DATABASE_RETRY_SECONDS)
+
+
+def _claimed_messages(session: Session, ids: list[int]) -> list[_Claimed]:
     rows = session.execute(
         select(
             OutboxMessage.id,
@@ -262,8 +296,7 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
     ).all()
-    session.commit()
-    batch = [
+    return [
         _Claimed(
             r.id,
             r.attempts,
@@ -279,17 +312,44 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
         )
         for r in rows
     ]
-    max_attempts = config["OUTBOX_MAX_ATTEMPTS"]
-    cap = site_settings.load(session, config)["mail_cap_per_recipient"]
-    session.commit()
-    day = claimed_at.date()
-    # Worst case for one more message: a connect and a send, each up to MAIL_TIMEOUT.
-    stop_at = claimed_at + lease - timedelta(seconds=2 * config["MAIL_TIMEOUT"] + 1)
 
-    def record(message: _Claimed, error: str, permanent: bool) -> None:
-        gave_up = _mark_failed(
-            session, message, error, permanent=permanent, max_attempts=max_attempts
-        )
+
+def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
+    """Claim and deliver one batch over one SMTP connection; returns what happened to it.
+
+    Each outcome is committed as soon as it is known (waiting for the database if it went
+    away, `_durably`). The batch stops, handing the rest back, before its lease could run out
+    mid-send: past the lease another worker may claim the same messages, and a message must
+    not go twice.
+    """
+    lease = timedelta(seconds=config["OUTBOX_LEASE_SECONDS"])
+    claimed_at = utcnow()
+    ids = claim_batch(
+        session,
+        limit=config["OUTBOX_BATCH_SIZE"],
+        lease_seconds=int(lease.total_seconds()),
+        now=claimed_at,
+    )
+    report = DeliveryReport()
+    if not ids:
+        return report
+    lease_ends = claimed_at + lease
+    # Worst case for one more message: a connect and a send, each up to MAIL_TIMEOUT.
+    stop_at = lease_ends - timedelta(seconds=2 * config["MAIL_TIMEOUT"] + 1)
+    batch = _durably(session, lambda: _claimed_messages(session, ids), until=stop_at)
+    cap = _durably(
+        session,
+        lambda: site_settings.load(session, config)["mail_cap_per_recipient"],
+        until=stop_at,
+    )
+    day = claimed_at.date()
+
+    def record(message: _Claimed, error: str, permanent: bool, recipient=None) -> None:
+        def write() -> bool:
+            _unreserve(session, recipient, day)
+            return _mark_failed(session, message, error, permanent=permanent, config=config)
+
+        gave_up = _durably(session, write, until=lease_ends)
         report.failed += gave_up
         report.retried += not gave_up
 
@@ -303,27 +363,26 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
     try:
         for position, message in enumerate(batch):
             if utcnow() >= stop_at:
-                _release(session, [m.id for m in batch[position:]])
+                rest = [m.id for m in batch[position:]]
+                _durably(session, lambda: _release(session, rest), until=lease_ends)  # noqa: B023
                 break
             recipient = None
             if message.kind in mailcap.CAPPED_KINDS and message.to:
                 recipient = mailcap.recipient_key(
                     message.to, config["SIGNER_HASH_KEY"], config["EMAIL_ALIAS_RULES"]
                 )
-                if not mailcap.reserve(session, recipient, day, cap):
-                    _mark_withheld(session, message)
+                reserve = partial(mailcap.reserve, session, recipient, day, cap)
+                if not _durably(session, reserve, until=stop_at):
+                    _durably(session, partial(_mark_withheld, session, message), until=lease_ends)
                     report.withheld += 1
                     continue
-                session.commit()
             try:
                 connection.send(message.mail())
             except PermanentFailure as exc:
                 logger.warning("outbox message %s refused: %s", message.id, exc)
-                _unreserve(session, recipient, day)
-                record(message, str(exc), permanent=True)
+                record(message, str(exc), permanent=True, recipient=recipient)
             except (OSError, smtplib.SMTPException) as exc:
-                _unreserve(session, recipient, day)
-                record(message, str(exc), permanent=False)
+                record(message, str(exc), permanent=False, recipient=recipient)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
                 # Rendering or building it failed (a template, a header it cannot carry): it
                 # is this message's failure, counted and retried like any other, and the
@@ -331,11 +390,12 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
                 logger.exception(
                     "outbox message %s (%s) could not be built", message.id, message.kind
                 )
-                _unreserve(session, recipient, day)
-                record(message, f"{type(exc).__name__}: {exc}", permanent=False)
+                record(
+                    message, f"{type(exc).__name__}: {exc}", permanent=False, recipient=recipient
+                )
                 connection.reset()
             else:
-                _mark_sent(session, message.id)
+                _durably(session, partial(_mark_sent, session, message.id), until=lease_ends)
                 report.sent += 1
     finally:
         connection.close()

@@ -1,13 +1,14 @@
 """PostgreSQL restarts while people sign: 503s while it is down, never a 500, nothing lost.
 
 In production a restart gave 39 requests a 500 within two seconds. Here the database is a
-throwaway PostgreSQL cluster of this module's own (initdb in a temporary folder, a free port,
-127.0.0.1 only, removed afterwards), so restarting it disturbs no one: the shared server is
-never touched. One app, built as every test app is (pool_pre_ping as in production), and its
-mail worker in a thread keep running throughout; they are not restarted. Signers sign and
-confirm through the test client, one request after another, while the cluster restarts with
-`pg_ctl restart -m fast` (which cuts every open connection); whoever gets a 503 sends the same
-thing again, as the page asks. Then one more person signs and confirms.
+throwaway PostgreSQL cluster of this module's own (tests/fixtures/postgres.py: initdb in a
+temporary folder, a free port, 127.0.0.1 only, removed afterwards), so restarting it disturbs
+no one: the shared server is never touched. One app, built as every test app is
+(pool_pre_ping as in production), and its mail worker in a thread keep running throughout;
+they are not restarted. Signers sign and confirm through the test client, one request after
+another, while the cluster restarts with `pg_ctl restart -m fast` (which cuts every open
+connection); whoever gets a 503 sends the same thing again, as the page asks. Then one more
+person signs and confirms. tests/faults/ does the same through gunicorn, under load.
 
 The scenario runs once (a module fixture); each test checks one outcome of it. It is quick
 (a few seconds, most of them initdb) and runs in the PostgreSQL pass only.
@@ -15,17 +16,12 @@ The scenario runs once (a module fixture); each test checks one outcome of it. I
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -38,7 +34,7 @@ from petitions.worker import run_forever
 from tests.fixtures.actors import csrf_token, session_csrf_token
 from tests.fixtures.database import ON_POSTGRES, scalar_sql
 from tests.fixtures.mail import links_in
-from tests.fixtures.net import free_port
+from tests.fixtures.postgres import ThrowawayCluster
 from tests.fixtures.settings import settings_for
 from tests.fixtures.threads import wait_until
 
@@ -56,81 +52,6 @@ BEFORE_RESTART = AFTER_RESTART = 3
 SCENARIO_LIMIT_SECONDS = 90
 #: What each request answers when the database is up.
 SUCCESS = {"sign": 303, "page": 200, "count": 200, "confirm page": 200, "confirm": 200}
-
-
-def _server_binaries() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    if not found:
-        pytest.skip("needs PostgreSQL's server programs (/usr/lib/postgresql/*/bin)")
-    return found[-1].parent
-
-
-class ThrowawayCluster:
-    """A PostgreSQL cluster in `folder`, run by the postgres OS user (the server refuses to run
-    as root), listening on 127.0.0.1:`port` only, trusting local connections."""
-
-    def __init__(self, folder: Path, port: int, bindir: Path) -> None:
-        self.folder = folder
-        self.data = folder / "data"
-        self.log = folder / "server.log"
-        self.port = port
-        self.bindir = bindir
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/petitions"
-
-    def run(self, program: str, *args: str, check: bool = True) -> None:
-        command = [str(self.bindir / program), *args]
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(
-            command, cwd=self.folder, capture_output=True, text=True, timeout=60, check=False
-        )
-        if check and done.returncode != 0:
-            log = self.log.read_text() if self.log.exists() else ""
-            raise RuntimeError(f"{program} {' '.join(args)} failed:\n{done.stderr}\n{log}")
-
-    def create(self) -> None:
-        self.run(
-            "initdb",
-            *("-D", str(self.data), "-U", "postgres", "-A", "trust"),
-            *("-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"),
-        )
-        with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(
-                f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
-                f"unix_socket_directories = '{self.folder}'\nshared_buffers = 16MB\n"
-            )
-
-    def pg_ctl(self, action: str, *args: str, check: bool = True) -> None:
-        options = ("-D", str(self.data), "-l", str(self.log), "-w", "-t", "30")
-        self.run("pg_ctl", action, *options, *args, check=check)
-
-    def create_database(self) -> None:
-        self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "petitions")
-
-
-@pytest.fixture(scope="module")
-def throwaway_postgres() -> Iterator[ThrowawayCluster]:
-    """A running cluster with an empty `petitions` database; stopped and deleted afterwards,
-    whatever happened."""
-    bindir = _server_binaries()
-    # Not under pytest's tmp_path: its folders are root's alone, and the server runs as postgres.
-    folder = Path(tempfile.mkdtemp(prefix="petitions-outage-"))
-    try:
-        if os.geteuid() == 0:
-            shutil.chown(folder, "postgres", "postgres")
-        cluster = ThrowawayCluster(folder, free_port(), bindir)
-        cluster.create()
-        try:
-            cluster.pg_ctl("start")
-            cluster.create_database()
-            yield cluster
-        finally:
-            cluster.pg_ctl("stop", "-m", "immediate", check=False)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- the scenario ----------------------------------------------------------------------------
@@ -251,7 +172,7 @@ def sign_through_the_restart(signers: Signers, cluster: ThrowawayCluster) -> Non
         restart = None
         while time.monotonic() < deadline:
             if restart is None and len(outage.confirmed) >= BEFORE_RESTART:
-                restart = pool.submit(cluster.pg_ctl, "restart", "-m", "fast")
+                restart = pool.submit(cluster.restart, "fast")
             restarted = restart is not None and restart.done()
             if restarted and outage.mail_at_restart is None:
                 outage.mail_at_restart = received(signers.mailbox)
@@ -296,7 +217,7 @@ def outage(throwaway_postgres, smtp_server) -> Iterator[Outage]:
     mailbox.clear()
     # As in production, a failing request answers instead of raising into the test.
     settings = {
-        **settings_for(throwaway_postgres.url, controller.port),
+        **settings_for(throwaway_postgres.url(), controller.port),
         "PROPAGATE_EXCEPTIONS": False,
     }
     app = create_app(settings)

@@ -14,7 +14,8 @@ import logging
 import sqlite3
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.pool import NullPool
 
 from petitions import create_app
 from petitions.auth import SESSION_KEY
@@ -228,3 +229,28 @@ def test_production_checks_a_pooled_connection_before_using_it(tmp_path):
     )
     with app.app_context():
         assert db.engine.pool._pre_ping is True
+
+
+# --- the connection ends after the page was made ---------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_POSTGRES, reason="pg_terminate_backend is PostgreSQL's")
+def test_a_connection_ended_after_the_page_was_made_still_answers_the_page(app, petition):
+    """A restart ends the connection a finished request still holds: the ROLLBACK at teardown
+    fails, and the page (already made) must go out rather than gunicorn's bare 500."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool)
+
+    @app.after_request
+    def end_the_connection(response):
+        pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+        with other.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return response
+
+    try:
+        status = app.test_client().get(f"/petitions/{petition}").status_code
+    finally:
+        other.dispose()
+    assert status == 200

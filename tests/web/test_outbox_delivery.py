@@ -153,6 +153,27 @@ def test_mail_waits_while_smtp_is_down_and_goes_once_when_it_is_back(
     assert len(mailbox.to("aibek@example.kg")) == 1, "delivered more than once"
 
 
+@pytest.mark.parametrize(
+    ("failures", "wait"),
+    [(1, 60), (2, 120), (3, 150)],
+    ids=["first retry", "doubled", "at most the longest"],
+)
+def test_the_wait_before_a_retry_follows_the_backoff_settings(
+    smtp_down, app, signer, petition, deliver, failures, wait
+):
+    """OUTBOX_RETRY_SECONDS doubling to OUTBOX_MAX_RETRY_SECONDS, give or take the jitter."""
+    app.config.update(OUTBOX_RETRY_SECONDS=60, OUTBOX_MAX_RETRY_SECONDS=150)
+    assert signer.sign(petition, "aibek@example.kg").status_code == 303
+    for _ in range(failures):
+        make_due_now(app)
+        before = utcnow()
+        deliver()
+        after = utcnow()
+    [message] = outbox_rows(app)
+    earliest, latest = before + timedelta(seconds=0.8 * wait), after + timedelta(seconds=1.2 * wait)
+    assert (message.attempts, earliest <= message.next_attempt_at <= latest) == (failures, True)
+
+
 def test_a_refused_recipient_fails_without_blocking_the_others(
     app, signer, mailbox, petition, deliver
 ):
