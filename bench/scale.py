@@ -43,7 +43,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import create_engine, event, func, make_url, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -70,6 +70,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     parser.add_argument("--database", default="petitions_scale")
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="measure the petitions an earlier run built (a new live tail each), build none",
+    )
     args = parser.parse_args(argv)
     if "scale" not in args.database and "bench" not in args.database:
         parser.error("the database name must contain 'scale' or 'bench' (it is dropped)")
@@ -271,12 +276,15 @@ def main(argv: list[str] | None = None) -> int:
     from config import ENVIRONMENT_VARIABLES
     from petitions import create_app
     from petitions.extensions import db
-    from petitions.models import Petition, utcnow
+    from petitions.models import Petition, SignatureTotal, utcnow
     from petitions.services import rollups
 
     for name in ENVIRONMENT_VARIABLES:
         os.environ.pop(name, None)
-    url = recreate(args)
+    if args.measure_only:
+        url = make_url(args.database_url).set(database=args.database).render_as_string(False)
+    else:
+        url = recreate(args)
     app = create_app(
         {
             "PETITIONS_ENV": "testing",
@@ -307,19 +315,40 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     listings: dict[int, dict[str, tuple[float, int]]] = {}
     failed = False
+
+    def measure_listings(in_database: int) -> None:
+        statements = Statements(db.engine)
+        listings[in_database] = interleaved(
+            {name: getter(client, path) for name, path in LISTINGS.items()},
+            statements,
+            args.repeat,
+        )
+        statements.close()
+        log(f"  listings with {in_database:,} signatures in the database: {listings[in_database]}")
+
     with app.app_context():
         upgrade()
-        others = [new_petition(f"Petition {n}", n) for n in range(args.petitions)]
-        db.session.add_all(others)
-        db.session.commit()
-        other_ids = [p.id for p in others]
-        for other in other_ids:
-            insert(db, other, f"o{other}-", 1, args.others, opened, hours)
-        rebuild(app, db, other_ids)
-        log(f"{args.petitions} other petitions with {args.others} signatures each")
         client = app.test_client()
         sized: dict[int, int] = {}
-        for size in args.sizes:
+        if args.measure_only:
+            for petition_id, title in db.session.execute(
+                select(Petition.id, Petition.title).where(Petition.title.like("A petition with %"))
+            ):
+                sized[int(title.split()[3].replace(",", ""))] = petition_id
+            sized = dict(sorted(sized.items()))
+            for petition_id in sized.values():
+                add_tail(db, petition_id, args.tail, f"t{petition_id}-{time.time():.0f}-")
+            log(f"measuring the petitions of {', '.join(f'{s:,}' for s in sized)} signatures")
+        else:
+            others = [new_petition(f"Petition {n}", n) for n in range(args.petitions)]
+            db.session.add_all(others)
+            db.session.commit()
+            other_ids = [p.id for p in others]
+            for other in other_ids:
+                insert(db, other, f"o{other}-", 1, args.others, opened, hours)
+            rebuild(app, db, other_ids)
+            log(f"{args.petitions} other petitions with {args.others} signatures each")
+        for size in [] if args.measure_only else args.sizes:
             log(f"a petition with {size:,} signatures")
             petition = new_petition(f"A petition with {size:,} signatures")
             db.session.add(petition)
@@ -338,15 +367,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"shards and roll-ups rebuilt from the signatures in {repaired:.1f} s "
                 f"(`counts reconcile --repair`); VACUUM ANALYZE {vacuumed:.0f} s"
             )
-            total = sum(sized) + args.petitions * args.others
-            statements = Statements(db.engine)
-            listings[total] = interleaved(
-                {name: getter(client, path) for name, path in LISTINGS.items()},
-                statements,
-                args.repeat,
-            )
-            statements.close()
-            log(f"  listings with {total:,} signatures in the database: {listings[total]}")
+            measure_listings(sum(sized) + args.petitions * args.others)
+        if args.measure_only:
+            in_database = db.session.scalar(text("SELECT count(*) FROM signatures"))
+            measure_listings(int(in_database))
 
         log("the petitions' reads, in turns")
         statements = Statements(db.engine)
@@ -387,6 +411,12 @@ def main(argv: list[str] | None = None) -> int:
             "roll-ups equal the GROUP BY over the signatures afterwards (`rollups.check`): "
             + ("NO" if failed else "yes")
         )
+        others_count, others_signatures = db.session.execute(
+            select(func.count(), func.coalesce(func.sum(SignatureTotal.confirmed), 0))
+            .select_from(Petition)
+            .outerjoin(SignatureTotal, SignatureTotal.petition_id == Petition.id)
+            .where(Petition.id.not_in(list(sized.values())))
+        ).one()
         size_bytes = db.session.scalar(text("SELECT pg_database_size(current_database())"))
         server = db.session.scalar(text("SHOW server_version"))
         db.session.remove()
@@ -398,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.getloadavg()[0]:.1f} at the end), Python {platform.python_version()}, "
         f"PostgreSQL {server}; database {size_bytes / 2**30:.1f} GiB. One petition per size "
         f"(open {args.days} days, rolled up, then {args.tail:,} more confirmed and not rolled "
-        f"up yet: the live tail), {args.petitions} others of {args.others} signatures; memos "
+        f"up yet: the live tail), {others_count} other petitions ({others_signatures:,} confirmed "
+        f"signatures in all); memos "
         f"off; median of {args.repeat} calls taken in turns, in this process (Flask test "
         f"client); statements per call in brackets.\n"
     )

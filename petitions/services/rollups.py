@@ -161,8 +161,11 @@ class Figures:
 
     def nonzero(self) -> Figures:
         """The same figures without the entries that came to 0."""
-        keep = lambda counter: Counter({k: v for k, v in counter.items() if v})  # noqa: E731
-        return Figures(keep(self.statuses), keep(self.hours), keep(self.days), keep(self.places))
+        return Figures(*(_nonzero(c) for c in (self.statuses, self.hours, self.days, self.places)))
+
+
+def _nonzero(counter: Counter) -> Counter:
+    return Counter({key: n for key, n in counter.items() if n})
 
 
 # --- reading -----------------------------------------------------------------------------------
