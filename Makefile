@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 NGINX ?= /usr/sbin/nginx
 
-.PHONY: run test test-sqlite test-postgres lint worker stack bench bench-timing bench-opendata chromium nginx clean translations language
+.PHONY: run test test-sqlite test-postgres lint worker stack bench bench-timing bench-opendata bench-scale chromium nginx clean translations language
 
 ## The message catalogs (petitions/translations/<lang>/LC_MESSAGES/messages.po); the compiled
 ## .mo files are built from them by `make run` and `make test`, never committed.
@@ -120,6 +120,11 @@ bench-timing: $(STAMP)
 ## e.g. make bench-opendata BENCH_ARGS='--signatures 200000 --seconds 3'
 bench-opendata: $(STAMP)
 	$(BIN)/python bench/opendata.py $(BENCH_ARGS)
+
+## Public reads at 1,000, 1 M (and with BENCH_ARGS=--ten-million 10 M) signatures on the local
+## PostgreSQL (database petitions_scale, dropped and rebuilt); by hand only, see README.
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache node_modules

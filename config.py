@@ -396,6 +396,26 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        "ROLLUP_SECONDS",
+        "float",
+        5.0,
+        (
+            "How often a worker rolls the signatures changed since its last pass into the "
+            "roll-ups behind the public statistics and listings (services/rollups.py). The "
+            "numbers are exact either way; a longer interval makes each read add more "
+            "signatures from its live tail."
+        ),
+    ),
+    Setting(
+        "ROLLUP_BATCH_SIZE",
+        "int",
+        5000,
+        (
+            "Changed signatures of one petition a worker rolls up per transaction; it rolls up "
+            "at most 20 batches a pass and finishes in the next ones."
+        ),
+    ),
+    Setting(
         "STATS_MEMO_ENTRIES",
         "int",
         1000,

@@ -8,7 +8,9 @@ What does a petition with a million confirmed signatures cost the public numbers
    other open ones (for the listing);
 2. inserts `--signatures` confirmed signatures in the database itself (generate_series: spread
    over the days, 70 % KG, mixed regions, half of them ISO 3166-2 names), plus 1 % pending and
-   0.1 % removed, and rebuilds the count shards (`counts.reconcile(repair=True)`);
+   0.1 % removed, as the worker leaves them (rolled up), and rebuilds the count shards and the
+   roll-ups (`counts.reconcile(repair=True)`, `rollups.repair`; see bench/scale.py for the
+   same at 1 M and 10 M);
 3. times, in this process, the snapshot behind every public number (`opendata.petition_stats`:
    the total, countries, regions, hours, removals, milestones in one REPEATABLE READ
    transaction), cold, `--repeat` times;
@@ -79,13 +81,14 @@ def recreate(args) -> str:
 SEED_SQL = """
 INSERT INTO signatures (petition_id, email_key, name, country, region, wants_updates,
     show_name, is_sponsor, consented_at, status, created_at, confirmed_at, removed_at,
-    confirmation_sends, already_signed_notices)
+    confirmation_sends, already_signed_notices, rolled_status, rolled_removed_at)
 SELECT :petition_id, md5(i::text), 'Signer ' || i,
     (ARRAY['KG','KG','KG','KG','KG','KG','KG','RU','RU','KZ'])[1 + i % 10],
     (ARRAY['Chüy','Osh','Bishkek Shaary','Naryn','my village','','Batken',NULL,
            'Talas Region','Ysyk-Köl'])[1 + (i / 10) % 10],
     false, false, false, t, s, t, CASE WHEN s = 'pending' THEN NULL ELSE t END,
-    CASE WHEN s IN ('invalidated', 'withdrawn') THEN t + interval '1 hour' END, 1, 0
+    CASE WHEN s IN ('invalidated', 'withdrawn') THEN t + interval '1 hour' END, 1, 0,
+    s, CASE WHEN s IN ('invalidated', 'withdrawn') THEN t + interval '1 hour' END
 FROM (
     SELECT i,
         :start + (random() ^ 2) * (:span * interval '1 second') AS t,
@@ -99,7 +102,7 @@ FROM (
 def seed(app, args) -> int:
     from petitions.extensions import db
     from petitions.models import Petition, utcnow
-    from petitions.services import counts
+    from petitions.services import counts, rollups
 
     now = utcnow()
     opened = now - timedelta(days=args.days)
@@ -147,6 +150,7 @@ def seed(app, args) -> int:
         db.session.execute(text("ANALYZE signatures"))
         db.session.commit()
         counts.reconcile(db.session, main, app.config["COUNT_SHARDS"], repair=True)
+        rollups.repair(db.session, main.id, locales=app.config["LANGUAGES"])
         return main.id
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from . import clock, demo
 from .extensions import db
 from .models import REMOVED_STATUSES, Petition, SignatureStatus, utcnow
-from .services import counts, opendata, petitions, removal, signing
+from .services import counts, opendata, petitions, removal, rollups, signing
 from .services.petitions import PetitionDraft, PetitionError
 
 
@@ -208,36 +208,62 @@ def list_command(as_json: bool) -> None:
         click.echo(f"{petition.id:>6}  {petition.state:<7} {total:>10}  {petition.title}")
 
 
-counts_cli = AppGroup("counts", help="Check and repair running totals.")
+counts_cli = AppGroup("counts", help="Check and repair running totals and roll-ups.")
 
 
 @counts_cli.command("reconcile")
-@click.option("--repair", is_flag=True, help="Rewrite the stored totals from the signatures.")
+@click.option("--repair", is_flag=True, help="Rewrite what drifted from the signatures.")
 @click.argument("petition_ids", nargs=-1, type=int)
 def reconcile_command(repair: bool, petition_ids: tuple[int, ...]) -> None:
-    """Compare stored totals with confirmed signatures (all petitions unless ids are given).
+    """Compare stored totals (count shards) and roll-ups (per status, hour, day and place)
+    with the signatures (all petitions unless ids are given).
 
     Exits with status 1 if drift was found and not repaired, so cron can alert on it.
+    Signatures changed since the worker's last roll-up are not drift (every read adds them):
+    they are reported, and `counts rollup` rolls them up now.
     """
     ids = list(petition_ids) or list(db.session.scalars(select(Petition.id).order_by(Petition.id)))
-    drifted = 0
+    locales = current_app.config["LANGUAGES"]
+    drifted = unrolled = 0
     for petition_id in ids:
         result = counts.reconcile(
             db.session, _petition(petition_id), current_app.config["COUNT_SHARDS"], repair=repair
         )
+        verb = "repaired" if repair else "DRIFT"
+        found = False
         if result.drift:
-            drifted += 1
-            verb = "repaired" if repair else "DRIFT"
+            found = True
             click.echo(
                 f"petition {petition_id}: {verb}: stored {result.stored}, "
                 f"signatures {result.actual} ({result.drift:+d})"
             )
+        check = (rollups.repair if repair else rollups.check)(
+            db.session, petition_id, locales=locales
+        )
+        if check.drifted:
+            found = True
+            click.echo(f"petition {petition_id}: {verb}: roll-ups of {', '.join(check.drifted)}")
+        drifted += found
+        unrolled += check.unrolled
     click.echo(
         f"{len(ids)} petition(s) checked, {drifted} with drift"
         + (" (repaired)" if repair and drifted else "")
+        + (f"; {unrolled} signature(s) changed since the last roll-up" if unrolled else "")
     )
     if drifted and not repair:
         raise SystemExit(1)
+
+
+@counts_cli.command("rollup")
+def rollup_command() -> None:
+    """Roll every signature changed since the worker's last pass into the roll-ups now
+    (the worker does this every ROLLUP_SECONDS; after an upgrade, this catches up at once)."""
+    rolled = rollups.roll_up(
+        db.session,
+        locales=current_app.config["LANGUAGES"],
+        batch_size=current_app.config["ROLLUP_BATCH_SIZE"],
+    )
+    click.echo(f"rolled up {rolled} changed signature(s)")
 
 
 signatures_cli = AppGroup("signatures", help="Look after stored signatures.")

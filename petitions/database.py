@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -44,6 +46,23 @@ def bucket_start(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@contextmanager
+def snapshot_session(session: Session) -> Iterator[Session]:
+    """A read-only session that sees one snapshot of the database for all its queries.
+
+    PostgreSQL: a `REPEATABLE READ READ ONLY` transaction on a connection of its own. SQLite
+    (development, one process) reads with the engine's default.
+    """
+    engine = session.get_bind()
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        with Session(bind=connection) as snapshot, snapshot.begin():
+            yield snapshot
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -96,3 +96,11 @@ def match_subdivision(
     if found is None and (shorter := _without_generic_word(folded)):
         found = index.get(shorter)
     return found
+
+
+@cache
+def subdivision_name(code: str) -> str | None:
+    """The English ISO 3166-2 name of a subdivision code ("KG-C" -> "Chüy"), as
+    `match_subdivision` names it; None for an unknown code."""
+    found = pycountry.subdivisions.get(code=code)
+    return found.name if found else None

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from . import mailcap, outbox
 from .extensions import db
 from .models import utcnow
-from .services import bulk, pauses, retention, screening, site_settings, trending
+from .services import bulk, pauses, retention, rollups, screening, site_settings, trending
 from .services.milestones import detect_milestones
 from .services.opendata import record_daily_counts
 from .services.petitions import close_expired
@@ -34,6 +34,19 @@ def log_to_console() -> None:
 
 #: Seconds between housekeeping rounds (closing petitions, purging unconfirmed signatures).
 HOUSEKEEPING_INTERVAL = 60
+#: Batches of changed signatures one pass rolls up at most (the next pass goes on).
+ROLLUP_MAX_BATCHES = 20
+
+
+def roll_up(session, config, *, max_batches: int | None = ROLLUP_MAX_BATCHES) -> int:
+    """Roll the signatures changed since the last pass into the public roll-ups
+    (services/rollups.py); commits. Returns how many were rolled up."""
+    return rollups.roll_up(
+        session,
+        locales=config["LANGUAGES"],
+        batch_size=config["ROLLUP_BATCH_SIZE"],
+        max_batches=max_batches,
+    )
 
 
 def housekeeping(session, config, *, now) -> None:
@@ -109,13 +122,14 @@ def hourly(session, config, *, now, settings: site_settings.SiteSettings) -> Non
 
 def run_forever(app: Flask, stop: threading.Event) -> None:
     """Deliver due mail, work through running bulk actions on signatures (a few batches a
-    round, services/bulk.py), and now and then do the housekeeping, until `stop` is set.
+    round, services/bulk.py), every ROLLUP_SECONDS roll up the signatures changed since
+    (services/rollups.py), and now and then do the housekeeping, until `stop` is set.
 
     Survives the database or the mail server going away: it logs, waits and tries again.
     """
     poll = app.config["OUTBOX_POLL_SECONDS"]
     policy = SigningPolicy.from_config(app.config)
-    next_housekeeping = 0.0
+    next_housekeeping = next_rollup = 0.0
     while not stop.is_set():
         handled = 0
         try:
@@ -123,6 +137,9 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
                 report = outbox.deliver_batch(db.session, app.config)
                 handled = report.handled
                 handled += bulk.run_next(db.session, now=utcnow(), policy=policy)
+                if time.monotonic() >= next_rollup:
+                    roll_up(db.session, app.config)
+                    next_rollup = time.monotonic() + app.config["ROLLUP_SECONDS"]
                 if time.monotonic() >= next_housekeeping:
                     housekeeping(db.session, app.config, now=utcnow())
                     next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL
@@ -151,7 +168,9 @@ def start_in_process(app: Flask) -> threading.Thread:
 @click.command("worker")
 @with_appcontext
 @click.option(
-    "--once", is_flag=True, help="Deliver everything due and finish bulk actions, then exit."
+    "--once",
+    is_flag=True,
+    help="Deliver everything due, finish bulk actions and roll-ups, then exit.",
 )
 def worker_command(once: bool) -> None:
     """Deliver queued mail (run one or more of these next to the web processes)."""
@@ -169,6 +188,9 @@ def worker_command(once: bool) -> None:
             batches += ran
         if batches:
             click.echo(f"ran {batches} batch(es) of bulk actions")
+        rolled = roll_up(db.session, app.config, max_batches=None)
+        if rolled:
+            click.echo(f"rolled up {rolled} changed signature(s)")
         return
     click.echo("outbox worker running; Ctrl-C stops it")
     stop = threading.Event()

@@ -26,6 +26,7 @@ from .petition import (
     RejectionReason,
     TranslationState,
 )
+from .rollups import SignatureDay, SignatureHour, SignaturePlace, SignatureTotal
 from .signature import REMOVED_STATUSES, Signature, SignatureStatus
 from .types import utcnow
 from .updates import MilestoneKind, PetitionMilestone, PetitionUpdate
@@ -62,6 +63,10 @@ __all__ = [
     "PetitionState",
     "PetitionTranslation",
     "Signature",
+    "SignatureDay",
+    "SignatureHour",
+    "SignaturePlace",
+    "SignatureTotal",
     "TranslationState",
     "SignatureStatus",
     "utcnow",

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     false,
+    or_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -40,6 +41,18 @@ class SignatureStatus(enum.StrEnum):
 REMOVED_STATUSES = (SignatureStatus.INVALIDATED, SignatureStatus.WITHDRAWN)
 
 
+#: A signature the roll-ups (services/rollups.py) have not caught up with: its status, removal
+#: time or category differs from the copy they were counted with. The same SQL is the
+#: partial index's condition and the reads' (`Signature.unrolled()`), so both databases
+#: answer "which signatures changed since the last roll-up" from that small index.
+UNROLLED_SQL = (
+    "status <> rolled_status"
+    " OR removed_at IS DISTINCT FROM rolled_removed_at"
+    " OR removal_category IS DISTINCT FROM rolled_category"
+)
+#: The statuses REMOVED_STATUSES names, as SQL for the partial index of removal times.
+REMOVED_SQL = "status IN ('invalidated', 'withdrawn')"
+
 NAME_MAX = 100
 EMAIL_MAX = 254
 REGION_MAX = 100
@@ -64,6 +77,7 @@ class Signature(db.Model):
             f"removal_category IS NULL OR ({one_of('status', REMOVED_STATUSES)})",
             name="category_only_removed",
         ),
+        CheckConstraint(one_of("rolled_status", SignatureStatus), name="rolled_status_known"),
         CheckConstraint("length(country) = 2", name="country_alpha2"),
         CheckConstraint("length(name) > 0", name="name_not_empty"),
         CheckConstraint("confirmation_sends >= 0", name="sends_not_negative"),
@@ -87,6 +101,21 @@ class Signature(db.Model):
             "confirmed_at",
             postgresql_where=text("status = 'confirmed'"),
             sqlite_where=text("status = 'confirmed'"),
+        ),
+        # The latest removal, for the public data's Last-Modified (removed signatures only).
+        Index(
+            "ix_signatures_removed_time",
+            "petition_id",
+            "removed_at",
+            postgresql_where=text(REMOVED_SQL),
+            sqlite_where=text(REMOVED_SQL),
+        ),
+        # The signatures the roll-ups have not counted yet: a few seconds' worth.
+        Index(
+            "ix_signatures_unrolled",
+            "petition_id",
+            postgresql_where=text(UNROLLED_SQL),
+            sqlite_where=text(UNROLLED_SQL),
         ),
     )
 
@@ -150,7 +179,29 @@ class Signature(db.Model):
     #: For removed signatures: the public RemovalCategory (NULL: removed one by one, "other").
     removal_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
+    # What the roll-ups count this signature as (services/rollups.py): copies of the three
+    # columns above that decide where it counts, made by the worker when it rolls it up. Only
+    # the worker and `flask counts reconcile` write them; a signature whose copies differ is
+    # "unrolled", and every read adds what changed from the signature itself.
+    #: `status` as rolled up ("pending": counted nowhere yet).
+    rolled_status: Mapped[str] = mapped_column(
+        String(16), default=SignatureStatus.PENDING, server_default="pending"
+    )
+    #: `removed_at` as rolled up.
+    rolled_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: `removal_category` as rolled up.
+    rolled_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
     petition: Mapped[Petition] = relationship(lazy="joined")
+
+    @classmethod
+    def unrolled(cls):
+        """SQL: the signature changed since the roll-ups counted it (UNROLLED_SQL)."""
+        return or_(
+            cls.status != cls.rolled_status,
+            cls.removed_at.is_distinct_from(cls.rolled_removed_at),
+            cls.removal_category.is_distinct_from(cls.rolled_category),
+        )
 
     @property
     def is_confirmed(self) -> bool:

@@ -21,6 +21,9 @@ in `petition_count_shards`, keyed by (petition_id, shard).
   viral petition costs each app process about one query a second however many watch it.
   Documented lag of the public number: at most COUNT_MEMO_SECONDS plus, behind a proxy,
   COUNT_CACHE_MAX_AGE (default 2 s).
+* **Listings** (the home page, search, the API) show and sort by the stored totals of
+  services/rollups.py instead, which the worker keeps from the signatures and which are exact
+  too (stored plus the live tail): reading them costs one row per petition, not N.
 * **Reconciliation.** `reconcile()` recomputes the shards from the signature table and repairs
   drift (from a manual edit or a restore, say). It first makes sure all N shard rows exist and
   locks them (`SELECT ... FOR UPDATE` on PostgreSQL), so a confirmation that commits meanwhile
@@ -57,14 +60,18 @@ def add_confirmed(session: Session, petition_id: int, signature_id: int, shards:
     session.execute(stmt)
 
 
+def total_column(petition_id: int):
+    """The public total of one petition as a scalar subquery, to read with other columns."""
+    return (
+        select(func.coalesce(func.sum(CountShard.count), 0))
+        .where(CountShard.petition_id == petition_id)
+        .scalar_subquery()
+    )
+
+
 def count_for(session: Session, petition_id: int) -> int:
     """The public total of one petition."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(CountShard.count), 0)).where(
-            CountShard.petition_id == petition_id
-        )
-    )
-    return int(total or 0)
+    return int(session.scalar(select(total_column(petition_id))) or 0)
 
 
 def counts_for(session: Session, petition_ids: Iterable[int]) -> dict[int, int]:
@@ -105,15 +112,6 @@ def public_total(session: Session, petition_id: int) -> PublicTotal | None:
     if row is None:
         return None
     return PublicTotal(row[0], row[1], int(row[2]), utcnow())
-
-
-def totals_subquery():
-    """(petition_id, total) for every petition that has shards, to sort listings by."""
-    return (
-        select(CountShard.petition_id, func.sum(CountShard.count).label("total"))
-        .group_by(CountShard.petition_id)
-        .subquery()
-    )
 
 
 @dataclass(frozen=True)

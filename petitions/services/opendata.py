@@ -15,28 +15,29 @@ Trust
 
 Load
 ----
-Statistics scan a petition's confirmed signatures (through partial indexes), so they are
-computed at most once per `STATS_MEMO_SECONDS` per process (`api.views.petition_stats`,
-through memo.Memo) and served with
-HTTP caching headers; a viral petition costs each process one scan per interval however many
-read it. `computed_at` says how old an answer is; `count.json` stays the live number.
+Statistics and listing totals read the roll-ups and their live tail (services/rollups.py),
+never a GROUP BY over a petition's signatures: a snapshot is seven short statements whether
+the petition has a thousand signatures or ten million (bench/scale.py measures it). They are
+still computed at most once per `STATS_MEMO_SECONDS` per process (`api.views.petition_stats`,
+through memo.Memo) and served with HTTP caching headers. `computed_at` says how old an answer
+is; `count.json` stays the live number.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import case, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..countries import country_name
-from ..database import bucket_start, dialect_insert, utc_trunc
+from ..database import dialect_insert, snapshot_session
 from ..models import (
     REMOVED_STATUSES,
     DailyCount,
@@ -44,15 +45,19 @@ from ..models import (
     PetitionMilestone,
     PetitionState,
     PetitionTranslation,
-    RemovalCategory,
     Signature,
     SignatureStatus,
+    SignatureTotal,
     TranslationState,
     utcnow,
 )
 from ..models.petition import COUNTED_STATES, PUBLIC_STATES
-from ..regions import match_subdivision
-from . import counts
+from ..models.signature import REMOVED_SQL
+from ..regions import subdivision_name
+from . import counts, rollups
+
+#: The condition of the partial index on confirmed signatures, as written in migration 0004.
+CONFIRMED_SQL = "status = 'confirmed'"
 
 logger = logging.getLogger(__name__)
 
@@ -133,40 +138,45 @@ class PetitionStats:
         return sum(self.removed.values())
 
 
-@contextmanager
-def snapshot_session(session: Session) -> Iterator[Session]:
-    """A read-only session that sees one snapshot of the database for all its queries.
+def _latest_moments(session: Session, petition_id: int):
+    """(first confirmation, latest confirmation, latest removal) of the petition's counted
+    and removed signatures: each the end of a partial index (`ix_signatures_confirmed_time`,
+    `ix_signatures_removed_time`), so one short statement however many there are. The index
+    conditions are written inline, as the indexes have them, so PostgreSQL uses the indexes
+    whatever plan it keeps for the statement."""
 
-    PostgreSQL: a `REPEATABLE READ READ ONLY` transaction on a connection of its own. SQLite
-    (development, one process) reads with the engine's default.
-    """
-    engine = session.get_bind()
-    with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection = connection.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-        with Session(bind=connection) as snapshot, snapshot.begin():
-            yield snapshot
+    def end(aggregate, column, condition: str):
+        return (
+            select(aggregate(column))
+            .where(Signature.petition_id == petition_id, text(condition))
+            .scalar_subquery()
+        )
+
+    return session.execute(
+        select(
+            end(func.min, Signature.confirmed_at, CONFIRMED_SQL),
+            end(func.max, Signature.confirmed_at, CONFIRMED_SQL),
+            end(func.max, Signature.removed_at, REMOVED_SQL),
+        )
+    ).one()
 
 
-def _confirmed(petition_id: int):
-    return (Signature.petition_id == petition_id, Signature.status == SignatureStatus.CONFIRMED)
+def _countries(places: Counter) -> list[CountryCount]:
+    totals: Counter = Counter()
+    for (country, _region), count in places.items():
+        totals[country] += count
+    ordered = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+    return [CountryCount(code, country_name(code, "en"), count) for code, count in ordered if count]
 
 
-def _regions(session: Session, petition_id: int, locales: tuple[str, ...]) -> list[RegionCount]:
+def _regions(places: Counter) -> list[RegionCount]:
     """Regions as ISO 3166-2 subdivisions, most signed first; unrecognised text per country."""
-    rows = session.execute(
-        select(Signature.country, Signature.region, func.count())
-        .where(*_confirmed(petition_id))
-        .group_by(Signature.country, Signature.region)
-    ).all()
-    totals: dict[tuple[str, str | None, str | None], int] = {}
-    for country, region, count in rows:
-        found = match_subdivision(country, region, locales)
-        key = (country, found.code, found.name) if found else (country, None, None)
-        totals[key] = totals.get(key, 0) + int(count)
-    ordered = sorted(totals.items(), key=lambda item: (-item[1], item[0][1] is None, item[0]))
+    found = []
+    for (country, code), count in places.items():
+        if count:
+            name = subdivision_name(code) if code else None
+            found.append(((country, code or None, name if name else None), count))
+    ordered = sorted(found, key=lambda item: (-item[1], item[0][1] is None, item[0]))
     return [RegionCount(country, code, name, count) for (country, code, name), count in ordered]
 
 
@@ -175,77 +185,30 @@ def petition_stats(
 ) -> PetitionStats | None:
     """Everything public about an open or closed petition's signatures, from one snapshot.
 
-    None for a petition that has no public total (unknown, draft, rejected, hidden).
+    None for a petition that has no public total (unknown, draft, rejected, hidden). Read from
+    the roll-ups and their live tail (services/rollups.py): seven statements whatever the
+    number of signatures.
     """
     with snapshot_session(session) as snap:
-        state = snap.scalar(
-            select(Petition.state).where(
-                Petition.id == petition_id, Petition.state.in_(COUNTED_STATES)
-            )
-        )
-        if state is None:
+        row = snap.execute(
+            select(Petition.state, counts.total_column(petition_id), *rollups.stored_statuses())
+            .outerjoin(SignatureTotal, SignatureTotal.petition_id == Petition.id)
+            .where(Petition.id == petition_id, Petition.state.in_(COUNTED_STATES))
+        ).one_or_none()
+        if row is None:
             return None
-        total = counts.count_for(snap, petition_id)
-        signatures = func.count().label("signatures")
-        countries = [
-            CountryCount(code, country_name(code, "en"), int(count))
-            for code, count in snap.execute(
-                select(Signature.country, signatures)
-                .where(*_confirmed(petition_id))
-                .group_by(Signature.country)
-                .order_by(signatures.desc(), Signature.country)
-            )
-        ]
-        hour = utc_trunc(snap, "hour", Signature.confirmed_at).label("hour")
-        per_hour = [
-            (bucket_start(start), int(count))
-            for start, count in snap.execute(
-                select(hour, func.count())
-                .where(*_confirmed(petition_id))
-                .group_by(hour)
-                .order_by(hour)
-            )
-        ]
-        first, last = snap.execute(
-            select(func.min(Signature.confirmed_at), func.max(Signature.confirmed_at)).where(
-                *_confirmed(petition_id)
-            )
-        ).one()
-        removed = dict.fromkeys((s.value for s in REMOVED_STATUSES), 0)
-        last_removed = None
-        held = 0
-        by_day: dict[tuple[date, str], int] = {}
-        day = utc_trunc(snap, "day", Signature.removed_at).label("day")
-        for status, category, start, count, latest in snap.execute(
-            select(
-                Signature.status,
-                Signature.removal_category,
-                day,
-                func.count(),
-                func.max(Signature.removed_at),
-            )
-            .where(
-                Signature.petition_id == petition_id,
-                Signature.status.in_((*REMOVED_STATUSES, SignatureStatus.HELD)),
-            )
-            .group_by(Signature.status, Signature.removal_category, day)
-        ):
-            if status == SignatureStatus.HELD:
-                held += int(count)
-                continue
-            removed[status] = removed[status] + int(count)
-            last_removed = max(filter(None, (last_removed, latest)), default=None)
-            if category is None:
-                category = (
-                    RemovalCategory.SIGNER_REQUEST
-                    if status == SignatureStatus.WITHDRAWN
-                    else RemovalCategory.OTHER
-                )
-            key = (bucket_start(start).date(), str(category))
-            by_day[key] = by_day.get(key, 0) + int(count)
+        state, total, *statuses = row
+        found = rollups.figures(snap, petition_id, tuple(locales), statuses=statuses)
+        first, last, last_removed = _latest_moments(snap, petition_id)
+        removed_by_day: Counter = Counter()
+        for (day, status, category), count in found.days.items():
+            if status != SignatureStatus.CONFIRMED:
+                removed_by_day[(day, category)] += count
         removals = [
-            Removal(d, c, n)
-            for (d, c), n in sorted(by_day.items(), key=lambda i: (-i[0][0].toordinal(), i[0][1]))
+            Removal(day, category, count)
+            for (day, category), count in sorted(
+                removed_by_day.items(), key=lambda item: (-item[0][0].toordinal(), item[0][1])
+            )
         ]
         milestones = [
             Milestone(kind, threshold, at)
@@ -262,18 +225,18 @@ def petition_stats(
         return PetitionStats(
             petition_id=petition_id,
             state=state,
-            signature_count=total,
-            countries=countries,
-            regions=_regions(snap, petition_id, tuple(locales)),
-            per_hour=per_hour,
-            removed=removed,
+            signature_count=int(total),
+            countries=_countries(found.places),
+            regions=_regions(found.places),
+            per_hour=sorted(found.hours.items()),
+            removed={s.value: int(found.statuses.get(s.value, 0)) for s in REMOVED_STATUSES},
             milestones=milestones,
             first_signature_at=first,
             last_signature_at=last,
             last_removed_at=last_removed,
             computed_at=now or utcnow(),
             removals=removals,
-            held=held,
+            held=int(found.statuses.get(SignatureStatus.HELD.value, 0)),
         )
 
 
@@ -441,7 +404,7 @@ def _filtered(session: Session, query: PetitionQuery):
     return statement
 
 
-def _ordered(statement, sort: str):
+def _ordered(statement, sort: str, total):
     if sort == "newest":
         return statement.order_by(
             func.coalesce(Petition.opened_at, Petition.created_at).desc(), Petition.id.desc()
@@ -453,11 +416,8 @@ def _ordered(statement, sort: str):
             Petition.closes_at,
             Petition.id,
         )
-    totals = counts.totals_subquery()
-    return statement.outerjoin(totals, totals.c.petition_id == Petition.id).order_by(
-        case(
-            (Petition.state == PetitionState.REJECTED, -1), else_=func.coalesce(totals.c.total, 0)
-        ).desc(),
+    return statement.order_by(
+        case((Petition.state == PetitionState.REJECTED, -1), else_=total).desc(),
         Petition.id.desc(),
     )
 
@@ -481,24 +441,28 @@ class Listing:
         return max(1, -(-self.total // self.per_page))
 
 
-def _totals(session: Session, petitions: Sequence[Petition]) -> dict[int, int | None]:
-    found = counts.counts_for(session, [p.id for p in petitions])
-    return {p.id: (found[p.id] if p.state in COUNTED_STATES else None) for p in petitions}
+def _shown(petition: Petition, total: int) -> int | None:
+    """The total a listing shows: none for a rejected petition (it never opened)."""
+    return int(total) if petition.state in COUNTED_STATES else None
 
 
 def list_public(session: Session, query: PetitionQuery, *, page: int, per_page: int) -> Listing:
-    """One page of public petitions with their totals. A page past the last is empty."""
+    """One page of public petitions with their totals. A page past the last is empty.
+
+    The totals are the stored ones plus the live tail (services/rollups.py), in the query
+    that finds the page, so sorting by signatures costs the same however many there are.
+    """
     if page < 1:
         raise QueryError("page", _("page must be 1 or more"))
     if not 1 <= per_page <= PER_PAGE_MAX:
         raise QueryError("per_page", _("per_page must be between 1 and %(max)s", max=PER_PAGE_MAX))
     statement = _filtered(session, query)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    petitions = session.scalars(
-        _ordered(statement, query.sort).limit(per_page).offset((page - 1) * per_page)
+    with_totals, signatures = rollups.with_total(statement)
+    rows = session.execute(
+        _ordered(with_totals, query.sort, signatures).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    totals = _totals(session, petitions)
-    return Listing([Listed(p, totals[p.id]) for p in petitions], page, per_page, total)
+    return Listing([Listed(p, _shown(p, n)) for p, n in rows], page, per_page, total)
 
 
 class Disclosed(NamedTuple):
@@ -510,21 +474,9 @@ class Disclosed(NamedTuple):
 
 
 def disclosed_counts(session: Session, petition_ids: Sequence[int]) -> dict[int, Disclosed]:
-    """Removed and held signatures per petition (zeros for none), in one grouped query."""
-    removed: dict[int, int] = {}
-    held: dict[int, int] = {}
-    if petition_ids:
-        for petition_id, status, count in session.execute(
-            select(Signature.petition_id, Signature.status, func.count())
-            .where(
-                Signature.petition_id.in_(petition_ids),
-                Signature.status.in_((*REMOVED_STATUSES, SignatureStatus.HELD)),
-            )
-            .group_by(Signature.petition_id, Signature.status)
-        ):
-            into = held if status == SignatureStatus.HELD else removed
-            into[petition_id] = into.get(petition_id, 0) + int(count)
-    return {i: Disclosed(removed.get(i, 0), held.get(i, 0)) for i in petition_ids}
+    """Removed and held signatures per petition (zeros for none), from the roll-ups."""
+    totals = rollups.totals_for(session, petition_ids)
+    return {i: Disclosed(totals[i].removed, totals[i].held) for i in totals}
 
 
 def all_public(
@@ -547,9 +499,15 @@ def all_public(
         ).all()
         if not petitions:
             return
-        totals = _totals(session, petitions)
-        disclosed = disclosed_counts(session, [p.id for p in petitions])
-        batch = [(p, totals[p.id], disclosed[p.id]) for p in petitions]
+        totals = rollups.totals_for(session, [p.id for p in petitions])
+        batch = [
+            (
+                p,
+                _shown(p, totals[p.id].confirmed),
+                Disclosed(totals[p.id].removed, totals[p.id].held),
+            )
+            for p in petitions
+        ]
         last_id = petitions[-1].id
         # Forget the rows and end the (read-only) transaction before the batch is sent: a
         # slow client then holds no connection, and no snapshot that keeps VACUUM waiting.
@@ -613,8 +571,7 @@ def record_daily_counts(session: Session, *, now: datetime) -> int:
     for start in range(0, len(petitions), BATCH_SIZE):
         batch = petitions[start : start + BATCH_SIZE]
         ids = [petition_id for petition_id, _ in batch]
-        totals = counts.counts_for(session, ids)
-        disclosed = disclosed_counts(session, ids)
+        totals = rollups.totals_for(session, ids)
         insert = dialect_insert(session)(DailyCount)
         result = session.execute(
             insert.values(
@@ -623,9 +580,9 @@ def record_daily_counts(session: Session, *, now: datetime) -> int:
                         "day": today,
                         "petition_id": petition_id,
                         "state": state,
-                        "signature_count": totals[petition_id],
-                        "signatures_removed": disclosed[petition_id].removed,
-                        "signatures_held": disclosed[petition_id].held,
+                        "signature_count": totals[petition_id].confirmed,
+                        "signatures_removed": totals[petition_id].removed,
+                        "signatures_held": totals[petition_id].held,
                         "recorded_at": now,
                     }
                     for petition_id, state in batch

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from .. import timezones
@@ -16,7 +16,7 @@ from ..models import EventAction, Petition, PetitionState, User
 from ..models.petition import ACTION_MAX, ADDRESSEE_MAX, BACKGROUND_MAX, TITLE_MAX
 from ..pagination import Page, bounds
 from ..text import bad_character, normalise
-from . import counts
+from . import counts, rollups
 from .transitions import TransitionRefused, log_event, transition
 
 logger = logging.getLogger(__name__)
@@ -236,19 +236,20 @@ SORTS = ("popular", "newest")
 
 
 def list_open(session: Session, *, sort: str, page: int, per_page: int) -> Page:
-    """Open petitions with their totals, most signed or newest first."""
+    """Open petitions with their totals, most signed or newest first.
+
+    The totals are the stored ones plus the live tail (services/rollups.py), read in the
+    query that finds the page: no GROUP BY over the count shards of every petition.
+    """
     base = select(Petition).where(Petition.state == PetitionState.OPEN)
     total, pages, page = bounds(session, base, page=page, per_page=per_page)
+    query, signatures = rollups.with_total(base)
     if sort == "newest":
-        query = base.order_by(Petition.opened_at.desc(), Petition.id.desc())
+        query = query.order_by(Petition.opened_at.desc(), Petition.id.desc())
     else:
-        totals = counts.totals_subquery()
-        query = base.outerjoin(totals, totals.c.petition_id == Petition.id).order_by(
-            func.coalesce(totals.c.total, 0).desc(), Petition.id.desc()
-        )
-    petitions = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
-    totals_by_id = counts.counts_for(session, [p.id for p in petitions])
-    return Page([(p, totals_by_id[p.id]) for p in petitions], page, pages, total)
+        query = query.order_by(signatures.desc(), Petition.id.desc())
+    rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page([(p, int(n)) for p, n in rows], page, pages, total)
 
 
 def list_all(session: Session) -> list[tuple[Petition, int]]:

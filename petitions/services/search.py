@@ -38,7 +38,7 @@ from sqlalchemy.sql.elements import BindParameter
 from ..models import Petition, PetitionState, PetitionTranslation, TranslationState
 from ..models.petition import PUBLIC_STATES
 from ..pagination import Page, bounds
-from . import counts
+from . import rollups
 
 #: A query longer than this is cut (the search box says so with its maxlength).
 QUERY_MAX = 200
@@ -201,27 +201,25 @@ def search(
     """One page of the public petitions `request` asks for, each with its signature total.
 
     No words: every public petition the state filter lets through (the archive is
-    `state=archive`). Orders: most signatures first (totals as on the home page), newest
+    `state=archive`). Orders: most signatures first (the stored totals plus the live tail,
+    services/rollups.py, as on the home page, in the query that finds the page), newest
     first (by opening, or creation for a rejected one), or closing soon (open petitions by
     their deadline, then the rest, newest first).
     """
     base = listed(request)
     total, pages, page = bounds(session, base, page=request.page, per_page=per_page)
+    query, signatures = rollups.with_total(base)
     newest = (func.coalesce(Petition.opened_at, Petition.created_at).desc(), Petition.id.desc())
     if request.sort == "newest":
-        query = base.order_by(*newest)
+        query = query.order_by(*newest)
     elif request.sort == "closing":
         open_first = case((Petition.state == PetitionState.OPEN, 0), else_=1)
         no_deadline_last = case((Petition.closes_at.is_(None), 1), else_=0)
-        query = base.order_by(open_first, no_deadline_last, Petition.closes_at.asc(), *newest)
+        query = query.order_by(open_first, no_deadline_last, Petition.closes_at.asc(), *newest)
     else:
-        totals = counts.totals_subquery()
-        query = base.outerjoin(totals, totals.c.petition_id == Petition.id).order_by(
-            func.coalesce(totals.c.total, 0).desc(), Petition.id.desc()
-        )
-    found = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
-    totals_by_id = counts.counts_for(session, [p.id for p in found])
-    return Page([(p, totals_by_id[p.id]) for p in found], page, pages, total)
+        query = query.order_by(signatures.desc(), Petition.id.desc())
+    found = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page([(p, int(n)) for p, n in found], page, pages, total)
 
 
 # --- keeping search_text right -----------------------------------------------------------------

@@ -1,8 +1,10 @@
 """What an organiser's dashboard shows about a petition's confirmed signatures.
 
-Every number is counted by the database (GROUP BY), over confirmed signatures only: the same
-signatures as the public total. Days are UTC days (`confirmed_at` is stored in UTC); how a
-timestamp becomes a day differs between SQLite and PostgreSQL, see `_utc_day()`.
+Every number counts confirmed signatures only: the same signatures as the public total. The
+days (UTC days) and countries come from the roll-ups and their live tail (services/rollups.py),
+as the public numbers do, so they cost the same at any size. The regions as signers typed them
+(free text, so as many as there are signers in the worst case) are the organiser's alone and
+counted by the database (GROUP BY) on this page only; the latest signatures come from an index.
 
 Nothing here reads an email address. A signer's name leaves this module only when the signer
 agreed to have it shown (`Signature.show_name`); otherwise only their country does.
@@ -14,12 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, case, cast, func, literal_column, select
+from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from ..models import Petition, PetitionState, Signature, SignatureStatus
 from ..models.petition import SPONSOR_STATES
-from . import counts
+from . import counts, rollups
 
 #: Latest confirmed signatures the dashboard lists.
 RECENT_SIGNATURES = 10
@@ -75,34 +77,24 @@ def _confirmed(petition_id: int):
     return (Signature.petition_id == petition_id, Signature.status == SignatureStatus.CONFIRMED)
 
 
-def _utc_day(session: Session):
-    """SQL for the UTC calendar day of `Signature.confirmed_at`, on the session's database.
-
-    SQLite stores the UTC time as text (models/types.py), and `date()` cuts it to the day.
-    PostgreSQL stores a `timestamptz`, and a plain cast to `date` would use the session's time
-    zone; `timezone('UTC', ...)` makes it UTC first. The zone is written inline rather than as a
-    bind parameter, so the SELECT and the GROUP BY hold one identical expression.
-    """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return cast(func.timezone(literal_column("'UTC'"), Signature.confirmed_at), Date)
-    if dialect == "sqlite":
-        return func.date(Signature.confirmed_at)
-    raise RuntimeError(f"unsupported database dialect {dialect!r}")
+def _per_day(found: rollups.Figures) -> list[tuple[date, int]]:
+    return sorted(
+        (day, int(count))
+        for (day, status, _category), count in found.days.items()
+        if status == SignatureStatus.CONFIRMED and count
+    )
 
 
-def _as_date(value: date | str) -> date:
-    """SQLite's `date()` returns text, PostgreSQL's cast a date."""
-    return value if isinstance(value, date) else date.fromisoformat(value)
+def _by_country(found: rollups.Figures) -> list[tuple[str, int]]:
+    totals: dict[str, int] = {}
+    for (country, _region), count in found.places.items():
+        totals[country] = totals.get(country, 0) + int(count)
+    return sorted(((c, n) for c, n in totals.items() if n), key=lambda item: (-item[1], item[0]))
 
 
 def signatures_per_day(session: Session, petition_id: int) -> list[tuple[date, int]]:
     """(UTC day, confirmed signatures) for the days that have any, oldest first."""
-    day = _utc_day(session).label("day")
-    rows = session.execute(
-        select(day, func.count()).where(*_confirmed(petition_id)).group_by(day).order_by(day)
-    ).all()
-    return [(_as_date(value), int(count)) for value, count in rows]
+    return _per_day(rollups.figures(session, petition_id, ()))
 
 
 def fill_days(
@@ -145,14 +137,7 @@ def dashboard_days(
 
 def signatures_by_country(session: Session, petition_id: int) -> list[tuple[str, int]]:
     """(ISO country code, confirmed signatures), most first, then by code."""
-    signatures = func.count().label("signatures")
-    rows = session.execute(
-        select(Signature.country, signatures)
-        .where(*_confirmed(petition_id))
-        .group_by(Signature.country)
-        .order_by(signatures.desc(), Signature.country)
-    ).all()
-    return [(country, int(count)) for country, count in rows]
+    return _by_country(rollups.figures(session, petition_id, ()))
 
 
 def signatures_by_region(
@@ -218,10 +203,11 @@ def petition_dashboard(
 ) -> Dashboard:
     """Everything the organiser's dashboard shows about one petition."""
     regions, more_regions = signatures_by_region(session, petition.id)
+    found = rollups.figures(session, petition.id, ())
     return Dashboard(
         total=counts.count_for(session, petition.id),
-        per_day=dashboard_days(petition, signatures_per_day(session, petition.id), today),
-        countries=signatures_by_country(session, petition.id),
+        per_day=dashboard_days(petition, _per_day(found), today),
+        countries=_by_country(found),
         regions=regions,
         more_regions=more_regions,
         sponsors=sponsor_status(session, petition.id, sponsors_required),

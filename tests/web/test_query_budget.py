@@ -14,14 +14,17 @@ another statement, raise its budget here and say why in the comment next to it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, update
 
 from petitions.extensions import db
 from petitions.models import Petition, PetitionUpdate, utcnow
+from petitions.services import opendata, rollups
 from tests.fixtures.actors import sign_form_hidden
 from tests.fixtures.mail import confirm_link
 
@@ -47,9 +50,11 @@ WARM = {
     "GET count.json": 0,
 }
 
-#: Statements of one public statistics snapshot (services/opendata.petition_stats): state,
-#: total, countries, hourly counts, first and last signature, removals, milestones, regions.
-SNAPSHOT = 8
+#: Statements of one public statistics snapshot (services/opendata.petition_stats), the same
+#: at any number of signatures (tests/unit/test_rollups.py): the state with the total and the
+#: stored totals row; the hours, days and places roll-ups; the live tail; the first, last and
+#: latest removed signature (index ends); milestones.
+SNAPSHOT = 7
 
 #: The same requests when the memos are off (the tests' config), as each process pays them
 #: once per COUNT_MEMO_SECONDS or STATS_MEMO_SECONDS. Signing and confirming use no memo.
@@ -196,3 +201,67 @@ def test_warm_request_stays_within_its_budget(
 def test_cold_request_stays_within_its_budget(route, app, client, mailbox, deliver, busy_petition):
     statements = statements_of(route, app, client, mailbox, deliver, busy_petition)
     assert len(statements) <= COLD[route], _report(route, COLD[route], statements)
+
+
+# --- public numbers at any size ------------------------------------------------------------------
+
+
+def _reads_every_signature(statement: str) -> bool:
+    """A statement that reads a petition's signatures other than through the unrolled index
+    (the live tail names `rolled_status`) or the end of an index (min/max): a GROUP BY over
+    them, whose cost grows with their number."""
+    if "FROM signatures" not in statement:
+        return False
+    return "rolled_status" not in statement and not re.search(
+        r"\b(min|max)\(signatures\.", statement
+    )
+
+
+@pytest.fixture
+def petitions_of_two_sizes(app, make_petition, make_signature):
+    """A petition with 3 confirmed signatures and one with 600 (in many hours, countries and
+    regions), rolled up, each with a live tail of 20 confirmed since."""
+
+    def make(signatures: int, tail: int = 20) -> int:
+        petition_id = make_petition()
+        now = utcnow()
+        make_signature(
+            petition_id,
+            count=signatures,
+            counted=True,
+            country=lambda n: ("KG", "KZ", "RU", "US")[n % 4],
+            region=lambda n: ("Chüy", "Osh", None, "Naryn", "a village")[n % 5],
+            confirmed_at=lambda n: now - timedelta(hours=n % 97),
+        )
+        with app.app_context():
+            rollups.roll_up(db.session, locales=app.config["LANGUAGES"])
+            db.session.remove()
+        make_signature(petition_id, count=tail, counted=True, country="KZ")
+        return petition_id
+
+    return make(3), make(600)
+
+
+def test_a_statistics_snapshot_is_the_same_statements_at_any_size(app, petitions_of_two_sizes):
+    found = []
+    for petition_id in petitions_of_two_sizes:
+        with counted(app) as statements, app.app_context():
+            stats = opendata.petition_stats(db.session, petition_id, locales=("en",))
+            db.session.remove()
+        assert stats is not None
+        found.append(statements)
+    small, large = found
+    assert (len(small), len(large)) == (SNAPSHOT, SNAPSHOT), _report("snapshot", SNAPSHOT, large)
+    assert [s for s in large if _reads_every_signature(s)] == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/?sort=popular", "/search?sort=signatures", "/api/v1/petitions?sort=signatures"]
+)
+def test_a_listing_reads_stored_totals(app, client, petitions_of_two_sizes, path):
+    """Not every signature, nor every petition's count shards: one row per petition."""
+    with counted(app) as statements:
+        assert client.get(path).status_code == 200
+    assert [
+        s for s in statements if _reads_every_signature(s) or "petition_count_shards" in s
+    ] == []
