@@ -9,9 +9,10 @@ What it does, all on 127.0.0.1 and bounded in count and time:
 3. phase 1, signing end to end: C client threads, each repeating for fresh addresses
    GET the petition page -> POST sign -> wait for the confirmation mail at the sink ->
    GET the emailed link -> POST confirm; reports confirmed signatures per second and latencies;
-4. phase 2, count reads: GET /petitions/<id>/count.json over R keep-alive connections for a
-   fixed time with `wrk` (or a Python client), then the same against a bare Flask JSON route
-   (bench/baseline_app.py) under the same gunicorn settings, for comparison;
+4. phase 2, reads: GET /petitions/<id>/count.json, then the anonymous petition page, over R
+   keep-alive connections for a fixed time with `wrk` (or a Python client), then the same
+   against a bare Flask JSON route (bench/baseline_app.py) under the same gunicorn settings,
+   and a bare nginx serving a small static file (the machine's ceiling), for comparison;
 5. checks that the public count equals the confirmations done and that
    `flask counts reconcile` finds no drift; exits 1 if not (or if any request failed).
 
@@ -40,6 +41,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -65,7 +67,6 @@ CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.
 #: cannot leak into the benchmark.
 APP_VARIABLES = (*ENVIRONMENT_VARIABLES, "FLASK_APP", "FLASK_DEBUG")
 
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*\bvalue="([^"]+)"')
 LINK_RE = re.compile(r"https?://[^\s<>\"]+/confirm/[^\s<>\"]+")
 CONFIRMED_TEXT = "Your signature is confirmed"
 
@@ -128,6 +129,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="phase 2 client: wrk if installed (auto), or the Python one",
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare Flask baseline")
+    parser.add_argument(
+        "--no-nginx",
+        action="store_true",
+        help="skip the bare nginx ceiling (a small static file, if nginx is installed)",
+    )
     parser.add_argument(
         "--label",
         default="unlabelled run",
@@ -650,6 +656,10 @@ class Browser:
         if form is not None:
             body = urlencode(form)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+            # What a browser posting this site's own form says (security.same_origin_posts:
+            # the sign form and confirmation buttons carry no session token); the same
+            # authority as the Host header http.client sends.
+            headers["Origin"] = f"http://{HOST}:{self.port}"
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         for attempt in (1, 2):
@@ -700,13 +710,6 @@ def signer_address(n: int) -> str:
     64,000 signers), so the app's per-address and per-network limits see what they would in a
     real campaign rather than one client signing thousands of times."""
     return f"127.{1 + n // 250 % 250}.{1 + n % 250}.1"
-
-
-def csrf_token(answer: Answer, step: str) -> str:
-    found = CSRF_RE.search(answer.text)
-    if found is None:
-        raise FlowError(f"{step}: no csrf_token in the page")
-    return found.group(1)
 
 
 def expect(answer: Answer, status: int, step: str, text: str | None = None) -> None:
@@ -783,7 +786,6 @@ class SigningRun:
                     "POST",
                     f"{petition_path}/sign",
                     {
-                        "csrf_token": csrf_token(page, STEPS[0]),
                         "name": f"Bench Signer {n}",
                         "email": address,
                         "country": "KG",
@@ -805,9 +807,7 @@ class SigningRun:
                 expect(confirm_page, 200, step)
                 timings[step] = confirm_page.seconds
                 step = STEPS[4]
-                confirmed = browser.request(
-                    "POST", parts.path, {"csrf_token": csrf_token(confirm_page, STEPS[3])}
-                )
+                confirmed = browser.request("POST", parts.path, {})
                 expect(confirmed, 200, step, CONFIRMED_TEXT)
                 timings[step] = confirmed.seconds
             except (FlowError, OSError, http.client.HTTPException) as exc:
@@ -852,6 +852,29 @@ def run_signing(run: SigningRun, concurrency: int) -> float:
 
 
 # --- phase 2: reads ----------------------------------------------------------------------
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+#: The bare nginx ceiling: one worker per core, no logs, keep-alive as the app has it.
+NGINX_CONF = """daemon off;
+worker_processes auto;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/tmp-body;
+    proxy_temp_path {root}/tmp-proxy;
+    fastcgi_temp_path {root}/tmp-fastcgi;
+    uwsgi_temp_path {root}/tmp-uwsgi;
+    scgi_temp_path {root}/tmp-scgi;
+    default_type application/json;
+    keepalive_requests 100000;
+    server {{
+        listen {host}:{port};
+        root {root}/www;
+    }}
+}}
+"""
 
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
@@ -1118,7 +1141,7 @@ def markdown(report: dict) -> str:
     reads = report.get("reads", [])
     if reads:
         lines += [
-            "#### Phase 2: count reads",
+            "#### Phase 2: reads",
             "",
             f"{args.read_concurrency} concurrent keep-alive connections for "
             f"{args.read_seconds:g} s per target, same gunicorn settings for both targets. "
@@ -1253,6 +1276,11 @@ class Bench:
         log(f"phase 2: GET {count_path}, {a.read_concurrency} connections, {a.read_seconds:g} s")
         self.report["reads"] = []
         self._measure_reads("`count.json` (petition app)", self.port, count_path, "wrk-count")
+        page_path = f"/petitions/{petition_id}"
+        log(f"phase 2: GET {page_path} (anonymous), same client")
+        self._measure_reads(
+            "petition page, anonymous (petition app)", self.port, page_path, "wrk-page"
+        )
 
         self._final_checks(petition_id, count_path, confirmed, uncertain)
         for process in reversed(app_processes):
@@ -1272,6 +1300,9 @@ class Bench:
             self._measure_reads("bare Flask JSON route (baseline)", port, "/count.json", "wrk-base")
             self.processes.stop(baseline)
 
+        if not a.no_nginx and shutil.which(NGINX) is not None:
+            self._nginx_ceiling()
+
         summary = markdown(self.report)
         (self.log_dir / "summary.md").write_text(summary)
         print(summary)
@@ -1282,6 +1313,31 @@ class Bench:
         elif not passed:
             log(f"database {a.database} kept for inspection")
         return 0 if passed else 1
+
+    def _nginx_ceiling(self) -> None:
+        """Bare nginx serving a small static file on loopback, under the same client: what
+        this machine can answer at all, the ceiling for any cached page."""
+        port = free_port()
+        root = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
+        try:
+            (root / "www").mkdir()
+            (root / "www" / "count.json").write_text('{"signature_count": 123456}\n')
+            # nginx started as root serves as "nobody": it must be able to read the file.
+            for path in (root, root / "www", root / "www" / "count.json"):
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, host=HOST, port=port))
+            nginx = self.processes.start(
+                "nginx", [NGINX, "-p", str(root), "-c", str(root / "nginx.conf")], os.environ.copy()
+            )
+            self.cpu.app_pids = [nginx.pid]
+            wait_for_http(port, "/count.json", nginx)
+            log("ceiling: bare nginx, a small static file, same client")
+            self._measure_reads(
+                "bare nginx, static file (ceiling)", port, "/count.json", "wrk-nginx"
+            )
+            self.processes.stop(nginx)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
     def _warm_up(self, page_path: str | None, json_path: str, port: int | None = None) -> None:
         """A few requests per gunicorn thread, so first-request costs are not measured."""

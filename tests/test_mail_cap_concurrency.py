@@ -1,6 +1,6 @@
 """Issue 8, defect 7: the confirmation-mail cap holds when one address is signed in parallel.
 
-The check and the increment are one UPDATE (services/signing._count_mail), so 20 requests at
+The check and the increment are one UPDATE (services/signing.COUNT_MAIL), so 20 requests at
 once for the same address queue at most CONFIRMATION_MAX_SENDS confirmation mails."""
 
 from petitions.services.signing import SignOutcome
