@@ -352,13 +352,15 @@ class Stack:
         conf = self.workdir / "nginx.conf"
         conf.write_text(
             render.render_loopback(
-                render.app_facts(),
+                render.app_facts(self.environment),
                 workdir=self.workdir,
                 port=self.nginx_port,
                 upstreams=[f"127.0.0.1:{port}" for port in self.app_ports],
                 access_log=self.access_logs,
             )
         )
+        if not os.access(NGINX, os.X_OK):
+            raise StackError(f"no nginx at {NGINX}: `make nginx` installs Debian's")
         argv = [NGINX, "-p", str(self.workdir), "-c", str(conf)]
         # -e: nginx's own error log before it has read the configuration (1.19.5+).
         argv += ["-e", str(self.workdir / "nginx.error.log")]

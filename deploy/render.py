@@ -19,9 +19,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from unittest.mock import patch
 
 import jinja2
 
@@ -87,13 +88,16 @@ class AppFacts:
         )
 
 
-def app_facts() -> AppFacts:
-    """The facts of the app as configured by this environment (no database is opened)."""
+def app_facts(environ: Mapping[str, str] | None = None) -> AppFacts:
+    """The facts of the app as configured by `environ`, the environment it runs with (by
+    default this process's). No database is opened."""
     from petitions import create_app
 
-    return AppFacts.from_app(
-        create_app({"PETITIONS_ENV": "development", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    )
+    settings = {"PETITIONS_ENV": "development", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    if environ is None:
+        return AppFacts.from_app(create_app(settings))
+    with patch.dict(os.environ, environ, clear=True):
+        return AppFacts.from_app(create_app(settings))
 
 
 @dataclass(frozen=True)

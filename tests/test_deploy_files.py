@@ -4,6 +4,7 @@ template rendered and nginx accepts it; the environment example is one productio
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import config
@@ -72,3 +73,9 @@ def test_production_starts_with_the_environment_example(monkeypatch):
         monkeypatch.setenv(name, value or f"a-long-random-{name.lower()}")
     app = create_app()
     assert app.config["PETITIONS_ENV"] == "production"
+
+
+def test_nginx_waits_on_a_live_stream_longer_than_the_app_makes_it_last():
+    facts = render.app_facts({"LIVE_STREAM_SECONDS": "120", "LIVE_HEARTBEAT_SECONDS": "15"})
+    timeouts = re.findall(r"proxy_read_timeout (\d+)s;", render.render_production(facts))
+    assert timeouts and int(timeouts[0]) > 120
