@@ -368,7 +368,7 @@ SETTINGS: tuple[Setting, ...] = (
         5000,
         (
             "Changed signatures of one petition a worker rolls up per transaction; it rolls up "
-            "at most 20 batches a pass and finishes in the next ones."
+            "at most 4 batches a pass (so mail is not kept waiting) and goes on in the next ones."
         ),
     ),
     Setting(

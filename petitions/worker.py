@@ -35,7 +35,7 @@ def log_to_console() -> None:
 #: Seconds between housekeeping rounds (closing petitions, purging unconfirmed signatures).
 HOUSEKEEPING_INTERVAL = 60
 #: Batches of changed signatures one pass rolls up at most (the next pass goes on).
-ROLLUP_MAX_BATCHES = 20
+ROLLUP_MAX_BATCHES = 4
 
 
 def roll_up(session, config, *, max_batches: int | None = ROLLUP_MAX_BATCHES) -> int:

@@ -358,6 +358,14 @@ def test_an_upgraded_database_is_counted_from_its_signatures_until_rolled_up(
     )
 
 
+def test_the_worker_rolls_up_what_changed(app, runner, make_petition, make_signature):
+    petition_id = make_petition()
+    make_signature(petition_id, count=3, counted=True)
+    result = runner.invoke(args=["worker", "--once"])
+    assert "rolled up 3 changed signature(s)" in result.output
+    assert scalar_sql(app, "SELECT count(*) FROM signatures WHERE status <> rolled_status") == 0
+
+
 # --- listings ------------------------------------------------------------------------------------
 
 
