@@ -366,6 +366,16 @@ def test_the_worker_rolls_up_what_changed(app, runner, make_petition, make_signa
     assert scalar_sql(app, "SELECT count(*) FROM signatures WHERE status <> rolled_status") == 0
 
 
+def test_a_bounded_pass_rolls_up_every_petition_that_changed(app, make_petition, make_signature):
+    """The worker's pass is bounded in signatures, not petitions: a few changes on each of
+    many petitions are all rolled up at once."""
+    for _ in range(6):
+        make_signature(make_petition(), count=2, counted=True)
+    with app.app_context():
+        assert rollups.roll_up(db.session, locales=LOCALES, batch_size=5, max_rows=20) == 12
+        db.session.remove()
+
+
 # --- listings ------------------------------------------------------------------------------------
 
 
