@@ -411,8 +411,8 @@ SETTINGS: tuple[Setting, ...] = (
         "int",
         5000,
         (
-            "Changed signatures of one petition a worker rolls up per transaction; it rolls up "
-            "at most 20 batches a pass and finishes in the next ones."
+            "Changed signatures of one petition a worker rolls up per transaction; a pass rolls up "
+            "at most four times as many (so mail is not kept waiting), the next pass goes on."
         ),
     ),
     Setting(

@@ -34,18 +34,20 @@ def log_to_console() -> None:
 
 #: Seconds between housekeeping rounds (closing petitions, purging unconfirmed signatures).
 HOUSEKEEPING_INTERVAL = 60
-#: Batches of changed signatures one pass rolls up at most (the next pass goes on).
-ROLLUP_MAX_BATCHES = 20
+#: Batches' worth of changed signatures one pass rolls up at most, so that mail is not kept
+#: waiting; the next pass goes on.
+ROLLUP_MAX_BATCHES = 4
 
 
-def roll_up(session, config, *, max_batches: int | None = ROLLUP_MAX_BATCHES) -> int:
+def roll_up(session, config, *, bounded: bool = True) -> int:
     """Roll the signatures changed since the last pass into the public roll-ups
     (services/rollups.py); commits. Returns how many were rolled up."""
+    batch_size = config["ROLLUP_BATCH_SIZE"]
     return rollups.roll_up(
         session,
         locales=config["LANGUAGES"],
-        batch_size=config["ROLLUP_BATCH_SIZE"],
-        max_batches=max_batches,
+        batch_size=batch_size,
+        max_rows=ROLLUP_MAX_BATCHES * batch_size if bounded else None,
     )
 
 
@@ -188,7 +190,7 @@ def worker_command(once: bool) -> None:
             batches += ran
         if batches:
             click.echo(f"ran {batches} batch(es) of bulk actions")
-        rolled = roll_up(db.session, app.config, max_batches=None)
+        rolled = roll_up(db.session, app.config, bounded=False)
         if rolled:
             click.echo(f"rolled up {rolled} changed signature(s)")
         return

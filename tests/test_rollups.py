@@ -358,6 +358,24 @@ def test_an_upgraded_database_is_counted_from_its_signatures_until_rolled_up(
     )
 
 
+def test_the_worker_rolls_up_what_changed(app, runner, make_petition, make_signature):
+    petition_id = make_petition()
+    make_signature(petition_id, count=3, counted=True)
+    result = runner.invoke(args=["worker", "--once"])
+    assert "rolled up 3 changed signature(s)" in result.output
+    assert scalar_sql(app, "SELECT count(*) FROM signatures WHERE status <> rolled_status") == 0
+
+
+def test_a_bounded_pass_rolls_up_every_petition_that_changed(app, make_petition, make_signature):
+    """The worker's pass is bounded in signatures, not petitions: a few changes on each of
+    many petitions are all rolled up at once."""
+    for _ in range(6):
+        make_signature(make_petition(), count=2, counted=True)
+    with app.app_context():
+        assert rollups.roll_up(db.session, locales=LOCALES, batch_size=5, max_rows=20) == 12
+        db.session.remove()
+
+
 # --- listings ------------------------------------------------------------------------------------
 
 

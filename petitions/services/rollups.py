@@ -546,21 +546,22 @@ def roll_up(
     *,
     locales: Sequence[str] = (),
     batch_size: int = BATCH_SIZE,
-    max_batches: int | None = None,
+    max_rows: int | None = None,
 ) -> int:
-    """Roll up the unrolled signatures of every petition, a batch per transaction, at most
-    `max_batches` batches (None: until none is left). Returns how many were rolled up.
+    """Roll up the unrolled signatures of every petition, a batch per petition and
+    transaction, at most `max_rows` in all (None: until none is left). Returns how many.
 
     A batch that would take a roll-up below zero means the roll-ups drifted (a hand edit, a
     restore): that petition is repaired from the copies, and the worker goes on.
     """
     locales = tuple(locales)
-    rolled = batches = 0
+    rolled = 0
     for petition_id in unrolled_petitions(session):
         repaired = False
-        while max_batches is None or batches < max_batches:
+        while max_rows is None or rolled < max_rows:
+            size = batch_size if max_rows is None else min(batch_size, max_rows - rolled)
             try:
-                done = _roll_batch(session, petition_id, locales, batch_size)
+                done = _roll_batch(session, petition_id, locales, size)
             except (IntegrityError, Drift) as exc:
                 session.rollback()
                 if repaired:
@@ -572,12 +573,11 @@ def roll_up(
                 repair(session, petition_id, locales=locales)
                 repaired = True
                 continue
-            batches += 1
             rolled += done
-            if done < batch_size:
+            if done < size:
                 break
     if rolled:
-        logger.info("rolled up %d signatures in %d batches", rolled, batches)
+        logger.info("rolled up %d changed signatures", rolled)
     return rolled
 
 
