@@ -377,16 +377,21 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
                     report.withheld += 1
                     continue
             try:
-                connection.send(message.mail())
+                # Rendering reads the database (a petition's translated title): it waits for
+                # the database like every other step of the batch.
+                connection.send(_durably(session, message.mail, until=stop_at))
             except PermanentFailure as exc:
                 logger.warning("outbox message %s refused: %s", message.id, exc)
                 record(message, str(exc), permanent=True, recipient=recipient)
             except (OSError, smtplib.SMTPException) as exc:
                 record(message, str(exc), permanent=False, recipient=recipient)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
+                if isinstance(exc, SQLAlchemyError) and database_unavailable(exc):
+                    raise  # gone for longer than the lease: its end hands the rest on
                 # Rendering or building it failed (a template, a header it cannot carry): it
                 # is this message's failure, counted and retried like any other, and the
                 # batch goes on.
+                session.rollback()
                 logger.exception(
                     "outbox message %s (%s) could not be built", message.id, message.kind
                 )

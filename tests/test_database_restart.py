@@ -31,7 +31,8 @@ from petitions.extensions import db
 from petitions.models import utcnow
 from petitions.services import petitions as petition_service
 from petitions.worker import run_forever
-from tests.fixtures.actors import csrf_token, session_csrf_token
+from tests.fixtures.actors import session_csrf_token
+from tests.fixtures.app import BrowserClient
 from tests.fixtures.database import ON_POSTGRES, scalar_sql
 from tests.fixtures.mail import links_in
 from tests.fixtures.postgres import ThrowawayCluster
@@ -118,10 +119,9 @@ class Signers:
     def confirm(self, path: str) -> int:
         """The link's page, then its button; 200 when the signature is confirmed."""
         page = self._keep("confirm page", self.client.get(path))
-        if page.status_code != 200 or b'name="csrf_token"' not in page.data:
+        if page.status_code != 200 or b'<form method="post"' not in page.data:
             return page.status_code  # an error, or "already confirmed"
-        data = {"csrf_token": csrf_token(page.get_data(as_text=True))}
-        return self._keep("confirm", self.client.post(path, data=data)).status_code
+        return self._keep("confirm", self.client.post(path)).status_code
 
     def look(self) -> None:
         """A reader's requests: the petition's page and its live count."""
@@ -221,6 +221,8 @@ def outage(throwaway_postgres, smtp_server) -> Iterator[Outage]:
         "PROPAGATE_EXCEPTIONS": False,
     }
     app = create_app(settings)
+    # A module's app: the function-scoped browser_clients fixture comes too late for it.
+    app.test_client_class = BrowserClient
     with app.app_context():
         upgrade()
     petition_id = _open_petition(app)

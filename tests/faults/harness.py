@@ -358,6 +358,8 @@ class Answer:
     retry_after: str | None = None
     text: str = ""
     error: str | None = None
+    #: nginx's X-Cache-Status (HIT: the cache answered, not the app), when behind nginx.
+    cache: str | None = None
 
 
 class Browser:
@@ -391,7 +393,13 @@ class Browser:
             for value in response.headers.get_all("Set-Cookie") or []:
                 name, _, rest = value.partition("=")
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
-            answer = Answer(step, response.status, response.getheader("Retry-After"), text)
+            answer = Answer(
+                step,
+                response.status,
+                response.getheader("Retry-After"),
+                text,
+                cache=response.getheader("X-Cache-Status"),
+            )
         finally:
             conn.close()
         self.answers.append(answer)
@@ -403,12 +411,20 @@ def person_address(n: int) -> str:
     return f"127.{1 + n // 250 % 250}.{1 + n % 250}.1"
 
 
-def _until_not_503(send: Callable[[], Answer], deadline: float) -> Answer:
-    """Send again after a 503, as its page asks (sooner than its Retry-After: these people
-    are patient machines), until another answer comes or `deadline` passes."""
+#: The answers a person sends the same thing again after: "try again later" (behind nginx
+#: also its 502 and 504: the app instance it asked went away mid-request).
+TRY_AGAIN = frozenset({503})
+
+
+def _until_answered(
+    send: Callable[[], Answer], deadline: float, try_again: frozenset[int] = TRY_AGAIN
+) -> Answer:
+    """Send again after an answer in `try_again`, as its page asks (sooner than its
+    Retry-After: these people are patient machines), until another answer comes or
+    `deadline` passes."""
     while True:
         answer = send()
-        if answer.status != 503 or time.monotonic() >= deadline:
+        if answer.status not in try_again or time.monotonic() >= deadline:
             return answer
         time.sleep(0.1)
 
@@ -424,11 +440,17 @@ class Signing:
     stuck_at: str | None = None
 
 
-def sign(browser: Browser, petition_id: int, email: str, deadline: float) -> Signing:
+def sign(
+    browser: Browser,
+    petition_id: int,
+    email: str,
+    deadline: float,
+    try_again: frozenset[int] = TRY_AGAIN,
+) -> Signing:
     """The petition page, then the sign form sent; `signed` when it answered 303."""
     result = Signing(email)
     page_path = f"/petitions/{petition_id}"
-    page = _until_not_503(lambda: browser.request("page", "GET", page_path), deadline)
+    page = _until_answered(lambda: browser.request("page", "GET", page_path), deadline, try_again)
     if page.status != 200:
         result.stuck_at = "page"
         return result
@@ -441,20 +463,24 @@ def sign(browser: Browser, petition_id: int, email: str, deadline: float) -> Sig
         "region": "",
         "consent": "y",
     }
-    signed = _until_not_503(
-        lambda: browser.request("sign", "POST", f"{page_path}/sign", form), deadline
+    signed = _until_answered(
+        lambda: browser.request("sign", "POST", f"{page_path}/sign", form), deadline, try_again
     )
     result.signed = signed.status == 303
     result.stuck_at = None if result.signed else "sign"
     return result
 
 
-def confirm(browser: Browser, link: str, deadline: float) -> bool:
+def confirm(
+    browser: Browser, link: str, deadline: float, try_again: frozenset[int] = TRY_AGAIN
+) -> bool:
     """The emailed link's page, then its button; True once the page says it is confirmed (or
     already was: a confirmation cut off by a 503 after its commit had in fact been stored)."""
     path = urlsplit(link).path
     while time.monotonic() < deadline:
-        page = _until_not_503(lambda: browser.request("confirm page", "GET", path), deadline)
+        page = _until_answered(
+            lambda: browser.request("confirm page", "GET", path), deadline, try_again
+        )
         if page.status != 200:
             return False
         if ALREADY_CONFIRMED_TEXT in page.text:
@@ -462,17 +488,22 @@ def confirm(browser: Browser, link: str, deadline: float) -> bool:
         answer = browser.request("confirm", "POST", path, {"csrf_token": csrf_token(page.text)})
         if answer.status == 200 and CONFIRMED_TEXT in answer.text:
             return True
-        if answer.status != 503:
+        if answer.status not in try_again:
             return False
         time.sleep(0.1)
     return False
 
 
 def sign_and_confirm(
-    browser: Browser, sink: FaultySMTP, petition_id: int, email: str, deadline: float
+    browser: Browser,
+    sink: FaultySMTP,
+    petition_id: int,
+    email: str,
+    deadline: float,
+    try_again: frozenset[int] = TRY_AGAIN,
 ) -> Signing:
     """Sign, wait for the confirmation mail, confirm."""
-    result = sign(browser, petition_id, email, deadline)
+    result = sign(browser, petition_id, email, deadline, try_again)
     if not result.signed:
         return result
     wait_until(
@@ -483,6 +514,6 @@ def sign_and_confirm(
     if link is None:
         result.stuck_at = "mail"
         return result
-    result.confirmed = confirm(browser, link, deadline)
+    result.confirmed = confirm(browser, link, deadline, try_again)
     result.stuck_at = None if result.confirmed else "confirm"
     return result
