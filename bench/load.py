@@ -286,6 +286,8 @@ def machine_cpu_ticks() -> tuple[int, int]:
 class CpuSnapshot:
     wall: float
     app: float
+    #: Of `app`, the `flask worker` processes (mail delivery).
+    mail: float
     postgres: float
     client: float
     machine_busy: int
@@ -298,6 +300,7 @@ class CpuMeter:
     def __init__(self, database: str) -> None:
         self.database = database
         self.app_pids: list[int] = []
+        self.mail_pids: list[int] = []
 
     def snapshot(self) -> CpuSnapshot:
         own = os.times()
@@ -306,6 +309,7 @@ class CpuMeter:
         return CpuSnapshot(
             wall=time.monotonic(),
             app=tree_cpu_seconds(self.app_pids),
+            mail=tree_cpu_seconds(self.mail_pids),
             postgres=postgres_cpu_seconds(self.database),
             # This process (client threads, SMTP sink) and finished children (wrk, pools).
             client=own.user + own.system + reaped.ru_utime + reaped.ru_stime,
@@ -326,6 +330,7 @@ class CpuMeter:
             "wall": wall,
             "machine_busy_pct": 100 * busy_share,
             "app": app,
+            "mail": max(end.mail - start.mail, 0.0),
             "postgres": pg,
             "client": client,
             "other": max(busy_seconds - app - pg - client, 0.0),
@@ -1064,6 +1069,10 @@ def cpu_ms_per(usage: dict, operations: int) -> str:
     return f"{1000 * usage['app'] / operations:.2f} + {1000 * usage['postgres'] / operations:.2f}"
 
 
+def mail_ms_per(usage: dict, operations: int) -> str:
+    return f"{1000 * usage['mail'] / operations:.2f}" if operations else "–"
+
+
 def read_row(label: str, result: dict, usage: dict) -> str:
     return (
         f"| {label} | {result['client']} | {result['requests']} | {result['rps']:.0f} "
@@ -1131,7 +1140,8 @@ def markdown(report: dict) -> str:
             "",
             f"CPU: {cpu_line(report['signing_cpu'])}. Server CPU per confirmed signature "
             "(four requests and one mail), app + PostgreSQL: "
-            f"{cpu_ms_per(report['signing_cpu'], run.confirmed)} ms.",
+            f"{cpu_ms_per(report['signing_cpu'], run.confirmed)} ms, of which the mail "
+            f"worker {mail_ms_per(report['signing_cpu'], run.confirmed)} ms.",
             "",
         ]
         if run.errors:
@@ -1243,6 +1253,7 @@ class Bench:
                 )
             )
         self.cpu.app_pids = [p.pid for p in app_processes]
+        self.cpu.mail_pids = [p.pid for p in app_processes if p is not gunicorn]
         wait_for_http(self.port, count_path, gunicorn)
         self._warm_up(f"/petitions/{petition_id}", count_path)
 
@@ -1294,6 +1305,7 @@ class Bench:
                 self.env,
             )
             self.cpu.app_pids = [baseline.pid]
+            self.cpu.mail_pids = []
             wait_for_http(port, "/count.json", baseline)
             self._warm_up(None, "/count.json", port)
             log("baseline: bare Flask JSON route, same client and settings")
@@ -1330,6 +1342,7 @@ class Bench:
                 "nginx", [NGINX, "-p", str(root), "-c", str(root / "nginx.conf")], os.environ.copy()
             )
             self.cpu.app_pids = [nginx.pid]
+            self.cpu.mail_pids = []
             wait_for_http(port, "/count.json", nginx)
             log("ceiling: bare nginx, a small static file, same client")
             self._measure_reads(

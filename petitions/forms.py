@@ -3,17 +3,21 @@ clean text fields that refuse what we cannot store."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 from typing import IO
 from urllib.parse import parse_qsl
 
+from babel import support
 from flask import Request, abort, current_app, make_response, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from werkzeug.formparser import FormDataParser
 from wtforms import HiddenField, StringField, TextAreaField
+from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Regexp, ValidationError
 
 from .emailaddr import InvalidEmail, validate_address
@@ -60,10 +64,24 @@ class WebForm(FlaskForm):
     files of a multipart body are not form values.
     """
 
+    class Meta:
+        def get_translations(self, form):
+            """WTForms' own messages in the request's language, from a catalogue read once per
+            language and process: Flask-WTF reads it from disk again for every request."""
+            if not current_app.config.get("WTF_I18N_ENABLED", True) or not request:
+                return super().get_translations(form)
+            return _wtforms_catalogue(str(get_locale()))
+
     def __init__(self, formdata=_FROM_REQUEST, **kwargs) -> None:
         if formdata is _FROM_REQUEST:
             formdata = _submitted_form()
         super().__init__(formdata=formdata, **kwargs)
+
+
+@functools.cache
+def _wtforms_catalogue(locale: str) -> support.NullTranslations:
+    """WTForms' message catalogue for `locale` (the app's languages only: a few entries)."""
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
 def _submitted_form() -> MultiDict | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.orm import Session
 
 from .database import dialect_insert
@@ -73,14 +73,31 @@ def reserve(session: Session, key: str, day: date, cap: int) -> bool:
     """
     if cap <= 0:
         return False
-    insert = dialect_insert(session)
-    statement = insert(MailRecipientCount).values(recipient_key=key, day=day, sent=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=[MailRecipientCount.recipient_key, MailRecipientCount.day],
-        set_={"sent": MailRecipientCount.sent + 1},
-        where=MailRecipientCount.sent < cap,
-    ).returning(MailRecipientCount.sent)
-    return session.execute(statement).first() is not None
+    row = session.execute(
+        _reserve_statement(session), {"recipient_key": key, "day": day, "sent": 1, "cap": cap}
+    ).first()
+    return row is not None
+
+
+#: `reserve`'s upsert per database dialect, built once: it runs for every capped message.
+_RESERVES: dict[str, object] = {}
+
+
+def _reserve_statement(session: Session):
+    dialect = session.get_bind().dialect.name
+    statement = _RESERVES.get(dialect)
+    if statement is None:
+        table = MailRecipientCount.__table__
+        statement = _RESERVES[dialect] = (
+            dialect_insert(session)(table)
+            .on_conflict_do_update(
+                index_elements=[table.c.recipient_key, table.c.day],
+                set_={"sent": table.c.sent + 1},
+                where=table.c.sent < bindparam("cap"),
+            )
+            .returning(table.c.sent)
+        )
+    return statement
 
 
 def release(session: Session, key: str, day: date) -> None:

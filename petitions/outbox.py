@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -50,6 +50,7 @@ from .emails import email_for, localized_headers, render
 from .errors import database_unavailable
 from .mail import Mail, PermanentFailure, connect
 from .models import OutboxMessage, utcnow
+from .models.types import UTCDateTime
 from .services import site_settings
 
 logger = logging.getLogger(__name__)
@@ -196,12 +197,16 @@ class _Claimed:
         return Mail(self.to, self.subject or "", self.text, self.html, self.headers)
 
 
+#: Built once (on the table: no ORM pass), as it runs once for every message sent.
+MARK_SENT = (
+    update(OutboxMessage.__table__)
+    .where(OutboxMessage.__table__.c.id == bindparam("message_id"))
+    .values(sent_at=bindparam("sent_at", type_=UTCDateTime()), claimed_until=None, **ERASED)
+)
+
+
 def _mark_sent(session: Session, message_id: int) -> None:
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(sent_at=utcnow(), claimed_until=None, **ERASED)
-    )
+    session.execute(MARK_SENT, {"message_id": message_id, "sent_at": utcnow()})
     session.commit()
 
 

@@ -49,15 +49,26 @@ def shard_for(signature_id: int, shards: int) -> int:
 
 def add_confirmed(session: Session, petition_id: int, signature_id: int, shards: int) -> None:
     """Count one newly confirmed signature; call in the transaction that confirmed it."""
-    insert = _insert(session)
-    stmt = insert(CountShard).values(
-        petition_id=petition_id, shard=shard_for(signature_id, shards), count=1
+    session.execute(
+        _add_statement(session),
+        {"petition_id": petition_id, "shard": shard_for(signature_id, shards), "count": 1},
     )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[CountShard.petition_id, CountShard.shard],
-        set_={"count": CountShard.count + 1},
-    )
-    session.execute(stmt)
+
+
+#: add_confirmed's upsert per database dialect, built once: it runs for every confirmation.
+_ADDS: dict[str, object] = {}
+
+
+def _add_statement(session: Session):
+    dialect = session.get_bind().dialect.name
+    statement = _ADDS.get(dialect)
+    if statement is None:
+        table = CountShard.__table__
+        statement = _ADDS[dialect] = _insert(session)(table).on_conflict_do_update(
+            index_elements=[table.c.petition_id, table.c.shard],
+            set_={"count": table.c.count + 1},
+        )
+    return statement
 
 
 def total_column(petition_id: int):

@@ -420,6 +420,14 @@ def signature_for_claim(session: Session, claim: ConfirmationClaim) -> Signature
     return signature
 
 
+#: The conditional UPDATE that confirms a pending signature, built once, on the table; the
+#: execution's parameters other than `of_id` are the columns it sets.
+CONFIRM = update(Signature.__table__).where(
+    Signature.__table__.c.id == bindparam("of_id"),
+    Signature.__table__.c.status == SignatureStatus.PENDING,
+)
+
+
 def confirm_signature(
     session: Session, signature_id: int, *, now: datetime, policy: SigningPolicy
 ) -> ConfirmOutcome:
@@ -445,12 +453,7 @@ def confirm_signature(
     values: dict = {"status": status, "confirmed_at": now}
     if not (signature.wants_updates or signature.share_email):
         values["email"] = None
-    flipped = session.execute(
-        update(Signature)
-        .where(Signature.id == signature_id, Signature.status == SignatureStatus.PENDING)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    flipped = session.execute(CONFIRM, {"of_id": signature_id, **values}).rowcount
     if flipped != 1:
         session.rollback()
         return ConfirmOutcome.ALREADY_CONFIRMED
