@@ -1,12 +1,13 @@
 """Where the signing path spends the app's CPU, step by step, run by hand (never by CI).
 
 bench/load.py says how much server CPU a confirmed signature costs; this says on what. In one
-process, on a PostgreSQL database of its own (dropped and recreated, its name must contain
-'bench'), with the production settings bench/load.py gives gunicorn, it runs the flow through
-Flask's test client: GET the petition page, POST sign, deliver the outbox to an SMTP sink in
-this process (outbox.deliver_batch, as `flask worker` does), GET the emailed link, POST
-confirm. Each step runs under its own cProfile profiler, after a warm-up, and its CPU time
-per signature is printed with the top functions (cumulative and own time).
+process, on a PostgreSQL database of its own (recreated, and dropped after; its name must
+contain 'bench'), with the production settings bench/load.py gives gunicorn, it runs the flow
+through Flask's test client: GET the petition page, POST sign, deliver the outbox to an SMTP
+sink in this process (outbox.deliver_batch, as `flask worker` does), GET the emailed link,
+POST confirm. Each step runs under its own cProfile profiler (this thread's CPU clock), after
+a warm-up; printed per signature: each step's CPU time, its Python function calls (steady on
+a busy machine, unlike times) and its top functions (cumulative and own time).
 
     .venv/bin/python bench/profile_signing.py --signatures 300 --top 25
     .venv/bin/python bench/profile_signing.py --dump /tmp/prof   # .pstats per step
@@ -37,6 +38,7 @@ from load import (  # noqa: E402 (this folder is not a package)
     SIGNER_DOMAINS,
     MailSink,
     app_environment,
+    drop_database,
     recreate_database,
     signer_address,
 )
@@ -169,6 +171,9 @@ def main(argv=None) -> int:
             done += count
     finally:
         sink.stop()
+        with app.app_context():
+            db.engine.dispose()
+        drop_database(args)
     total = sum(cpu.values())
     # On a shared machine other processes slow this one down (caches, hyperthreads); the
     # quietest quarter of the batches is the steadier figure to compare two versions by.
