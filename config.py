@@ -181,6 +181,18 @@ SETTINGS: tuple[Setting, ...] = (
         shown="`sqlite:///instance/petitions.sqlite3`",
     ),
     Setting(
+        "DATABASE_REPLICA_URL",
+        "str",
+        None,
+        (
+            "A read replica of the database (a PostgreSQL hot standby, e.g. made with "
+            "`pg_basebackup -R`) for the public numbers: running totals (`count.json`, the live "
+            "counter, the widget) and statistics (pages, API, feed). They are then behind the "
+            "primary by the replica's replay lag (README, Operations); an unreachable replica "
+            "leaves them to the primary. Unset: everything reads the primary."
+        ),
+    ),
+    Setting(
         "PUBLIC_BASE_URL",
         "url",
         "http://127.0.0.1:5000",

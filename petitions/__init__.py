@@ -48,6 +48,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         host = urlsplit(app.config["PUBLIC_BASE_URL"]).hostname
         app.config["TRUSTED_HOSTS"] = [host] if host else None
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if app.config.get("DATABASE_REPLICA_URL"):
+        app.config["DATABASE_REPLICA_URL"] = database_url(app.config["DATABASE_REPLICA_URL"])
     if not app.config.get("SIGNER_HASH_KEY"):
         app.config["SIGNER_HASH_KEY"] = app.config["SECRET_KEY"]
     from .emailaddr import configured_alias_rules
@@ -70,6 +72,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         languages,
         limits,
         passwords,
+        replica,
         security,
     )
     from .extensions import csrf, db, migrate
@@ -83,6 +86,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     passwords.init_app(app)
     auth.init_app(app)
     database.init_app(app)
+    replica.init_app(app)
     languages.init_app(app)
     assets.init_app(app)
     i18n.init_app(app)

@@ -98,6 +98,10 @@ SAMPLES = {
 #: Settings whose sample of their kind the app would refuse or rewrite.
 SAMPLE_OVERRIDES = {
     "SQLALCHEMY_DATABASE_URI": ("sqlite:///{tmp}/sample.sqlite3", "sqlite:///{tmp}/sample.sqlite3"),
+    "DATABASE_REPLICA_URL": (
+        "postgres://reader@replica.example.kg/petitions",
+        "postgresql+psycopg://reader@replica.example.kg/petitions",
+    ),
     "PASSWORD_HASH_PROFILE": ("RFC_9106_HIGH_MEMORY", "RFC_9106_HIGH_MEMORY"),
     "EMAIL_ALIAS_RULES": ("corp.kg: ignore=.", configured_alias_rules("corp.kg: ignore=.")),
     "WEB_THREADS": ("12", 12),

@@ -7,7 +7,8 @@ total at most once per COUNT_MEMO_SECONDS and for a snapshot once per STATS_MEMO
 load per key at a time, see memo.py), whichever page, API answer or stream asks. The memos
 belong to the app (one per process), which is why this module reads `current_app`; it holds
 no request state, so pages, the API, the feed and the live counter share it without depending
-on each other's blueprints.
+on each other's blueprints. With DATABASE_REPLICA_URL both are read from the replica
+(replica.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from __future__ import annotations
 from flask import current_app
 
 from .. import clock
-from ..extensions import db
 from ..memo import app_memo
 from ..models import Petition
+from ..replica import read_public
 from . import counts, opendata
 from .petitions import MAX_PETITION_ID
 
@@ -28,7 +29,9 @@ def current_total(petition_id: int) -> counts.PublicTotal | None:
     if not 0 < petition_id <= MAX_PETITION_ID:
         return None
     memo = app_memo(current_app, "petition_totals", current_app.config["COUNT_MEMO_SECONDS"])
-    return memo.get(petition_id, lambda: counts.public_total(db.session, petition_id))
+    return memo.get(
+        petition_id, lambda: read_public(lambda session: counts.public_total(session, petition_id))
+    )
 
 
 def _stats_memo(name: str):
@@ -42,7 +45,11 @@ def petition_stats(petition_id: int) -> opendata.PetitionStats | None:
     locales = tuple(current_app.config["LANGUAGES"])
     return _stats_memo("petition_stats").get(
         petition_id,
-        lambda: opendata.petition_stats(db.session, petition_id, locales=locales, now=clock.now()),
+        lambda: read_public(
+            lambda session: opendata.petition_stats(
+                session, petition_id, locales=locales, now=clock.now()
+            )
+        ),
     )
 
 

@@ -371,8 +371,19 @@ class Browser:
         self.answers = answers
         self.cookies: dict[str, str] = {}
 
-    def request(self, step: str, method: str, path: str, form: dict | None = None) -> Answer:
-        headers = {"Accept-Language": "en", "User-Agent": "petitions-fault-tests/1"}
+    def request(
+        self,
+        step: str,
+        method: str,
+        path: str,
+        form: dict | None = None,
+        headers: dict | None = None,
+    ) -> Answer:
+        headers = {
+            "Accept-Language": "en",
+            "User-Agent": "petitions-fault-tests/1",
+            **(headers or {}),
+        }
         body = None
         if form is not None:
             body = urlencode(form)
