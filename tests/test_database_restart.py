@@ -21,21 +21,19 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import pytest
 
 from petitions import create_app
 from petitions.errors import DATABASE_RETRY_AFTER_SECONDS
 from petitions.extensions import db
-from petitions.models import utcnow
-from petitions.services import petitions as petition_service
 from petitions.worker import run_forever
 from tests.fixtures.actors import session_csrf_token
 from tests.fixtures.app import BrowserClient
 from tests.fixtures.database import ON_POSTGRES, scalar_sql
 from tests.fixtures.mail import links_in
 from tests.fixtures.postgres import ThrowawayCluster
+from tests.fixtures.servers import open_a_petition
 from tests.fixtures.settings import settings_for
 from tests.fixtures.threads import wait_until
 
@@ -135,28 +133,6 @@ def received(mailbox) -> int:
         return len(mailbox.messages)
 
 
-def _open_petition(app) -> int:
-    with app.app_context():
-        now = utcnow()
-        draft = petition_service.PetitionDraft(
-            title="Keep the night buses running",
-            action="Run the night buses in Bishkek all year.",
-            addressee="Bishkek city council",
-        )
-        petition = petition_service.create_petition(db.session, draft, now=now)
-        petition_service.open_petition(
-            db.session,
-            petition,
-            now=now,
-            base_url="http://localhost",
-            closes_at=now + timedelta(days=30),
-        )
-        db.session.commit()
-        petition_id = petition.id
-        db.session.remove()
-        return petition_id
-
-
 def sign_through_the_restart(signers: Signers, cluster: ThrowawayCluster) -> None:
     """Sign and confirm one person after another; restart the cluster once BEFORE_RESTART are
     confirmed; go on until AFTER_RESTART more have signed and everyone who signed is confirmed.
@@ -225,7 +201,7 @@ def outage(throwaway_postgres, smtp_server) -> Iterator[Outage]:
     app.test_client_class = BrowserClient
     with app.app_context():
         upgrade()
-    petition_id = _open_petition(app)
+    petition_id = open_a_petition(app)
     stop = threading.Event()
     worker = threading.Thread(target=run_forever, args=(app, stop), name="outbox-worker")
     worker.start()

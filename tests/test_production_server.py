@@ -10,7 +10,6 @@ every socket it opens is closed.
 
 from __future__ import annotations
 
-import http.client
 import os
 import secrets
 import signal
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import net
 from tests.fixtures.net import free_port
 from tests.fixtures.servers import migrated_with_open_petition
 from tests.fixtures.threads import wait_until
@@ -107,17 +107,7 @@ def gunicorn(tmp_path: Path, env: dict, *args: str) -> Iterator[subprocess.Popen
 
 
 def status_of(port: int, path: str) -> int | None:
-    """The status of GET `path`, or None if no answer came within ANSWER_TIMEOUT."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=ANSWER_TIMEOUT)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    except (TimeoutError, ConnectionError):
-        return None
-    finally:
-        conn.close()
+    return net.status_of(port, path, ANSWER_TIMEOUT)
 
 
 @pytest.fixture

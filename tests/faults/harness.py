@@ -29,7 +29,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -39,13 +38,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from petitions import create_app
-from petitions.extensions import db
-from petitions.models import utcnow
-from petitions.services import petitions as petition_service
+from tests.fixtures import net
 from tests.fixtures.actors import csrf_token, sign_form_hidden
 from tests.fixtures.mail import links_in
 from tests.fixtures.net import free_port
+from tests.fixtures.servers import migrated_with_open_petition
 from tests.fixtures.settings import settings_for
 from tests.fixtures.threads import wait_until
 from tests.test_production_server import ROOT, START_TIMEOUT, gunicorn, server_environment
@@ -198,30 +195,7 @@ SITE_SETTINGS = {
 
 def prepare_database(url: str, smtp_port: int) -> int:
     """Build the schema by the migrations and open one petition; returns its id."""
-    from flask_migrate import upgrade
-
-    app = create_app(settings_for(url, smtp_port))
-    with app.app_context():
-        upgrade()
-        now = utcnow()
-        draft = petition_service.PetitionDraft(
-            title="Keep the night buses running",
-            action="Run the night buses in Bishkek all year.",
-            addressee="Bishkek city council",
-        )
-        petition = petition_service.create_petition(db.session, draft, now=now)
-        petition_service.open_petition(
-            db.session,
-            petition,
-            now=now,
-            base_url="http://localhost",
-            closes_at=now + timedelta(days=30),
-        )
-        db.session.commit()
-        petition_id = petition.id
-        db.session.remove()
-        db.engine.dispose()
-    return petition_id
+    return migrated_with_open_petition(url, settings_for(url, smtp_port))
 
 
 @dataclass
@@ -334,16 +308,7 @@ def sql_value(url: str, statement: str):
 
 
 def status_of(port: int, path: str) -> int | None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=ANSWER_TIMEOUT)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    except (TimeoutError, ConnectionError):
-        return None
-    finally:
-        conn.close()
+    return net.status_of(port, path, ANSWER_TIMEOUT)
 
 
 # --- people ----------------------------------------------------------------------------------
