@@ -22,7 +22,7 @@ with the message until it is sent, then erased with the address.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -160,9 +160,17 @@ def localized_headers(
     return found
 
 
-def render(kind: str, context: Mapping, locale: str | None) -> Rendered:
+def render(
+    kind: str,
+    context: Mapping,
+    locale: str | None,
+    *,
+    titles: Mapping[tuple[int, str], str] | None = None,
+) -> Rendered:
     """The message in `locale` (the default language if it is unknown), its links to pages in
-    that language; needs an app context."""
+    that language; needs an app context. `titles`: the approved translations of the petitions
+    named, as `approved_titles` reads them for a worker's whole batch; without it the title is
+    looked up here."""
     email = email_for(kind)
     locale = language_of(locale)
     context = {
@@ -171,7 +179,7 @@ def render(kind: str, context: Mapping, locale: str | None) -> Rendered:
         else value
         for key, value in context.items()
     }
-    context = _title_in(context, locale)
+    context = _title_in(context, locale, titles)
     with force_locale(locale):
         return Rendered(
             subject=one_line(str(email.subject(context))),
@@ -180,19 +188,46 @@ def render(kind: str, context: Mapping, locale: str | None) -> Rendered:
         )
 
 
-def _title_in(context: dict, locale: str) -> dict:
+def _named_petition(context: Mapping) -> int | None:
+    """The petition a signer's mail names by its title, if it names one."""
+    petition_id = context.get("petition_id")
+    return petition_id if isinstance(petition_id, int) and "title" in context else None
+
+
+def _title_in(
+    context: dict, locale: str, titles: Mapping[tuple[int, str], str] | None = None
+) -> dict:
     """A signer's mail names the petition by its approved translation into the signer's
     language, as its page does; the context keeps the original (`petition_id` and `title`),
-    looked up here, when the worker writes the mail, so the sign request pays nothing."""
-    petition_id = context.get("petition_id")
-    if not isinstance(petition_id, int) or "title" not in context:
+    looked up when the worker writes the mail, so the sign request pays nothing."""
+    petition_id = _named_petition(context)
+    if petition_id is None:
         return context
-    translated = db.session.scalar(_TITLE_IN, {"language": locale, "ids": [petition_id]})
+    if titles is None:
+        titles = approved_titles(db.session, [(context, locale)])
+    translated = titles.get((petition_id, locale))
     return {**context, "title": translated} if translated else context
 
 
-#: Built once: the worker looks a title up for every signer's message it writes.
-_TITLE_IN = select(PetitionTranslation.title).where(
+def approved_titles(
+    session, messages: Iterable[tuple[Mapping | None, str | None]]
+) -> dict[tuple[int, str], str]:
+    """The approved translated titles that these (context, locale) messages will show, keyed
+    (petition id, language): one query per language for a whole batch, not one per mail."""
+    wanted: dict[str, set[int]] = {}
+    for context, locale in messages:
+        petition_id = _named_petition(context or {})
+        if petition_id is not None:
+            wanted.setdefault(language_of(locale), set()).add(petition_id)
+    found: dict[tuple[int, str], str] = {}
+    for language, ids in wanted.items():
+        rows = session.execute(_TITLES_IN, {"language": language, "ids": sorted(ids)})
+        found.update(((petition_id, language), title) for petition_id, title in rows)
+    return found
+
+
+#: Built once: the worker looks titles up for every batch of signers' messages it writes.
+_TITLES_IN = select(PetitionTranslation.petition_id, PetitionTranslation.title).where(
     *PetitionTranslation.approved_into(bindparam("language"), bindparam("ids", expanding=True))
 )
 

@@ -8,9 +8,10 @@ password resets of one address send it five mails, not fifteen.
 
 The mail worker applies it (outbox.deliver_batch), not the request: a request does the same
 work whether its mail will go or not (emails.py), and the worker is the one place every
-message passes. Before sending a capped message, the worker takes one of the day's places for
-its recipient with a single conditional upsert (`reserve`), so two workers cannot both send
-the sixth; a message that then fails to go gives its place back (`release`). A message over
+message passes. When it reads a batch, before sending any of it, the worker takes one of the
+day's places for the recipient of each capped message with a single conditional upsert
+(`reserve`), so two workers cannot both send the sixth; a message that then fails to go, or
+that the batch hands back untried, gives its place back (`release`). A message over
 the cap is withheld: given up with the reason, erased like any other, and logged, never sent.
 
 Recipients are keyed hashes of their canonical address (emailaddr.identity_key), so

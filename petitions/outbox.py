@@ -6,7 +6,9 @@ transaction that created it (a new signature, say) commits. Workers deliver it:
 1. claim a batch of due messages by setting a lease (`claimed_until`) in a short transaction;
    on PostgreSQL the candidate rows are read `FOR UPDATE SKIP LOCKED`, so workers running at
    the same time claim disjoint batches and never send a message twice;
-2. send the batch over one SMTP connection, outside any transaction;
+2. read the batch, the translated titles its mails name and its recipients' places under the
+   daily cap in one more transaction (`_prepare`), then send it over one SMTP connection,
+   outside any transaction;
 3. mark each message sent (erasing its address and body) or schedule a retry with
    exponential backoff (OUTBOX_RETRY_SECONDS doubling to OUTBOX_MAX_RETRY_SECONDS). If SMTP
    is down, messages wait and go when it is back.
@@ -46,7 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import mailcap
-from .emails import email_for, localized_headers, render
+from .emails import approved_titles, email_for, localized_headers, render
 from .errors import database_unavailable
 from .mail import Mail, PermanentFailure, connect
 from .models import OutboxMessage, utcnow
@@ -187,11 +189,12 @@ class _Claimed:
     html: str | None
     headers: dict | None
 
-    def mail(self) -> Mail:
-        """The message to send: rendered now from its template, or as it was queued (mail
-        queued before the worker rendered it). Raises whatever rendering raises."""
+    def mail(self, titles: Mapping[tuple[int, str], str] | None = None) -> Mail:
+        """The message to send: rendered now from its template (with the batch's translated
+        `titles`, emails.approved_titles), or as it was queued (mail queued before the worker
+        rendered it). Raises whatever rendering raises."""
         if self.template is not None:
-            rendered = render(self.template, self.context or {}, self.locale)
+            rendered = render(self.template, self.context or {}, self.locale, titles=titles)
             headers = localized_headers(self.headers, self.locale)
             return Mail(self.to, rendered.subject, rendered.text, rendered.html, headers)
         return Mail(self.to, self.subject or "", self.text, self.html, self.headers)
@@ -232,19 +235,14 @@ def _mark_failed(
 
 
 def _mark_withheld(session: Session, message: _Claimed) -> None:
-    """Give the message up unsent (over its recipient's cap) and erase it."""
+    """Give the message up unsent (over its recipient's cap) and erase it; the caller
+    commits."""
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message.id)
         .values(
             failed_at=utcnow(), claimed_until=None, last_error=mailcap.WITHHELD_REASON, **ERASED
         )
-    )
-    session.commit()
-    logger.warning(
-        "outbox message %s (%s) withheld: its recipient's daily mail cap is reached",
-        message.id,
-        message.kind,
     )
 
 
@@ -254,7 +252,6 @@ def _release(session: Session, ids: list[int]) -> None:
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=None)
         )
-        session.commit()
 
 
 def _durably(session: Session, write: Callable[[], T], *, until: datetime) -> T:
@@ -341,13 +338,16 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
     lease_ends = claimed_at + lease
     # Worst case for one more message: a connect and a send, each up to MAIL_TIMEOUT.
     stop_at = lease_ends - timedelta(seconds=2 * config["MAIL_TIMEOUT"] + 1)
-    batch = _durably(session, lambda: _claimed_messages(session, ids), until=stop_at)
-    cap = _durably(
-        session,
-        lambda: site_settings.load(session, config)["mail_cap_per_recipient"],
-        until=stop_at,
-    )
     day = claimed_at.date()
+    prepared = _durably(session, partial(_prepare, session, ids, config, day), until=stop_at)
+    for message in prepared.withheld:
+        logger.warning(
+            "outbox message %s (%s) withheld: its recipient's daily mail cap is reached",
+            message.id,
+            message.kind,
+        )
+    report.withheld = len(prepared.withheld)
+    batch = prepared.messages
 
     def record(message: _Claimed, error: str, permanent: bool, recipient=None) -> None:
         def write() -> bool:
@@ -363,40 +363,33 @@ def deliver_batch(session: Session, config: Mapping) -> DeliveryReport:
     except (OSError, smtplib.SMTPException) as exc:
         logger.warning("mail server unavailable, %d messages wait: %s", len(batch), exc)
         for message in batch:
-            record(message, f"connect: {exc}", permanent=False)
+            record(
+                message,
+                f"connect: {exc}",
+                permanent=False,
+                recipient=prepared.places.get(message.id),
+            )
         return report
     try:
         for position, message in enumerate(batch):
             if utcnow() >= stop_at:
-                rest = [m.id for m in batch[position:]]
-                _durably(session, lambda: _release(session, rest), until=lease_ends)  # noqa: B023
-                break
-            recipient = None
-            if message.kind in mailcap.CAPPED_KINDS and message.to:
-                recipient = mailcap.recipient_key(
-                    message.to, config["SIGNER_HASH_KEY"], config["EMAIL_ALIAS_RULES"]
+                rest = batch[position:]
+                _durably(
+                    session, partial(_hand_back, session, rest, prepared, day), until=lease_ends
                 )
-                reserve = partial(mailcap.reserve, session, recipient, day, cap)
-                if not _durably(session, reserve, until=stop_at):
-                    _durably(session, partial(_mark_withheld, session, message), until=lease_ends)
-                    report.withheld += 1
-                    continue
+                break
+            recipient = prepared.places.get(message.id)
             try:
-                # Rendering reads the database (a petition's translated title): it waits for
-                # the database like every other step of the batch.
-                connection.send(_durably(session, message.mail, until=stop_at))
+                connection.send(message.mail(prepared.titles))
             except PermanentFailure as exc:
                 logger.warning("outbox message %s refused: %s", message.id, exc)
                 record(message, str(exc), permanent=True, recipient=recipient)
             except (OSError, smtplib.SMTPException) as exc:
                 record(message, str(exc), permanent=False, recipient=recipient)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
-                if isinstance(exc, SQLAlchemyError) and database_unavailable(exc):
-                    raise  # gone for longer than the lease: its end hands the rest on
                 # Rendering or building it failed (a template, a header it cannot carry): it
                 # is this message's failure, counted and retried like any other, and the
                 # batch goes on.
-                session.rollback()
                 logger.exception(
                     "outbox message %s (%s) could not be built", message.id, message.kind
                 )
@@ -416,6 +409,51 @@ def _unreserve(session: Session, recipient: str | None, day) -> None:
     """A capped message that did not go gives its place back (committed with its outcome)."""
     if recipient is not None:
         mailcap.release(session, recipient, day)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A claimed batch, read and reserved in one transaction (`_prepare`)."""
+
+    #: The messages to send, in order.
+    messages: list[_Claimed]
+    #: Those over their recipient's daily cap, given up unsent.
+    withheld: list[_Claimed]
+    #: Message id -> the recipient key whose place it took (capped kinds only).
+    places: dict[int, str]
+    #: The translated titles the messages name (emails.approved_titles).
+    titles: dict[tuple[int, str], str]
+
+
+def _prepare(session: Session, ids: list[int], config: Mapping, day) -> _Prepared:
+    """Everything a batch needs from the database before its first mail, in one transaction
+    (`_durably` commits it): the messages, the titles they name in their languages, and a
+    place under the daily cap for each capped one (mailcap.reserve), or its withholding.
+    Reading it all up front leaves one commit per message sent, the one that records it."""
+    claimed = _claimed_messages(session, ids)
+    cap = site_settings.load(session, config)["mail_cap_per_recipient"]
+    messages, withheld, places = [], [], {}
+    for message in claimed:
+        if message.kind in mailcap.CAPPED_KINDS and message.to:
+            key = mailcap.recipient_key(
+                message.to, config["SIGNER_HASH_KEY"], config["EMAIL_ALIAS_RULES"]
+            )
+            if not mailcap.reserve(session, key, day, cap):
+                _mark_withheld(session, message)
+                withheld.append(message)
+                continue
+            places[message.id] = key
+        messages.append(message)
+    titles = approved_titles(session, ((m.context, m.locale) for m in messages if m.template))
+    return _Prepared(messages, withheld, places, titles)
+
+
+def _hand_back(session: Session, rest: list[_Claimed], prepared: _Prepared, day) -> None:
+    """The batch is out of time: the messages not tried go back, with their places under the
+    cap, for this or another worker to take at once (committed together)."""
+    for message in rest:
+        _unreserve(session, prepared.places.get(message.id), day)
+    _release(session, [message.id for message in rest])
 
 
 def deliver_all(session: Session, config: Mapping, *, max_batches: int = 1000) -> DeliveryReport:
