@@ -398,6 +398,16 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        "ANSWER_MEMO_SECONDS",
+        "float",
+        1.0,
+        (
+            "Seconds each app process replays an answer the app made shareable (`Cache-Control: "
+            "public`: count.json, anonymous public pages) to the next reader without a cookie "
+            "or a condition, without running the app (petitions/answers.py; 0 turns it off)."
+        ),
+    ),
+    Setting(
         "STATS_MEMO_SECONDS",
         "float",
         30.0,
@@ -1002,6 +1012,7 @@ class TestingConfig(Config):
     COUNT_MEMO_SECONDS = 0.0
     STATS_MEMO_SECONDS = 0.0
     PAGE_MEMO_SECONDS = 0.0
+    ANSWER_MEMO_SECONDS = 0.0
     SQLALCHEMY_DATABASE_URI = "sqlite:///:memory:"
     PUBLIC_BASE_URL = "http://localhost"
     #: The limiter is on, as everywhere, but a test of another feature signs and logs in from

@@ -134,6 +134,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     worker.init_app(app)
     app.add_template_filter(paragraphs)
     app.add_template_filter(summary)
+    from . import answers
+
+    answers.init_app(app)  # last: the outermost WSGI layer
     return app
 
 
