@@ -4,20 +4,26 @@ What it does, all on 127.0.0.1 and bounded in count and time:
 
 1. drops and recreates a PostgreSQL database of its own (default `petitions_bench`), runs the
    migrations and creates one open petition through the CLI;
-2. starts an SMTP sink (aiosmtpd, in this process), gunicorn, and `flask worker` process(es)
-   that deliver the outbox to the sink;
+2. starts an SMTP sink (aiosmtpd, in this process) and the app: with `--through nginx` (the
+   default) the production stack of deploy/loopback.py (nginx with the production template's
+   cache and limits, one gunicorn instance, the mail workers), with `--through gunicorn` a
+   gunicorn and `flask worker` process(es) of its own, without nginx;
 3. phase 1, signing end to end: C client threads, each repeating for fresh addresses
    GET the petition page -> POST sign -> wait for the confirmation mail at the sink ->
-   GET the emailed link -> POST confirm; reports confirmed signatures per second and latencies;
+   GET the emailed link -> POST confirm; reports confirmed signatures per second, latencies
+   and the server CPU per confirmed signature (app + PostgreSQL + nginx);
 4. phase 2, reads: GET /petitions/<id>/count.json, then the anonymous petition page, over R
-   keep-alive connections for a fixed time with `wrk` (or a Python client), then the same
-   against a bare Flask JSON route (bench/baseline_app.py) under the same gunicorn settings,
-   and a bare nginx serving a small static file (the machine's ceiling), for comparison;
-5. checks that the public count equals the confirmations done and that
-   `flask counts reconcile` finds no drift; exits 1 if not (or if any request failed).
+   keep-alive connections for a fixed time with `wrk` (or a Python client), through nginx's
+   cache and straight from gunicorn; then the same against a bare Flask JSON route
+   (bench/baseline_app.py) under the same gunicorn settings, and a bare nginx serving a small
+   static file (the machine's ceiling), for comparison;
+5. checks that the public count equals the confirmations done (through nginx's cache too),
+   that no mail went twice and that `flask counts reconcile` finds no drift; exits 1 if not
+   (or if any request failed).
 
-Everything it started (gunicorn, workers, the sink) is stopped on exit, Ctrl-C or error. The
-Markdown summary goes to stdout (progress to stderr), and with logs to bench/results/<time>/.
+Everything it started (the stack or gunicorn, workers, the sink) is stopped on exit, Ctrl-C or
+error. The Markdown summary goes to stdout (progress to stderr), and with logs to
+bench/results/<time>/.
 
     .venv/bin/python bench/load.py --signatures 300 --read-seconds 5
     make bench BENCH_ARGS='--signatures 300 --read-seconds 5'
@@ -56,6 +62,7 @@ from urllib.parse import urlencode, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from config import ENVIRONMENT_VARIABLES  # noqa: E402 (config.py is at the repository root)
+from deploy import loopback  # noqa: E402
 
 BENCH_DIR = ROOT / "bench"
 HOST = "127.0.0.1"
@@ -91,6 +98,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Load benchmark: sign-and-confirm end to end, then count.json reads.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--through",
+        choices=("nginx", "gunicorn"),
+        default="nginx",
+        help="nginx: the clients talk to the production stack of deploy/loopback.py (Debian "
+        "nginx, its proxy_cache, one gunicorn instance behind it); gunicorn: to gunicorn "
+        "directly, without nginx",
     )
     parser.add_argument(
         "-c",
@@ -130,9 +145,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare Flask baseline")
     parser.add_argument(
+        "--no-ceiling",
         "--no-nginx",
+        dest="no_ceiling",
         action="store_true",
-        help="skip the bare nginx ceiling (a small static file, if nginx is installed)",
+        help="skip the bare nginx ceiling (a small static file, if nginx is installed); "
+        "--through nginx still puts the stack's nginx in front of the app",
     )
     parser.add_argument(
         "--label",
@@ -172,6 +190,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name in ("concurrency", "read_concurrency", "signatures", "workers", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.through == "nginx" and not os.access(loopback.NGINX, os.X_OK):
+        parser.error(
+            f"--through nginx: no nginx at {loopback.NGINX} (`make nginx` installs Debian's, "
+            "NGINX=... names another); --through gunicorn measures without it"
+        )
     if args.mail_workers < 1:
         parser.error("--mail-workers must be at least 1 (nothing would deliver the mail)")
     if args.pg_host not in LOOPBACK_NAMES:
@@ -292,15 +315,19 @@ class CpuSnapshot:
     client: float
     machine_busy: int
     machine_total: int
+    #: nginx's master and its worker processes (the stack's, or the bare ceiling's).
+    nginx: float = 0.0
 
 
 class CpuMeter:
-    """Who used the CPU during a phase: the app, its PostgreSQL backends, the client, others."""
+    """Who used the CPU during a phase: the app, its PostgreSQL backends, nginx, the client,
+    others."""
 
     def __init__(self, database: str) -> None:
         self.database = database
         self.app_pids: list[int] = []
         self.mail_pids: list[int] = []
+        self.nginx_pids: list[int] = []
 
     def snapshot(self) -> CpuSnapshot:
         own = os.times()
@@ -315,6 +342,7 @@ class CpuMeter:
             client=own.user + own.system + reaped.ru_utime + reaped.ru_stime,
             machine_busy=busy,
             machine_total=total,
+            nginx=tree_cpu_seconds(self.nginx_pids),
         )
 
     @staticmethod
@@ -324,6 +352,7 @@ class CpuMeter:
         busy_share = (end.machine_busy - start.machine_busy) / total_ticks
         app = end.app - start.app
         pg = max(end.postgres - start.postgres, 0.0)
+        nginx = max(end.nginx - start.nginx, 0.0)
         client = end.client - start.client
         busy_seconds = busy_share * CPUS * wall
         return {
@@ -332,8 +361,9 @@ class CpuMeter:
             "app": app,
             "mail": max(end.mail - start.mail, 0.0),
             "postgres": pg,
+            "nginx": nginx,
             "client": client,
-            "other": max(busy_seconds - app - pg - client, 0.0),
+            "other": max(busy_seconds - app - pg - nginx - client, 0.0),
         }
 
 
@@ -345,6 +375,7 @@ def cpu_line(usage: dict) -> str:
         f"machine CPU busy {usage['machine_busy_pct']:.0f}% of {CPUS} cores over "
         f"{usage['wall']:.1f} s; cores used on average: app (gunicorn + mail workers) "
         f"{cores(usage['app']):.2f}, PostgreSQL backends {cores(usage['postgres']):.2f}, "
+        f"nginx {cores(usage.get('nginx', 0.0)):.2f}, "
         f"benchmark client {cores(usage['client']):.2f}, "
         f"everything else {cores(usage['other']):.2f}"
     )
@@ -492,28 +523,71 @@ def app_environment(args: argparse.Namespace, port: int, dropped=APP_VARIABLES) 
     env.update(
         PETITIONS_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(48),
-        DATABASE_URL=f"postgresql+psycopg://{a.pg_user}@{a.pg_host}:{a.pg_port}/{a.database}",
+        DATABASE_URL=database_url(a),
         # Plain http on 127.0.0.1: a Secure cookie would never be sent back.
         SESSION_COOKIE_SECURE="0",
         PUBLIC_BASE_URL=f"http://{HOST}:{port}",
-        MAIL_USE_TLS="0",
-        MAIL_USE_SSL="0",
         PYTHONUNBUFFERED="1",
         # Read by gunicorn.conf.py and by the app (which sizes its live streams by it).
         WEB_WORKERS=str(a.workers),
         WEB_THREADS=str(a.threads),
+        **bench_settings(a),
+    )
+    return env
+
+
+def database_url(args: argparse.Namespace) -> str:
+    a = args
+    return f"postgresql+psycopg://{a.pg_user}@{a.pg_host}:{a.pg_port}/{a.database}"
+
+
+def bench_settings(args: argparse.Namespace) -> dict[str, str]:
+    """What the benchmark sets beyond production in either mode: plain SMTP to the sink, no
+    minimum time on the sign form, and the rate-limit storage of --limits."""
+    env = {
+        "MAIL_USE_TLS": "0",
+        "MAIL_USE_SSL": "0",
         # The clients post the sign form the moment its page arrives, faster than a person;
         # every other abuse check runs as in production (and is measured).
-        SIGN_MIN_SECONDS="0",
-    )
-    limits = getattr(a, "limits", "memory")
+        "SIGN_MIN_SECONDS": "0",
+    }
+    limits = getattr(args, "limits", "memory")
     if limits == "off":
         env["RATELIMIT_ENABLED"] = "0"
     elif limits == "redis":
-        env["RATELIMIT_STORAGE_URI"] = a.redis_url
+        env["RATELIMIT_STORAGE_URI"] = args.redis_url
         # This run's own keys: an earlier run's counters must not flag this one's signers.
         env["RATELIMIT_KEY_PREFIX"] = f"bench-{secrets.token_hex(4)}"
     return env
+
+
+def bench_stack(args: argparse.Namespace, workdir: Path, smtp_port: int) -> loopback.Stack:
+    """--through nginx: the production stack of deploy/loopback.py on this run's database.
+
+    Its nginx runs the production template as it is (cache, rate limits, ProxyFix with one
+    hop), in front of one gunicorn instance of --workers x --threads and --mail-workers mail
+    workers that deliver to the sink. The app gets the stack's environment plus
+    bench_settings(); nothing of nginx's is loosened for the benchmark: the form-post zone
+    counts per client address, and each signer connects from an address of its own
+    (signer_address), as real signers do.
+    """
+    env = bench_settings(args)
+    # The stack's processes start from a clean environment; libpq may need the password.
+    if "PGPASSWORD" in os.environ:
+        env["PGPASSWORD"] = os.environ["PGPASSWORD"]
+    return loopback.Stack(
+        workdir,
+        database_url(args),
+        app_instances=1,
+        mail_workers=args.mail_workers,
+        smtp_port=smtp_port,
+        redis_url=None,  # the storage is chosen by bench_settings(), as for --through gunicorn
+        env=env,
+        web_workers=args.workers,
+        web_threads=args.threads,
+        access_logs=False,
+        migrate=False,  # the benchmark runs `flask db upgrade` itself, and checks it
+    )
 
 
 # --- the database ----------------------------------------------------------------------------
@@ -750,6 +824,8 @@ class SigningRun:
     flow: Latencies = field(default_factory=Latencies)
     errors: Counter = field(default_factory=Counter)
     uncertain: int = 0
+    #: nginx's X-Cache-Status of each petition page GET (HIT, MISS, ...; none without nginx).
+    page_cache: Counter = field(default_factory=Counter)
 
     def claim(self) -> int | None:
         with self.lock:
@@ -784,6 +860,8 @@ class SigningRun:
             step = STEPS[0]
             try:
                 page = browser.request("GET", petition_path)
+                with self.lock:
+                    self.page_cache[page.headers.get("X-Cache-Status", "none")] += 1
                 expect(page, 200, step)
                 timings[step] = page.seconds
                 step = STEPS[1]
@@ -858,7 +936,8 @@ def run_signing(run: SigningRun, concurrency: int) -> float:
 
 # --- phase 2: reads ----------------------------------------------------------------------
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+#: The same nginx as the stack's (deploy/loopback.py: $NGINX, else Debian's).
+NGINX = loopback.NGINX
 #: The bare nginx ceiling: one worker per core, no logs, keep-alive as the app has it.
 NGINX_CONF = """daemon off;
 worker_processes auto;
@@ -1028,6 +1107,10 @@ def machine_facts(args: argparse.Namespace) -> dict:
     model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
     mem_kib = re.search(r"^MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text(), re.MULTILINE)
     pg_version = query_one(args, "SHOW server_version")[0]
+    nginx = ""
+    if os.access(NGINX, os.X_OK):
+        out = subprocess.run([NGINX, "-v"], capture_output=True, text=True, check=False)
+        nginx = (out.stdout + out.stderr).strip().removeprefix("nginx version: ")
     wrk = shutil.which("wrk")
     wrk_version = ""
     if wrk:
@@ -1043,6 +1126,7 @@ def machine_facts(args: argparse.Namespace) -> dict:
         "flask": metadata.version("flask"),
         "kernel": platform.release(),
         "wrk": wrk_version,
+        "nginx": nginx or "nginx",
         "loadavg": " ".join(f"{v:.2f}" for v in os.getloadavg()),
     }
 
@@ -1063,10 +1147,12 @@ def step_table(run: SigningRun) -> list[str]:
 
 
 def cpu_ms_per(usage: dict, operations: int) -> str:
-    """Server CPU (app, PostgreSQL) per operation: steadier than rates on a shared machine."""
+    """Server CPU per operation, app + PostgreSQL + nginx = their sum: steadier than rates on
+    a shared machine."""
     if not operations:
         return "–"
-    return f"{1000 * usage['app'] / operations:.2f} + {1000 * usage['postgres'] / operations:.2f}"
+    parts = [1000 * usage[part] / operations for part in ("app", "postgres", "nginx")]
+    return f"{' + '.join(f'{v:.2f}' for v in parts)} = {sum(parts):.2f}"
 
 
 def mail_ms_per(usage: dict, operations: int) -> str:
@@ -1082,6 +1168,13 @@ def read_row(label: str, result: dict, usage: dict) -> str:
         f"| {cpu_ms_per(usage, result['requests'])} |"
     )
 
+
+THROUGH_WORDS = {
+    "nginx": "{nginx} in front (deploy/loopback.py's stack: the production template, its "
+    "proxy_cache and form-post rate limit, `worker_processes auto`, access log off), then one "
+    "gunicorn instance",
+    "gunicorn": "gunicorn directly (no nginx in front)",
+}
 
 LIMITS_WORDS = {
     "memory": "on, counters in each process's memory (`memory://`, the default)",
@@ -1110,6 +1203,7 @@ def markdown(report: dict) -> str:
         f"WEB_THREADS={args.threads}` (gthread), "
         f"{args.mail_workers} `flask worker` process(es), COUNT_SHARDS default |",
         f"| rate limits | {LIMITS_WORDS[getattr(args, 'limits', 'memory')]} |",
+        f"| clients talk to | {THROUGH_WORDS[args.through].format(nginx=m['nginx'])} |",
         "",
     ]
     run: SigningRun | None = report.get("signing")
@@ -1119,10 +1213,11 @@ def markdown(report: dict) -> str:
         mean_flow = sum(flows) / len(flows) if flows else math.nan
         mail_share = 100 * sum(run.steps[STEPS[2]].values) / sum(flows) if flows else math.nan
         lines += [
-            "#### Phase 1: sign and confirm, end to end",
+            f"#### Phase 1: sign and confirm, end to end, through {args.through}",
             "",
             f"{args.concurrency} concurrent clients (threads in the benchmark process, one "
-            "keep-alive connection each); every flow uses a new address and a new cookie jar. "
+            "keep-alive connection each); every flow uses a new address and a new cookie jar, "
+            "from a loopback address of its own. "
             f"**{run.confirmed} signatures confirmed in {report['signing_seconds']:.1f} s: "
             f"{rate:.1f} confirmed signatures/s** "
             f"({sum(run.errors.values())} failed flows, {run.reconnects} stale keep-alive "
@@ -1138,12 +1233,15 @@ def markdown(report: dict) -> str:
             f"(queueing included) {100 - mail_share:.0f}%: when mail dominates and the CPU "
             "has room, the client count is the limit, so add clients.",
             "",
-            f"CPU: {cpu_line(report['signing_cpu'])}. Server CPU per confirmed signature "
-            "(four requests and one mail), app + PostgreSQL: "
-            f"{cpu_ms_per(report['signing_cpu'], run.confirmed)} ms, of which the mail "
-            f"worker {mail_ms_per(report['signing_cpu'], run.confirmed)} ms.",
+            f"CPU: {cpu_line(report['signing_cpu'])}. **Server CPU per confirmed signature** "
+            "(four requests and one mail), app + PostgreSQL + nginx: "
+            f"**{cpu_ms_per(report['signing_cpu'], run.confirmed)} ms**, of the app's the "
+            f"mail worker {mail_ms_per(report['signing_cpu'], run.confirmed)} ms.",
             "",
         ]
+        if args.through == "nginx":
+            seen = ", ".join(f"{n} {status}" for status, n in run.page_cache.most_common())
+            lines += [f"nginx's X-Cache-Status of the petition page GETs: {seen}.", ""]
         if run.errors:
             lines += ["Failed flows:", ""]
             lines += [f"- {n} × {reason}" for reason, n in run.errors.most_common(10)]
@@ -1154,16 +1252,25 @@ def markdown(report: dict) -> str:
             "#### Phase 2: reads",
             "",
             f"{args.read_concurrency} concurrent keep-alive connections for "
-            f"{args.read_seconds:g} s per target, same gunicorn settings for both targets. "
-            "The client runs on the same cores as the server, so it takes CPU from it "
-            "(see the CPU line of each target).",
+            f"{args.read_seconds:g} s per target, same gunicorn settings for the app and the "
+            "baseline. The client runs on the same cores as the server, so it takes CPU from "
+            "it (see the CPU line of each target).",
             "",
             "| target | client | requests | req/s | p50 ms | p90 ms | p95 ms | p99 ms "
-            "| max ms | non-2xx / socket errors | CPU ms/request (app + PostgreSQL) |",
+            "| max ms | non-2xx / socket errors "
+            "| CPU ms/request (app + PostgreSQL + nginx = server) |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         lines += [read_row(label, result, usage) for label, result, usage in reads]
         lines.append("")
+        probes = report.get("cache_probes", [])
+        if probes:
+            said = "; ".join(f"{label}: {first}, then {last}" for label, first, last in probes)
+            lines += [
+                "nginx's X-Cache-Status of one GET just before and one just after each read "
+                f"through it: {said}.",
+                "",
+            ]
         lines += [f"- CPU, {label}: {cpu_line(usage)}." for label, _, usage in reads]
         lines.append("")
     lines += ["#### Checks", ""]
@@ -1184,7 +1291,11 @@ class Bench:
         self.processes = Processes(self.log_dir)
         self.sink = MailSink()
         self.cpu = CpuMeter(args.database)
+        #: --through nginx: the production stack; its nginx's port is `port`.
+        self.stack: loopback.Stack | None = None
+        #: The port the clients use (nginx's, or gunicorn's), and gunicorn's own.
         self.port = free_port()
+        self.app_port = self.port
         self.report: dict = {
             "args": args,
             "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -1221,6 +1332,13 @@ class Bench:
         log(f"recreating database {a.database}")
         recreate_database(a)
         self.report["machine"] = machine_facts(a)
+        self.sink.start()
+        if a.through == "nginx":
+            self.stack = bench_stack(a, self.log_dir / "stack", self.sink.port)
+            self.env = self.stack.environment
+            self.port, self.app_port = self.stack.nginx_port, self.stack.app_ports[0]
+        else:
+            self.env.update(MAIL_SERVER=HOST, MAIL_PORT=str(self.sink.port))
         upgraded = self.flask("db", "upgrade")
         if upgraded.returncode != 0:
             raise RuntimeError(f"db upgrade failed:\n{upgraded.stderr}")
@@ -1235,34 +1353,19 @@ class Bench:
             raise RuntimeError(f"petition create failed:\n{created.stdout}{created.stderr}")
         petition_id = int(found.group(1))
         count_path = f"/petitions/{petition_id}/count.json"
+        page_path = f"/petitions/{petition_id}"
 
-        self.sink.start()
-        self.env.update(MAIL_SERVER=HOST, MAIL_PORT=str(self.sink.port))
-        app_processes = []
-        gunicorn = self.processes.start(
-            "gunicorn", gunicorn_argv("petitions:create_app()", self.port, a), self.env
-        )
-        app_processes.append(gunicorn)
-        for n in range(1, a.mail_workers + 1):
-            app_processes.append(
-                self.processes.start(
-                    f"mail-worker-{n}",
-                    [sys.executable, "-m", "flask", "--app", "petitions", "worker"],
-                    self.env,
-                    stop_signal=signal.SIGINT,  # the worker stops cleanly on KeyboardInterrupt
-                )
-            )
-        self.cpu.app_pids = [p.pid for p in app_processes]
-        self.cpu.mail_pids = [p.pid for p in app_processes if p is not gunicorn]
-        wait_for_http(self.port, count_path, gunicorn)
-        self._warm_up(f"/petitions/{petition_id}", count_path)
+        app_processes = self._start_app(count_path)
+        self._warm_up(page_path, count_path, self.app_port)
+        if self.stack is not None:
+            self._warm_up(page_path, count_path, self.port)  # fills nginx's cache
 
         confirmed = 0
         uncertain = 0
         if not a.skip_signing:
             log(
-                f"phase 1: {a.concurrency} clients sign and confirm, at most {a.signatures} "
-                f"signatures or {a.max_seconds:g} s"
+                f"phase 1: {a.concurrency} clients sign and confirm through {a.through}, at "
+                f"most {a.signatures} signatures or {a.max_seconds:g} s"
             )
             run = SigningRun(
                 port=self.port,
@@ -1286,16 +1389,30 @@ class Bench:
 
         log(f"phase 2: GET {count_path}, {a.read_concurrency} connections, {a.read_seconds:g} s")
         self.report["reads"] = []
-        self._measure_reads("`count.json` (petition app)", self.port, count_path, "wrk-count")
-        page_path = f"/petitions/{petition_id}"
+        self.report["cache_probes"] = []
+        if self.stack is not None:
+            self._measure_reads(
+                "`count.json` through nginx's cache", self.port, count_path, "wrk-count-nginx"
+            )
+        self._measure_reads("`count.json` (petition app)", self.app_port, count_path, "wrk-count")
         log(f"phase 2: GET {page_path} (anonymous), same client")
+        if self.stack is not None:
+            self._measure_reads(
+                "petition page, anonymous, through nginx's cache",
+                self.port,
+                page_path,
+                "wrk-page-nginx",
+            )
         self._measure_reads(
-            "petition page, anonymous (petition app)", self.port, page_path, "wrk-page"
+            "petition page, anonymous (petition app)", self.app_port, page_path, "wrk-page"
         )
 
         self._final_checks(petition_id, count_path, confirmed, uncertain)
+        if self.stack is not None:
+            self._stop_stack()
         for process in reversed(app_processes):
             self.processes.stop(process)
+        self.cpu.nginx_pids = []
 
         if not a.no_baseline:
             port = free_port()
@@ -1312,7 +1429,7 @@ class Bench:
             self._measure_reads("bare Flask JSON route (baseline)", port, "/count.json", "wrk-base")
             self.processes.stop(baseline)
 
-        if not a.no_nginx and shutil.which(NGINX) is not None:
+        if not a.no_ceiling and shutil.which(NGINX) is not None:
             self._nginx_ceiling()
 
         summary = markdown(self.report)
@@ -1325,6 +1442,45 @@ class Bench:
         elif not passed:
             log(f"database {a.database} kept for inspection")
         return 0 if passed else 1
+
+    def _start_app(self, count_path: str) -> list[subprocess.Popen]:
+        """Start the app, and its mail workers, and point the CPU meter at them: the stack
+        (--through nginx), or gunicorn and `flask worker` processes of our own."""
+        a = self.args
+        if self.stack is not None:
+            log(f"starting the stack (deploy/loopback.py) in {self.stack.workdir}")
+            self.stack.start()
+            self.cpu.app_pids = [p for p in [*self.stack.app_pids, *self.stack.worker_pids] if p]
+            self.cpu.mail_pids = [p for p in self.stack.worker_pids if p]
+            self.cpu.nginx_pids = self.stack.nginx_pids[:1]  # the master: its workers follow
+            log(f"nginx on {self.stack.base_url}, gunicorn on {self.stack.app_urls[0]}")
+            return []
+        app_processes = []
+        gunicorn = self.processes.start(
+            "gunicorn", gunicorn_argv("petitions:create_app()", self.port, a), self.env
+        )
+        app_processes.append(gunicorn)
+        for n in range(1, a.mail_workers + 1):
+            app_processes.append(
+                self.processes.start(
+                    f"mail-worker-{n}",
+                    [sys.executable, "-m", "flask", "--app", "petitions", "worker"],
+                    self.env,
+                    stop_signal=signal.SIGINT,  # the worker stops cleanly on KeyboardInterrupt
+                )
+            )
+        self.cpu.app_pids = [p.pid for p in app_processes]
+        self.cpu.mail_pids = [p.pid for p in app_processes if p is not gunicorn]
+        wait_for_http(self.port, count_path, gunicorn)
+        return app_processes
+
+    def _stop_stack(self) -> None:
+        """Stop the stack; its logs stay in the results folder, nginx's cached pages do not."""
+        if self.stack is None:
+            return
+        self.stack.stop()
+        shutil.rmtree(self.stack.workdir / "cache", ignore_errors=True)
+        shutil.rmtree(self.stack.workdir / "temp", ignore_errors=True)
 
     def _nginx_ceiling(self) -> None:
         """Bare nginx serving a small static file on loopback, under the same client: what
@@ -1341,14 +1497,16 @@ class Bench:
             nginx = self.processes.start(
                 "nginx", [NGINX, "-p", str(root), "-c", str(root / "nginx.conf")], os.environ.copy()
             )
-            self.cpu.app_pids = [nginx.pid]
+            self.cpu.app_pids = []
             self.cpu.mail_pids = []
+            self.cpu.nginx_pids = [nginx.pid]
             wait_for_http(port, "/count.json", nginx)
             log("ceiling: bare nginx, a small static file, same client")
             self._measure_reads(
                 "bare nginx, static file (ceiling)", port, "/count.json", "wrk-nginx"
             )
             self.processes.stop(nginx)
+            self.cpu.nginx_pids = []
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
@@ -1373,9 +1531,15 @@ class Bench:
             thread.join(60)
 
     def _measure_reads(self, label: str, port: int, path: str, name: str) -> None:
+        through_nginx = self.stack is not None and port == self.port
+        if through_nginx:
+            first = cache_status(port, path)
         before = self.cpu.snapshot()
         result = run_reads(self.args, self.processes, port, path, name, self.log_dir)
         usage = CpuMeter.usage(before, self.cpu.snapshot())
+        if through_nginx:
+            # What the cache said just before and just after: whether the reads were its hits.
+            self.report["cache_probes"].append((label, first, cache_status(port, path)))
         self.report["reads"].append((label, result, usage))
         log(
             f"{label}: {result['rps']:.0f} req/s, p50 {ms(result['p50'])} ms, "
@@ -1388,13 +1552,20 @@ class Bench:
         )
 
     def _final_checks(self, petition_id: int, count_path: str, confirmed: int, uncertain: int):
-        answer = Browser(self.port).request("GET", count_path)
-        public = json.loads(answer.text)["signature_count"] if answer.status == 200 else None
+        public = public_count(self.app_port, count_path)
         note = f" ({uncertain} confirm POSTs lost in transit)" if uncertain else ""
         self.check(
             public == confirmed,
-            f"public count (count.json) {public} = confirmations done {confirmed}{note}",
+            f"public count (count.json from the app) {public} = confirmations done "
+            f"{confirmed}{note}",
         )
+        if self.stack is not None:
+            shown, waited = self._settled_count(count_path, confirmed)
+            self.check(
+                shown == confirmed,
+                f"count.json through nginx's cache {shown} = confirmations done {confirmed} "
+                f"(after {waited:.1f} s; the cache may keep a copy for its max-age)",
+            )
         rows = query_one(
             self.args,
             "SELECT (SELECT count(*) FROM signatures WHERE status = 'confirmed'),"
@@ -1432,9 +1603,50 @@ class Bench:
             f"`flask counts reconcile` exit {reconciled.returncode}: {said[:300]}",
         )
 
+    def _settled_count(self, count_path: str, expected: int) -> tuple[int | None, float]:
+        """The count readers see through nginx's cache, once it has caught up with `expected`
+        (or the last one seen within SETTLE_SECONDS), and how long that took."""
+        started = time.monotonic()
+        while True:
+            shown = public_count(self.port, count_path)
+            waited = time.monotonic() - started
+            if shown == expected or waited > SETTLE_SECONDS:
+                return shown, waited
+            time.sleep(0.25)
+
     def cleanup(self) -> None:
+        self._stop_stack()
         self.processes.stop_all()
         self.sink.stop()
+
+
+#: How long the count through nginx's cache may take to show the final total: the app's
+#: API_CACHE_MAX_AGE (a few seconds) and one background refresh, with room to spare.
+SETTLE_SECONDS = 30.0
+
+
+def cache_status(port: int, path: str) -> str:
+    """nginx's X-Cache-Status (HIT, STALE, MISS, ...) for one GET of `path` as wrk sends it.
+
+    The cache key holds the reader's language, so this asks with wrk's headers (no
+    Accept-Language, no cookie), not a Browser's: it then reports, and before the reads fills,
+    the copy the reads get. Else the reads' first request is a miss that the other connections
+    wait for (proxy_cache_lock checks every 500 ms).
+    """
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.headers.get("X-Cache-Status", "none")
+    finally:
+        connection.close()
+
+
+def public_count(port: int, count_path: str) -> int | None:
+    """The total count.json says on `port`, or None if it did not answer 200."""
+    answer = Browser(port).request("GET", count_path)
+    return json.loads(answer.text)["signature_count"] if answer.status == 200 else None
 
 
 def main(argv: list[str] | None = None) -> int:
