@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -71,43 +71,51 @@ def enqueue(
     locale: str,
     context: Mapping,
     headers: Mapping[str, str] | None = None,
-) -> OutboxMessage:
+) -> None:
     """Queue the email `kind` of petitions/emails.py for `to`, written in `locale` from the
     plain values of `context` when the worker sends it, with any extra `headers`
-    (List-Unsubscribe, say)."""
+    (List-Unsubscribe, say). One INSERT in the caller's transaction."""
     email_for(kind)
-    message = OutboxMessage(
+    now = utcnow()
+    _queue(
+        session,
         kind=kind,
         to_address=to,
         template=kind,
         locale=locale,
         context=dict(context),
-        body_text="",
         headers=dict(headers) if headers else None,
-        next_attempt_at=utcnow(),
+        created_at=now,
+        next_attempt_at=now,
     )
-    session.add(message)
-    return message
 
 
-def withhold(session: Session, *, kind: str, reason: str) -> OutboxMessage:
+def withhold(session: Session, *, kind: str, reason: str) -> None:
     """Record, in place of a message, that none is sent (a mail limit, no such account).
 
     The caller writes this row where it would otherwise queue a message, so a request does
     the same work whatever it answers (see emails.py). It keeps no recipient and no text.
     """
     now = utcnow()
-    message = OutboxMessage(
+    _queue(
+        session,
         kind=kind,
-        to_address=None,
-        body_text="",
         created_at=now,
         next_attempt_at=now,
         failed_at=now,
         last_error=f"withheld: {reason}",
     )
-    session.add(message)
-    return message
+
+
+#: Built once, on the table (no ORM flush): every signature queues a row.
+_QUEUE = insert(OutboxMessage.__table__)
+
+
+def _queue(session: Session, **values) -> None:
+    """Insert an outbox row now; a value left None is the column's NULL (a JSON column given
+    None would store JSON `null`)."""
+    row = {name: value for name, value in values.items() if value is not None}
+    session.execute(_QUEUE, {"body_text": "", "attempts": 0, **row})
 
 
 def backoff(attempts: int, *, first: float = 5.0, longest: float = 15 * 60.0) -> timedelta:
