@@ -12,14 +12,26 @@ over HTTP, against the app served as in production. All on 127.0.0.1 and bounded
    - sign: new / pending / already confirmed / pending at the mail limit;
    - password reset: confirmed account / unconfirmed account / no account;
    - sign-up: new address / unconfirmed account / confirmed account;
-2. starts gunicorn with the repository's gunicorn.conf.py (no mail worker: the mail only
-   queues, which is all a request does with it);
+2. starts gunicorn with the repository's gunicorn.conf.py and bench/load.py's settings
+   (production, except SIGN_MIN_SECONDS=0: the visitors post at once; no mail worker: the
+   mail only queues, which is all a request does with it);
 3. per endpoint, in rounds: each round sends one request of every branch in a shuffled order
-   (so drift on a shared machine hits every branch alike), each a GET of the form for a fresh
-   CSRF token and session (not timed) and the POST (timed, on one keep-alive connection);
+   (so drift on a shared machine hits every branch alike). Each request is a new visitor
+   connecting from a loopback network of its own (127.a.b.1, load.signer_address), so the
+   per-address and per-network limits never refuse or flag it, and each round's addresses
+   have a domain of their own, below the per-domain signing rate. The visitor GETs the page
+   with the form (not timed), then POSTs it (timed) on the same keep-alive connection, with
+   the fields the page's form carries:
+   - sign: the petition page, as a shared cache serves it to everyone, so no session (the
+     page must set no cookie): the POST carries none, only Origin
+     (security.same_origin_posts) and the form's signed "served at";
+   - password reset and sign-up: the form's page, which starts a session; the POST sends
+     its cookie and the form's CSRF token;
 4. reports median, p90 and mean per branch and a two-sided Mann-Whitney U test per pair of
    branches, and checks that every branch did what it was prepared for (the outbox rows the
-   requests wrote) and that the answers are byte-for-byte the same shape.
+   requests wrote; for sign also that every new signature is unflagged, has its time to
+   submit and came from its own network) and that the answers are byte-for-byte the same
+   shape.
 
 Exit status: 0 if no pair differs at p < 0.005, 1 if one does (or the answers differ),
 2 if a branch did not take the path it was prepared for (the run proves nothing, whatever the
@@ -29,7 +41,7 @@ bench/results/<time>-timing/. The database is dropped after a run that exits 0 (
 --keep-database), kept otherwise.
 
 It reuses bench/load.py's helpers (processes, gunicorn, the database, the HTTP client, the
-machine facts), so run it as a script from the repository root:
+visitors' addresses, the machine facts), so run it as a script from the repository root:
 
     .venv/bin/python bench/timing.py                 # 50 requests per branch, ~1.5 minutes
     make bench-timing BENCH_ARGS='--requests 100 --endpoints sign,reset'
@@ -56,10 +68,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 import load
-from load import HOST, ROOT, Browser, CpuMeter, Processes, csrf_token, expect, log
+from load import HOST, ROOT, Browser, CpuMeter, Processes, expect, log
 
 #: Two answers "differ" below this p-value (the attack's own figures had p < 0.005).
 SIGNIFICANT = 0.005
@@ -93,19 +106,29 @@ class Branch:
     mail: tuple[str, bool]
 
     def address(self, n: int, tag: str) -> str:
-        return f"{self.code}{n:04d}.{tag}@example.org"
+        """Its address of round n: one domain per round, so no email domain reaches the
+        per-domain signing rate (RATE_SIGN_DOMAIN, ~10 a minute) and flags the signature."""
+        return f"{self.code}{n:04d}.{tag}@r{n:04d}.example.org"
 
 
 @dataclass(frozen=True)
 class Endpoint:
     name: str
     title: str
+    #: The page a visitor reads before posting (it carries the form).
     form_path: str
     post_path: str
     branches: tuple[Branch, ...]
-    form: Callable[[str, str], dict]
+    #: What the visitor types and ticks, for an address.
+    form: Callable[[str], dict]
     #: Where every answer redirects (the same page whatever the address).
     location: str
+    #: The hidden fields the page's form must carry (posted back as served).
+    hidden: tuple[str, ...]
+    #: True: the page is one a shared cache serves everyone, so it must set no cookie and the
+    #: visitor posts none (the sign form); False: the page starts a session whose CSRF token
+    #: the form carries.
+    sessionless: bool
 
 
 def endpoints(petition_id: int) -> dict[str, Endpoint]:
@@ -122,8 +145,7 @@ def endpoints(petition_id: int) -> dict[str, Endpoint]:
                 Branch("already confirmed", "scnf", ("already_signed", True)),
                 Branch("at the mail limit", "slim", ("confirmation", False)),
             ),
-            lambda token, email: {
-                "csrf_token": token,
+            lambda email: {
                 "name": "Timing Signer",
                 "email": email,
                 "country": "KG",
@@ -131,6 +153,8 @@ def endpoints(petition_id: int) -> dict[str, Endpoint]:
                 "consent": "y",
             },
             f"{petition}/signed",
+            ("served",),
+            True,
         ),
         "reset": Endpoint(
             "reset",
@@ -142,8 +166,10 @@ def endpoints(petition_id: int) -> dict[str, Endpoint]:
                 Branch("unconfirmed account", "runc", ("account_reset", True)),
                 Branch("no account", "rnon", ("account_reset", False)),
             ),
-            lambda token, email: {"csrf_token": token, "email": email},
+            lambda email: {"email": email},
             "/account/check-email",
+            ("csrf_token",),
+            False,
         ),
         "signup": Endpoint(
             "signup",
@@ -155,8 +181,7 @@ def endpoints(petition_id: int) -> dict[str, Endpoint]:
                 Branch("unconfirmed account", "uunc", ("account_confirm", True)),
                 Branch("confirmed account", "ucnf", ("account_exists", True)),
             ),
-            lambda token, email: {
-                "csrf_token": token,
+            lambda email: {
                 "email": email,
                 "display_name": "Timing Organiser",
                 "password": PASSWORD,
@@ -164,6 +189,8 @@ def endpoints(petition_id: int) -> dict[str, Endpoint]:
                 "consent": "y",
             },
             "/account/check-email",
+            ("csrf_token",),
+            False,
         ),
     }
 
@@ -316,13 +343,13 @@ def prepare(env: dict, chosen: list[Endpoint], rounds: int, tag: str) -> int:
     names; returns the petition's id. Runs the app in this process with the environment
     gunicorn gets, so keys and limits are the same."""
     from flask_migrate import upgrade
-    from petitions.auth.passwords import hash_password
     from sqlalchemy import select, text
 
     from petitions import create_app
     from petitions.emailaddr import normalise_for_identity
     from petitions.extensions import db
     from petitions.models import Petition, Role, Signature, User, utcnow
+    from petitions.passwords import hash_password
     from petitions.services import petitions
     from petitions.services.signing import Signer, SigningPolicy, confirm_signature, sign_petition
 
@@ -420,6 +447,8 @@ class Measured:
     #: Every timed request: (round, place in its round, branch code, seconds).
     rows: list[tuple[int, int, str, float]] = field(default_factory=list)
     seconds: float = 0.0
+    #: sign only: what the new-address requests stored (see new_signatures).
+    new_signatures: dict[str, int] | None = None
 
 
 def shape(answer: load.Answer) -> tuple:
@@ -447,11 +476,58 @@ def outbox_since(args: argparse.Namespace, mark: int) -> Counter:
     return Counter({(kind, prefix): n for kind, prefix, n in rows})
 
 
+class PageForm(HTMLParser):
+    """What a browser would post of the form whose action is `action`: its hidden fields and
+    empty text inputs (the honeypot among them) as the page has them; no unticked box."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__()
+        self.action = action
+        self.inside = False
+        self.found = False
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("method", "").lower() == "post":
+            self.inside = a.get("action", "").split("#", 1)[0] == self.action
+            self.found |= self.inside
+        elif tag == "input" and self.inside and a.get("name"):
+            kind = a.get("type", "text").lower()
+            if kind in ("checkbox", "radio") and "checked" not in a:
+                return
+            if kind not in ("submit", "button", "image", "file"):
+                self.fields[a["name"]] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+
+
+def page_form(page: load.Answer, endpoint: Endpoint) -> dict[str, str]:
+    parser = PageForm(endpoint.post_path)
+    parser.feed(page.text)
+    step = f"GET {endpoint.form_path}"
+    if not parser.found:
+        raise load.FlowError(f"{step}: no form posting to {endpoint.post_path}")
+    missing = [name for name in endpoint.hidden if not parser.fields.get(name)]
+    if missing:
+        raise load.FlowError(f"{step}: the form has no {', '.join(missing)}")
+    return parser.fields
+
+
 def measure(
-    args: argparse.Namespace, port: int, endpoint: Endpoint, tag: str, rng: random.Random
+    args: argparse.Namespace,
+    port: int,
+    endpoint: Endpoint,
+    tag: str,
+    rng: random.Random,
+    visitors: Iterator[int],
 ) -> Measured:
     """`args.warmup` untimed rounds, then `args.requests` timed ones; each round one request
-    per branch in a shuffled order, one keep-alive connection for all of them."""
+    per branch in a shuffled order, each by a new visitor from a network of its own
+    (load.signer_address): a new connection, the page with the form (not timed), then the
+    POST on the same keep-alive connection (timed)."""
     result = Measured(endpoint)
     result.times = {b.code: [] for b in endpoint.branches}
     result.shapes = {b.code: Counter() for b in endpoint.branches}
@@ -465,11 +541,15 @@ def measure(
             order = list(endpoint.branches)
             rng.shuffle(order)
             for place, branch in enumerate(order):
-                browser.forget_cookies()  # a new visitor: fresh session and CSRF token
+                browser.become(load.signer_address(next(visitors)))
                 result.connections += browser.connection is None
                 page = browser.request("GET", endpoint.form_path)
                 expect(page, 200, f"GET {endpoint.form_path}")
-                form = endpoint.form(csrf_token(page, endpoint.form_path), branch.address(n, tag))
+                if endpoint.sessionless and browser.cookies:
+                    raise load.FlowError(
+                        f"GET {endpoint.form_path} set a cookie: no shared cache would serve it"
+                    )
+                form = {**page_form(page, endpoint), **endpoint.form(branch.address(n, tag))}
                 result.connections += browser.connection is None
                 answer = browser.request("POST", endpoint.post_path, form)
                 expect(answer, 303, endpoint.title)
@@ -484,7 +564,26 @@ def measure(
         browser.close()
     result.seconds = time.monotonic() - started
     result.outbox = outbox_since(args, mark)
+    if endpoint.name == "sign":
+        result.new_signatures = new_signatures(args, tag)
     return result
+
+
+def new_signatures(args: argparse.Namespace, tag: str) -> dict[str, int]:
+    """What the new-address branch's requests stored: the rows, those flagged (a signing rate
+    reached, say: the same answer and mail, but another path), those without the time to
+    submit (the page's `served` was not read) and the client addresses they came from."""
+    import psycopg
+
+    with psycopg.connect(
+        host=args.pg_host, port=args.pg_port, user=args.pg_user, dbname=args.database
+    ) as conn:
+        rows, flagged, untimed, sources = conn.execute(
+            "SELECT count(*), count(flag), count(*) - count(submit_ms),"
+            " count(DISTINCT client_network) FROM signatures WHERE email LIKE %s",
+            (f"snew%.{tag}@%",),
+        ).fetchone()
+    return {"rows": rows, "flagged": flagged, "untimed": untimed, "networks": sources}
 
 
 def write_times(path: Path, measured: list[Measured]) -> None:
@@ -576,12 +675,26 @@ def endpoint_section(m: Measured, rounds: int) -> Verdict:
         kind, addressed = b.mail
         expected[(kind, b.code if addressed else "")] += rounds
     valid = m.outbox == expected and redirected
+    stored = ""
+    if m.new_signatures is not None:
+        # Flagged, untimed or sharing a network, a signature gets the same answer and mail
+        # as any other: only its row tells that the screening took another path.
+        s = m.new_signatures
+        wanted = {"rows": rounds, "flagged": 0, "untimed": 0, "networks": rounds}
+        valid &= s == wanted
+        stored = (
+            f"; new-address signatures stored, warm-up included: {s['rows']}, from "
+            f"{s['networks']} networks, {s['flagged']} flagged, {s['untimed']} without a "
+            "time to submit"
+            + ("" if s == wanted else f" (expected {rounds} from {rounds} networks, 0 and 0)")
+        )
     lines += [
         f"- {'✅' if same_answers else '❌'} every answer the same: {answers}",
         f"- {'✅' if valid else '❌'} each branch took the path it was prepared for: "
         f"{'every' if redirected else 'not every'} answer redirects to `{e.location}`; "
         f"outbox rows written, warm-up included: {fmt_outbox(m.outbox)}"
-        + ("" if m.outbox == expected else f" (expected {fmt_outbox(expected)})"),
+        + ("" if m.outbox == expected else f" (expected {fmt_outbox(expected)})")
+        + stored,
         "",
     ]
     return Verdict(lines, differs, valid)
@@ -673,9 +786,10 @@ def execute(args: argparse.Namespace, processes: Processes, log_dir: Path) -> in
     rng = random.Random(args.seed)
     before = meter.snapshot()
     measured = []
+    visitors = itertools.count()  # every request's visitor on a network of its own
     for endpoint in chosen:
         log(f"{endpoint.name}: {rounds} rounds of {len(endpoint.branches)} branches")
-        measured.append(measure(args, port, endpoint, tag, rng))
+        measured.append(measure(args, port, endpoint, tag, rng, visitors))
     report["cpu"] = CpuMeter.usage(before, meter.snapshot())
     report["loadavg_end"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
     processes.stop(gunicorn)
