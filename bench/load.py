@@ -798,6 +798,18 @@ def expect(answer: Answer, status: int, step: str, text: str | None = None) -> N
         raise FlowError(f"{step}: page does not say {text!r}")
 
 
+#: The sign form's signed "served at" (screen.prepare), posted back as a browser does.
+SERVED_FIELD = re.compile(r'<input[^>]*\bname="served"[^>]*\bvalue="([^"]*)"')
+
+
+def served_value(page: Answer) -> str:
+    """The page's `served` value; its absence means the form is not the one signers get."""
+    found = SERVED_FIELD.search(page.text)
+    if found is None:
+        raise FlowError(f"{STEPS[0]}: the sign form carries no served value")
+    return found.group(1)
+
+
 # --- phase 1: sign and confirm ---------------------------------------------------------------
 
 STEPS = ("GET petition page", "POST sign", "mail arrives", "GET confirm link", "POST confirm")
@@ -874,6 +886,8 @@ class SigningRun:
                         "country": "KG",
                         "region": "Chüy",
                         "consent": "y",
+                        "website": "",
+                        "served": served_value(page),
                     },
                 )
                 expect(signed, 303, step)
@@ -1574,9 +1588,15 @@ class Bench:
             " (SELECT count(*) FROM outbox_messages WHERE failed_at IS NOT NULL),"
             " (SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL AND failed_at IS NULL),"
             f" (SELECT coalesce(sum(count), 0) FROM petition_count_shards"
-            f"  WHERE petition_id = {int(petition_id)})",
+            f"  WHERE petition_id = {int(petition_id)}),"
+            " (SELECT count(*) FROM signatures WHERE submit_ms IS NULL OR flag IS NOT NULL)",
         )
-        db_confirmed, pending, sent, failed, waiting, stored = rows
+        db_confirmed, pending, sent, failed, waiting, stored, unlike = rows
+        self.check(
+            unlike == 0,
+            f"{unlike} signatures flagged or without a time to submit (every signer posted the "
+            "form as its page served it, from a network of its own)",
+        )
         self.check(
             stored == db_confirmed,
             f"stored total (sum of the count shards, read with SQL) {stored} = confirmed rows "
