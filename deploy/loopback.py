@@ -14,8 +14,8 @@ instance's death or a mail worker's does to the others:
 
 Every process runs in a session of its own and writes its log into `workdir`; stop() (or
 leaving the `with`) asks each to stop, waits a bounded time and kills what is left. nginx runs
-in the foreground (`daemon off`) with its pid file, logs, cache and temp folders in `workdir`
-(`nginx -p workdir -c workdir/nginx.conf`), as root too.
+in the foreground (`daemon off`) with its pid file, logs, cache, temp folders and error pages
+in `workdir` (`nginx -p workdir -c workdir/nginx.conf`), as root too.
 
 `python deploy/loopback.py` (`make stack`) runs the stack in the foreground on the local
 PostgreSQL (database petitions_stack, created if missing, with the demo data of `flask seed`)
@@ -350,6 +350,7 @@ class Stack:
         for folder in ("cache", "temp"):
             (self.workdir / folder).mkdir(exist_ok=True)
         conf = self.workdir / "nginx.conf"
+        render.write_error_pages(self.workdir / "error-pages", self.environment)
         conf.write_text(
             render.render_loopback(
                 render.app_facts(self.environment),

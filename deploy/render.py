@@ -3,15 +3,18 @@
 
 `python deploy/render.py` rewrites deploy/nginx/petitions.conf, the production file the
 repository carries (for petitions.example.kg, one instance on 127.0.0.1:8000; a test checks it
-is up to date). An operator renders their own the same way:
+is up to date). An operator renders their own the same way, with the pages nginx answers by
+itself (its 429, and its 503 when no instance answers, in every language of the site):
 
     python deploy/render.py --server-name petitions.kg --app 10.0.0.5:8000 --app 10.0.0.6:8000 \\
-        --output /etc/nginx/sites-available/petitions.conf
+        --output /etc/nginx/sites-available/petitions.conf \\
+        --error-pages /srv/petitions/instance/error-pages
 
 deploy/loopback.py renders the same template for a stack on 127.0.0.1. What the app decides
 (its languages, cookie names, the length of a live stream, the body limit, the fingerprints of
 static names) is read from the app's own config, so nginx cannot disagree with it; render again
-after changing LANGUAGES, LIVE_STREAM_SECONDS or MAX_CONTENT_LENGTH.
+after changing LANGUAGES, LIVE_STREAM_SECONDS or MAX_CONTENT_LENGTH, and the error pages after
+each release (they are the app's templates: proxy_pages in petitions/errors.py).
 """
 
 from __future__ import annotations
@@ -43,8 +46,18 @@ PRODUCTION_ACCESS_LOG = "/var/log/nginx/petitions.access.log petitions"
 #: one address sends in practice; the app's own, finer limits do the rest.
 FORM_RATE = "5r/s"
 FORM_BURST = 100
+#: Retry-After of nginx's 429 (FORM_RATE's zone, and the streams per address). Once the burst
+#: is spent the zone frees FORM_RATE posts a second, which a flood still running takes at once;
+#: in 5 s there is room for 25, enough for the person and the others behind their address,
+#: and still a short wait for someone who reads "try again in 5 seconds".
+FORM_RETRY_AFTER = 5
 #: Live-count streams one address may hold open (the app caps them per process as well).
 STREAMS_PER_ADDRESS = 20
+#: After max_fails failures an instance is left alone this many seconds.
+UPSTREAM_FAIL_TIMEOUT = 10
+#: Retry-After of nginx's 503 when no instance answers: sooner, nginx would still be leaving
+#: the failed instances alone.
+UNAVAILABLE_RETRY_AFTER = UPSTREAM_FAIL_TIMEOUT
 #: Seconds nginx keeps an idle connection to an instance; gunicorn's WEB_KEEPALIVE is longer.
 UPSTREAM_KEEPALIVE_TIMEOUT = 60
 
@@ -88,16 +101,39 @@ class AppFacts:
         )
 
 
-def app_facts(environ: Mapping[str, str] | None = None) -> AppFacts:
-    """The facts of the app as configured by `environ`, the environment it runs with (by
-    default this process's). No database is opened."""
+def _app(environ: Mapping[str, str] | None):
     from petitions import create_app
 
     settings = {"PETITIONS_ENV": "development", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
     if environ is None:
-        return AppFacts.from_app(create_app(settings))
+        return create_app(settings)
     with patch.dict(os.environ, environ, clear=True):
-        return AppFacts.from_app(create_app(settings))
+        return create_app(settings)
+
+
+def app_facts(environ: Mapping[str, str] | None = None) -> AppFacts:
+    """The facts of the app as configured by `environ`, the environment it runs with (by
+    default this process's). No database is opened."""
+    return AppFacts.from_app(_app(environ))
+
+
+def write_error_pages(directory: Path, environ: Mapping[str, str] | None = None) -> list[Path]:
+    """nginx's own 429 and 503 pages, `directory/<language>/429.html` and `503.html`, from the
+    app configured by `environ` (as app_facts), saying the waits nginx sends as Retry-After."""
+    from petitions.errors import proxy_pages
+
+    pages = proxy_pages(
+        _app(environ),
+        too_many_retry_after=FORM_RETRY_AFTER,
+        unavailable_retry_after=UNAVAILABLE_RETRY_AFTER,
+    )
+    written = []
+    for name, html in pages.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html)
+        written.append(path)
+    return written
 
 
 @dataclass(frozen=True)
@@ -108,6 +144,8 @@ class Placement:
     upstreams: tuple[str, ...]
     #: The checkout whose static/ folder nginx serves.
     static_root: Path
+    #: Where write_error_pages() put nginx's own error pages.
+    error_pages: Path
     cache_dir: Path
     #: nginx's access_log arguments: a path and the format, or "off".
     access_log: str
@@ -136,12 +174,14 @@ def render(facts: AppFacts, placement: Placement, header: str) -> str:
             header=header,
             upstreams=placement.upstreams,
             static_root=placement.static_root,
+            error_pages=placement.error_pages,
             cache_dir=placement.cache_dir,
             access_log=placement.access_log,
             production=placement.production,
             server_name=placement.server_name,
             listen=placement.listen,
             languages=facts.languages,
+            default_language=facts.default_language,
             prefixed_languages=[c for c in facts.languages if c != facts.default_language],
             language_cookie=facts.language_cookie,
             session_cookie=facts.session_cookie,
@@ -155,6 +195,9 @@ def render(facts: AppFacts, placement: Placement, header: str) -> str:
             form_rate=FORM_RATE,
             form_burst=FORM_BURST,
             streams_per_address=STREAMS_PER_ADDRESS,
+            form_retry_after=FORM_RETRY_AFTER,
+            upstream_fail_timeout=UPSTREAM_FAIL_TIMEOUT,
+            unavailable_retry_after=UNAVAILABLE_RETRY_AFTER,
             upstream_keepalive_timeout=UPSTREAM_KEEPALIVE_TIMEOUT,
         )
     )
@@ -174,10 +217,14 @@ def render_production(
     upstreams: Sequence[str] = EXAMPLE_UPSTREAMS,
     checkout: Path = EXAMPLE_CHECKOUT,
     cache_dir: Path = PRODUCTION_CACHE_DIR,
+    error_pages: Path | None = None,
 ) -> str:
+    """The production file; nginx's error pages in `error_pages` (by default the checkout's
+    instance/error-pages)."""
     placement = Placement(
         upstreams=tuple(upstreams),
         static_root=checkout,
+        error_pages=error_pages or checkout / "instance" / "error-pages",
         cache_dir=cache_dir,
         access_log=PRODUCTION_ACCESS_LOG,
         production=True,
@@ -224,10 +271,12 @@ def render_loopback(
     access_log: bool = True,
     worker_processes: str = "auto",
 ) -> str:
-    """A whole nginx.conf for 127.0.0.1:`port` whose files all live in `workdir`."""
+    """A whole nginx.conf for 127.0.0.1:`port` whose files all live in `workdir` (the error
+    pages in workdir/error-pages, see write_error_pages)."""
     placement = Placement(
         upstreams=tuple(upstreams),
         static_root=ROOT,
+        error_pages=workdir / "error-pages",
         cache_dir=workdir / "cache",
         access_log=f"{workdir}/nginx.access.log petitions" if access_log else "off",
         production=False,
@@ -259,6 +308,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--checkout", type=Path, default=EXAMPLE_CHECKOUT)
     parser.add_argument("--cache-dir", type=Path, default=PRODUCTION_CACHE_DIR)
     parser.add_argument("--output", type=Path, default=PRODUCTION_FILE)
+    parser.add_argument(
+        "--error-pages",
+        type=Path,
+        metavar="DIR",
+        help="write nginx's error pages into DIR, which the configuration then names "
+        "(without it: names CHECKOUT/instance/error-pages and writes no pages)",
+    )
     args = parser.parse_args(argv)
     text = render_production(
         app_facts(),
@@ -266,9 +322,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         upstreams=args.upstreams or EXAMPLE_UPSTREAMS,
         checkout=args.checkout,
         cache_dir=args.cache_dir,
+        error_pages=args.error_pages.resolve() if args.error_pages else None,
     )
     args.output.write_text(text)
     print(f"wrote {args.output}")
+    if args.error_pages:
+        pages = write_error_pages(args.error_pages)
+        print(f"wrote {len(pages)} error pages in {args.error_pages}")
 
 
 if __name__ == "__main__":

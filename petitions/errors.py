@@ -11,6 +11,11 @@ a 500 with its traceback in the log.
 Over a rate limit (limits.py), the answer is 429 with Retry-After (the seconds until the
 limit's window ends): a page that says what happened and when to try again, or problem+json
 for the API and .json URLs.
+
+nginx answers some requests without the app: its own rate limit's 429, and a 503 when no
+instance answers. Those pages are these templates too, rendered ahead of time in every
+language (`proxy_pages`, written by deploy/render.py), so the reader sees the site's page in
+their language rather than nginx's bare one.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import math
 import sqlite3
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, make_response, render_template, request
 from flask_babel import format_timedelta
@@ -37,6 +43,7 @@ from werkzeug.exceptions import (
 
 from .extensions import db, limiter
 from .http import problem
+from .languages import ENVIRON_KEY, ROOT_KEY
 from .security import CrossSitePost
 
 logger = logging.getLogger(__name__)
@@ -246,6 +253,43 @@ def handle_unexpected(error: Exception):
             "please try again in a moment."
         ),
     )
+
+
+def proxy_pages(
+    app: Flask, *, too_many_retry_after: int, unavailable_retry_after: int
+) -> dict[str, str]:
+    """nginx's own error pages, `{"ru/429.html": html, "ru/503.html": html, ...}` for every
+    language of the site: its rate limit's 429 and its 503 when no app instance answers.
+
+    Rendered from the app's 429 and error templates as a request for the language's home page
+    would be, outside any real request (no database, no reader: the header shows the logged-out
+    links), and saying the same wait as the Retry-After nginx sends with them.
+    """
+    site = urlsplit(app.config["PUBLIC_BASE_URL"])
+    default = app.config["BABEL_DEFAULT_LOCALE"]
+    pages = {}
+    for code in app.config["LANGUAGES"]:
+        prefix = "" if code == default else f"/{code}"
+        environ = {ROOT_KEY: "", **({ENVIRON_KEY: code} if prefix else {})}
+        with app.test_request_context(
+            "/", base_url=f"{site.scheme}://{site.netloc}{prefix}", environ_overrides=environ
+        ):
+            too_many_when = format_timedelta(
+                timedelta(seconds=too_many_retry_after), add_direction=True
+            )
+            unavailable_when = format_timedelta(
+                timedelta(seconds=unavailable_retry_after), add_direction=True
+            )
+            pages[f"{code}/429.html"] = render_template(
+                "errors/429.html", title=_("Too many attempts"), when=too_many_when
+            )
+            pages[f"{code}/503.html"] = render_template(
+                "errors/error.html",
+                status=503,
+                title=_("The site is busy or under maintenance"),
+                message=_("Please try again %(when)s.", when=unavailable_when),
+            )
+    return pages
 
 
 def init_app(app: Flask) -> None:

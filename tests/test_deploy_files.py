@@ -79,3 +79,14 @@ def test_nginx_waits_on_a_live_stream_longer_than_the_app_makes_it_last():
     facts = render.app_facts({"LIVE_STREAM_SECONDS": "120", "LIVE_HEARTBEAT_SECONDS": "15"})
     timeouts = re.findall(r"proxy_read_timeout (\d+)s;", render.render_production(facts))
     assert timeouts and int(timeouts[0]) > 120
+
+
+def test_render_writes_each_languages_error_pages_where_the_configuration_looks(tmp_path):
+    pages = tmp_path / "error-pages"
+    render.main(["--output", str(tmp_path / "petitions.conf"), "--error-pages", str(pages)])
+    written = sorted(str(p.relative_to(pages)) for p in pages.rglob("*.html"))
+    expected = sorted(
+        f"{code}/{page}.html" for code in render.app_facts().languages for page in (429, 503)
+    )
+    named = f"root {pages.resolve()};" in (tmp_path / "petitions.conf").read_text()
+    assert (written, named) == (expected, True)

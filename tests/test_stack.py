@@ -5,8 +5,9 @@ TEST_DATABASE_URL) and the tests' SMTP server.
 
 What a reader or signer notices through nginx: pages, static files served and cached by nginx
 itself, compression, the cache in front of the app (and never for someone with a session), the
-first rate limit, and signing end to end through the mailed link. One stack for the module;
-it is stopped, and every process killed if it must be, when the module ends.
+first rate limit and its page, signing end to end through the mailed link, and nginx's own page
+when no app instance answers (a second, short-lived stack whose instance is killed). One stack
+for the module; it is stopped, and every process killed if it must be, when the module ends.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import gzip
 import http.client
 import os
 import re
+import signal
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+import config
 from deploy import render
 from deploy.loopback import Stack
 from tests.fixtures.actors import csrf_token, sign_form_hidden
@@ -40,6 +43,12 @@ MAIL_TIMEOUT = 30.0
 #: per-address limits leave the others theirs.
 FLOODER = "127.0.0.5"
 READER = "127.0.0.6"
+#: The titles of nginx's own pages, in English and as the Russian catalog has them.
+TOO_MANY = {"en": "Too many attempts", "ru": "Слишком много попыток"}
+UNAVAILABLE = {
+    "en": "The site is busy or under maintenance",
+    "ru": "Сайт перегружен или на обслуживании",
+}
 
 
 @dataclass(frozen=True)
@@ -196,22 +205,40 @@ def test_an_anonymous_petition_page_is_served_from_the_cache(site):
     assert site.browser().get(site.petition_path).headers["X-Cache-Status"] == "HIT"
 
 
-def test_a_burst_of_sign_posts_from_one_address_is_stopped_by_nginx(site):
-    """A script's posts (no page's Origin: the app refuses them at once, so the burst arrives
-    far faster than the zone's rate whatever the machine's speed)."""
+@pytest.fixture(scope="module")
+def flood(site) -> dict[str, list[Answer]]:
+    """A script's burst of sign posts from one address, every other one from a Russian
+    browser; nginx's refusals by language. No page's Origin: the app refuses each at once
+    (403), so every 429 is nginx's and the burst arrives far faster than the zone's rate
+    whatever the machine's speed."""
     flooder = site.browser(FLOODER)
-    answers = [
-        flooder.request(
+    refused: dict[str, list[Answer]] = {"en": [], "ru": []}
+    for n in range(render.FORM_BURST * 2):
+        language = "ru" if n % 2 else "en"
+        answer = flooder.request(
             "POST",
             f"{site.petition_path}/sign",
             {"name": "Bot", "email": f"bot{n}@example.kg"},
-            headers={"Origin": "https://flood.example"},
+            headers={"Origin": "https://flood.example", "Accept-Language": language},
         )
-        for n in range(render.FORM_BURST * 2)
-    ]
-    refused = [a for a in answers if a.status == 429]
-    assert refused, f"no 429 among {sorted({a.status for a in answers})}"
-    assert "<center>nginx</center>" in refused[0].text, "the 429 came from the app"
+        if answer.status == 429:
+            refused[language].append(answer)
+    return refused
+
+
+def test_a_burst_of_sign_posts_from_one_address_is_stopped_by_nginx(flood):
+    assert flood["en"] and flood["ru"]
+
+
+def test_nginx_refusals_say_when_to_try_again(flood):
+    waits = {a.headers["Retry-After"] for a in flood["en"] + flood["ru"]}
+    assert waits == {str(render.FORM_RETRY_AFTER)}
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_nginx_refusals_are_the_sites_page_in_the_readers_language(flood, language):
+    page = flood[language][0].text
+    assert (TOO_MANY[language] in page, "<center>nginx</center>" in page) == (True, False)
 
 
 def test_reading_the_forms_pages_is_never_limited(site):
@@ -244,6 +271,71 @@ def test_a_signer_signs_and_confirms_through_nginx_with_the_mailed_link(site, ma
     confirmed = mail_reader.post(link, {"csrf_token": csrf_token(confirm_page)})
     assert confirmed.status == 200
     assert "Your signature is confirmed" in confirmed.text
+
+
+@dataclass(frozen=True)
+class Outage:
+    #: Asked of the app's live stream while it still ran (it had no stream to give).
+    app_busy: Answer
+    #: Asked once its only instance was killed: pages no cache holds, and a form post.
+    pages: dict[str, Answer]
+    post: Answer
+
+
+@pytest.fixture(scope="module")
+def outage(site, tmp_path_factory) -> Outage:
+    """A second stack on the site's database whose only instance is killed. It serves no live
+    stream (LIVE_MAX_STREAMS=0), so the app answers every stream with its own 503."""
+    stack = Stack(
+        tmp_path_factory.mktemp("outage"),
+        site.database_url,
+        mail_workers=0,
+        migrate=False,
+        env={"LIVE_MAX_STREAMS": "0"},
+    )
+    with stack:
+        browser = Browser(stack.base_url)
+        app_busy = browser.get(f"{site.petition_path}/count/stream")
+        stack.kill_instance(0, signal.SIGKILL)
+        pages = {
+            language: browser.get(
+                f"{site.petition_path}?outage={language}", headers={"Accept-Language": language}
+            )
+            for language in ("en", "ru")
+        }
+        post = browser.post(f"{site.petition_path}/sign", {"name": "Aigul"})
+    return Outage(app_busy, pages, post)
+
+
+def test_with_every_instance_down_a_reader_gets_503_with_retry_after(outage):
+    answer = outage.pages["en"]
+    assert (answer.status, answer.headers["Retry-After"]) == (
+        503,
+        str(render.UNAVAILABLE_RETRY_AFTER),
+    )
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_with_every_instance_down_the_page_asks_to_try_again_in_the_readers_language(
+    outage, language
+):
+    page = outage.pages[language].text
+    assert (UNAVAILABLE[language] in page, f'<html lang="{language}">' in page) == (True, True)
+
+
+def test_with_every_instance_down_a_form_post_gets_the_same_page(outage):
+    assert (outage.post.status, UNAVAILABLE["en"] in outage.post.text) == (503, True)
+
+
+def test_a_503_the_app_made_reaches_the_reader_as_the_app_made_it(outage):
+    """The live stream's "all taken" answer: problem+json with the app's own Retry-After (a
+    stream's length), not nginx's page."""
+    answer = outage.app_busy
+    assert (answer.status, answer.headers["Content-Type"], answer.headers["Retry-After"]) == (
+        503,
+        "application/problem+json",
+        str(config.setting("LIVE_STREAM_SECONDS").default),
+    )
 
 
 def test_the_stack_leaves_no_process_behind(site, tmp_path):

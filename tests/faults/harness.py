@@ -390,7 +390,7 @@ def person_address(n: int) -> str:
 
 
 #: The answers a person sends the same thing again after: "try again later" (behind nginx
-#: also its 502 and 504: the app instance it asked went away mid-request).
+#: also its own 503 page, for the 502 or 504 of an instance that went away mid-request).
 TRY_AGAIN = frozenset({503})
 
 
