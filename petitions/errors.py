@@ -287,7 +287,13 @@ def proxy_pages(
                 "errors/error.html",
                 status=503,
                 title=_("The site is busy or under maintenance"),
-                message=_("Please try again %(when)s.", when=unavailable_when),
+                # Whoever was cut off mid-signature must not fear being counted twice.
+                message=" ".join(
+                    (
+                        _("Please try again %(when)s.", when=unavailable_when),
+                        _("Signing or confirming again is safe: each person is counted once."),
+                    )
+                ),
             )
     return pages
 

@@ -323,6 +323,18 @@ def test_with_every_instance_down_the_page_asks_to_try_again_in_the_readers_lang
     assert (UNAVAILABLE[language] in page, f'<html lang="{language}">' in page) == (True, True)
 
 
+#: What the outage page tells someone whose signature or confirmation was cut off.
+SAFE_AGAIN = {
+    "en": "Signing or confirming again is safe: each person is counted once.",
+    "ru": "Повторно подписать или подтвердить безопасно: каждый человек учитывается один раз.",
+}
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_with_every_instance_down_the_page_says_sending_again_is_safe(outage, language):
+    assert SAFE_AGAIN[language] in outage.pages[language].text
+
+
 def test_with_every_instance_down_a_form_post_gets_the_same_page(outage):
     assert (outage.post.status, UNAVAILABLE["en"] in outage.post.text) == (503, True)
 
