@@ -544,7 +544,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds gunicorn keeps an idle connection open for the next request "
             "(`gunicorn.conf.py` only). Longer than nginx's upstream `keepalive_timeout` (60 s "
             "in `deploy/nginx/`): else gunicorn may close a connection just as nginx sends a "
-            "POST down it, and nginx never retries a POST (a 502 for that signer)."
+            "POST down it, and nginx never retries a POST (its 503 page for that signer)."
         ),
         read_by="gunicorn",
     ),
