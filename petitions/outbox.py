@@ -113,9 +113,8 @@ _QUEUE = insert(OutboxMessage.__table__)
 
 def _queue(session: Session, **values) -> None:
     """Insert an outbox row now; a value left None is the column's NULL (a JSON column given
-    None would store JSON `null`)."""
-    row = {name: value for name, value in values.items() if value is not None}
-    session.execute(_QUEUE, {"body_text": "", "attempts": 0, **row})
+    None would store JSON `null`), a column not given gets the model's default."""
+    session.execute(_QUEUE, {name: value for name, value in values.items() if value is not None})
 
 
 def backoff(attempts: int, *, first: float = 5.0, longest: float = 15 * 60.0) -> timedelta:
