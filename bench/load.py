@@ -617,13 +617,13 @@ def drop_database(args: argparse.Namespace) -> None:
         )
 
 
-def query_one(args: argparse.Namespace, statement: str) -> tuple:
+def query_one(args: argparse.Namespace, statement: str, params: tuple = ()) -> tuple:
     import psycopg
 
     with psycopg.connect(
         host=args.pg_host, port=args.pg_port, user=args.pg_user, dbname=args.database
     ) as conn:
-        return conn.execute(statement).fetchone()
+        return conn.execute(statement, params or None).fetchone()
 
 
 # --- the SMTP sink ---------------------------------------------------------------------------

@@ -573,16 +573,12 @@ def new_signatures(args: argparse.Namespace, tag: str) -> dict[str, int]:
     """What the new-address branch's requests stored: the rows, those flagged (a signing rate
     reached, say: the same answer and mail, but another path), those without the time to
     submit (the page's `served` was not read) and the client addresses they came from."""
-    import psycopg
-
-    with psycopg.connect(
-        host=args.pg_host, port=args.pg_port, user=args.pg_user, dbname=args.database
-    ) as conn:
-        rows, flagged, untimed, sources = conn.execute(
-            "SELECT count(*), count(flag), count(*) - count(submit_ms),"
-            " count(DISTINCT client_network) FROM signatures WHERE email LIKE %s",
-            (f"snew%.{tag}@%",),
-        ).fetchone()
+    rows, flagged, untimed, sources = load.query_one(
+        args,
+        "SELECT count(*), count(flag), count(*) - count(submit_ms),"
+        " count(DISTINCT client_network) FROM signatures WHERE email LIKE %s",
+        (f"snew%.{tag}@%",),
+    )
     return {"rows": rows, "flagged": flagged, "untimed": untimed, "networks": sources}
 
 
